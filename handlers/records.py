@@ -1,0 +1,23 @@
+"""The request record: one per request, the same shape in AWS and in the emulator.
+
+The runtime writes each request's record as part of its one structured log line (no network
+round trip on the request path). A log subscription (`handlers.recorder` in AWS, the emulator
+locally) turns those lines into items of the request-log DynamoDB table, which `deployer errors`
+and `deployer replay` read.
+
+Table schema (shared by infra/, the emulator and operations):
+- partition key `request_id` (S); TTL attribute `expires_at` (N, epoch seconds)
+- GSI `by_outcome`: partition `outcome` (S: "ok" | "error" | "deploy"), sort `ts` (N, epoch ms)
+Deploy records (written at deploy time: version, spec hash, code hash, spec) use
+`request_id = "deploy#<environment>#<version>"` and `outcome = "deploy"`.
+"""
+
+from __future__ import annotations
+
+TABLE_PARTITION_KEY = "request_id"
+TTL_ATTRIBUTE = "expires_at"
+OUTCOME_INDEX = "by_outcome"
+OUTCOME_INDEX_PARTITION = "outcome"
+OUTCOME_INDEX_SORT = "ts"
+#: The structured log line that carries a request record has this `event` value.
+REQUEST_EVENT = "request"
