@@ -1,0 +1,234 @@
+"""Compile a validated spec into one `DeploymentModel` per environment.
+
+Pure: no I/O, no AWS, no clock. Paths are resolved as strings against the spec's directory.
+Every cross-field rule is checked here and all problems are reported at once, located in the
+spec file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from dataclasses import replace
+from pathlib import PurePath
+
+from deployer.compiled import (
+    ActionModel,
+    CodeModel,
+    CostModel,
+    DeploymentModel,
+    FunctionModel,
+    LoadProfile,
+    ModelConfig,
+    MonitoringPolicy,
+    NotificationModel,
+    Pricing,
+    Redaction,
+    RequestLogModel,
+    SloModel,
+)
+from deployer.compiler.alarms import compile_alarms
+from deployer.compiler.overrides import resolve_environment
+from deployer.compiler.problems import Problems
+from deployer.compiler.rollout import compile_rollout
+from deployer.errors import DeployerError, Issue, SpecError
+from deployer.spec.loader import LoadedSpec
+from deployer.spec.models import (
+    ActionSpec,
+    AgentSpec,
+    EmailTarget,
+    EnvironmentSpec,
+    MonitoringSpec,
+    PagerDutyTarget,
+    SlackTarget,
+    WebhookTarget,
+)
+
+__all__ = ["compile_all", "compile_environment"]
+
+
+def compile_environment(loaded: LoadedSpec, environment: str) -> DeploymentModel:
+    """The deployment model of one environment. Raises `SpecError` with every problem."""
+    model, problems = _compile(loaded, environment)
+    if problems or model is None:
+        raise SpecError(problems)
+    return model
+
+
+def compile_all(loaded: LoadedSpec) -> dict[str, DeploymentModel]:
+    """Compile every environment, reporting the problems of all of them together."""
+    models: dict[str, DeploymentModel] = {}
+    issues: list[Issue] = []
+    for name in loaded.spec.environments:
+        model, problems = _compile(loaded, name)
+        issues.extend(problems)
+        if model is not None:
+            models[name] = model
+    if issues:
+        raise SpecError(list(dict.fromkeys(issues)))
+    return models
+
+
+def _compile(loaded: LoadedSpec, environment: str) -> tuple[DeploymentModel | None, list[Issue]]:
+    if environment not in loaded.spec.environments:
+        known = ", ".join(loaded.spec.environments)
+        raise DeployerError(f"no environment {environment!r} in {loaded.origin.file}; defined: {known}",
+                            hint="pass --env with one of those names")
+    spec, issues = resolve_environment(loaded, environment)
+    if issues:
+        return None, issues
+    env = spec.environments[environment]
+    problems = Problems(loaded.origin.source)
+    base = str(loaded.origin.directory)
+    prefix = f"{spec.name}-{environment}"
+
+    function = _function(spec, env, environment)
+    actions = _actions(spec, function, problems)
+    alarms = compile_alarms(spec, problems)
+    rollout = compile_rollout(spec, alarms, prefix, problems)
+    cost = _cost(spec, env, environment, problems)
+    load = _load_profile(spec, env, environment, base, problems)
+    code_root = posixpath.normpath(posixpath.join(base, spec.code.path))
+    module, class_name = spec.code.entrypoint.split(":")
+    if problems.errors:
+        return None, problems.errors
+
+    model = DeploymentModel(
+        agent=spec.name,
+        description=spec.description,
+        environment=environment,
+        target=env.target,
+        region=env.region,
+        account=env.account,
+        spec_file=loaded.origin.file,
+        spec_hash="",
+        code=CodeModel(code_root, module, class_name, tuple(spec.code.artifacts), tuple(spec.code.requirements)),
+        function=function,
+        alias="live",
+        model=_model_config(spec, env),
+        actions=actions,
+        monitoring=_monitoring(spec.monitoring),
+        slos=SloModel(**spec.slos.model_dump()),
+        alarms=tuple(alarms),
+        notifications=tuple(_notifications(spec, prefix)),
+        rollout=rollout,
+        request_log=RequestLogModel(f"{prefix}-requests", spec.monitoring.record_ttl_days),
+        cost=cost,
+        load=load,
+        warnings=tuple(str(w) for w in problems.warnings),
+    )
+    return _with_hash(model, base), []
+
+
+def _function(spec: AgentSpec, env: EnvironmentSpec, environment: str) -> FunctionModel:
+    actions = [a or ActionSpec() for a in spec.actions.values()]
+    memory = max([env.memory_mb or spec.runtime.memory_mb, *(a.memory_mb or 0 for a in actions)])
+    return FunctionModel(
+        name=f"{spec.name}-{environment}",
+        python=spec.runtime.python,
+        architecture=spec.runtime.architecture,
+        memory_mb=memory,
+        timeout_s=int(env.timeout or spec.runtime.timeout),
+        reserved_concurrency=env.reserved_concurrency,
+        provisioned_concurrency=env.provisioned_concurrency,
+        tracing=spec.runtime.tracing,
+        log_retention_days=spec.monitoring.log_retention_days,
+        environment={"DEPLOYER_AGENT": spec.name, "DEPLOYER_ENVIRONMENT": environment},
+    )
+
+
+def _actions(spec: AgentSpec, function: FunctionModel, problems: Problems) -> tuple[ActionModel, ...]:
+    out = []
+    for name, given in spec.actions.items():
+        action = given or ActionSpec()
+        timeout = action.timeout or float(function.timeout_s)
+        if timeout > function.timeout_s:
+            problems.error(("actions", name, "timeout"), f"{timeout:g}s is longer than the function timeout of {function.timeout_s}s")
+        overrides = action.monitoring.model_dump(exclude_none=True) if action.monitoring else {}
+        monitoring = spec.monitoring.model_copy(update=overrides)
+        out.append(ActionModel(
+            name=name,
+            timeout_s=timeout,
+            memory_mb=function.memory_mb,
+            side_effects=action.side_effects,
+            max_payload_bytes=(action.max_payload_kb or spec.runtime.max_payload_kb) * 1024,
+            monitoring=_monitoring(monitoring),
+            description=action.description,
+        ))
+    return tuple(out)
+
+
+def _monitoring(spec: MonitoringSpec) -> MonitoringPolicy:
+    builtins = tuple(r for r in spec.redaction if isinstance(r, str))
+    patterns = tuple((r.name, r.pattern) for r in spec.redaction if not isinstance(r, str))
+    return MonitoringPolicy(spec.log_inputs, spec.log_outputs, spec.log_latency, spec.log_errors,
+                            spec.sample_rate, Redaction(builtins, patterns))
+
+
+def _model_config(spec: AgentSpec, env: EnvironmentSpec) -> ModelConfig:
+    m = spec.model
+    endpoint = m.endpoint or ("http://127.0.0.1:11434" if m.provider == "ollama" else None)
+    region = m.region or (env.region if m.provider == "bedrock" else None)
+    return ModelConfig(
+        provider=m.provider, model_id=m.id, endpoint=endpoint, region=region, api_key=m.api_key,
+        parameters=m.parameters.model_dump(exclude_none=True), timeout_s=m.timeout, retries=m.retries,
+        pricing=Pricing(m.pricing.input_per_1k, m.pricing.output_per_1k),
+        confidence_threshold=m.confidence_threshold,
+    )
+
+
+def _notifications(spec: AgentSpec, prefix: str) -> list[NotificationModel]:
+    out = []
+    for name, target in spec.notifications.items():
+        topic = f"{prefix}-{name}".replace("_", "-")
+        if isinstance(target, PagerDutyTarget):
+            out.append(NotificationModel(name, "pagerduty", target.url, target.routing_key, (), topic))
+        elif isinstance(target, SlackTarget):
+            out.append(NotificationModel(name, "slack", target.webhook_url, None, (), topic))
+        elif isinstance(target, EmailTarget):
+            out.append(NotificationModel(name, "email", target.addresses[0], None, tuple(target.addresses), topic))
+        elif isinstance(target, WebhookTarget):
+            out.append(NotificationModel(name, "webhook", target.url, target.secret, (), topic))
+    return out
+
+
+def _cost(spec: AgentSpec, env: EnvironmentSpec, environment: str, problems: Problems) -> CostModel:
+    monthly = env.expected_traffic.per_month() if env.expected_traffic else 0.0
+    per_request = spec.slos.cost_per_request_usd
+    projected = monthly * per_request if per_request is not None else None
+    budget = spec.budget.monthly_usd if spec.budget else None
+    if budget is not None and projected is not None and projected > budget:
+        problems.warn(("budget", "monthly_usd"), f"{environment}: expected traffic ({monthly:,.0f} requests/month) x cost SLO "
+                                                 f"(${per_request:g}/request) = ${projected:,.2f}/month, over the ${budget:,.2f} budget")
+    return CostModel(budget, monthly, projected)
+
+
+def _load_profile(spec: AgentSpec, env: EnvironmentSpec, environment: str, base: str, problems: Problems) -> LoadProfile:
+    profile = env.load_test
+    first_action = next(iter(spec.actions))
+    if profile is None:
+        return LoadProfile(10, 30, 10, None, "uniform", None, first_action, ())
+    action = profile.action or first_action
+    if action not in spec.actions:
+        problems.error(("environments", environment, "load_test", "action"),
+                       f"no action {action!r}; actions: {', '.join(spec.actions)}")
+    input_file = posixpath.normpath(posixpath.join(base, profile.input_file)) if profile.input_file else None
+    return LoadProfile(profile.rps, int(profile.duration), profile.users, input_file, profile.distribution,
+                       profile.weight_field, action, tuple(profile.concurrency))
+
+
+def _with_hash(model: DeploymentModel, base: str) -> DeploymentModel:
+    """Hash everything that shapes the deployment, independent of where the checkout lives."""
+    data = model.to_dict()
+    for key in ("spec_hash", "spec_file", "warnings"):
+        data.pop(key)
+    data["code"]["root"] = _relative(data["code"]["root"], base)
+    if data["load"]["input_file"]:
+        data["load"]["input_file"] = _relative(data["load"]["input_file"], base)
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+    return replace(model, spec_hash=digest)
+
+
+def _relative(path: str, base: str) -> str:
+    return str(PurePath(posixpath.relpath(path, base)))

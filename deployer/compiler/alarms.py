@@ -1,0 +1,134 @@
+"""Alarms: from the rollout's abort conditions (or the SLOs) and from the spec's alerts."""
+
+from __future__ import annotations
+
+from deployer.compiled import AlarmModel, Comparison
+from deployer.compiler.problems import Problems
+from deployer.spec.models import AbortSpec, AgentSpec, AlertSpec
+
+SECONDS_PER_MONTH = 30 * 86400
+#: How each alert kind is watched: metric, default statistic, comparison.
+_KINDS: dict[str, tuple[str, str, Comparison]] = {
+    "error_rate": ("ErrorRate", "Sum", "GreaterThanThreshold"),
+    "latency": ("Latency", "p99", "GreaterThanThreshold"),
+    "cost_per_request": ("CostUSD", "Average", "GreaterThanThreshold"),
+    "cost_spike": ("CostUSD", "Sum", "GreaterThanThreshold"),
+    "confidence_drop": ("ModelConfidence", "Average", "LessThanThreshold"),
+}
+
+
+def valid_period(seconds: float) -> bool:
+    """CloudWatch accepts periods of 10 s, 30 s or any multiple of 60 s."""
+    return seconds in (10, 30) or (seconds >= 60 and seconds % 60 == 0)
+
+
+def compile_alarms(spec: AgentSpec, problems: Problems) -> list[AlarmModel]:
+    return [*_abort_alarms(spec, problems), *_alert_alarms(spec, problems)]
+
+
+def _abort_alarms(spec: AgentSpec, problems: Problems) -> list[AlarmModel]:
+    abort = spec.rollout.abort
+    source: str = "abort"
+    if abort is None:  # default: roll back on the SLOs
+        source = "slo"
+        slos = spec.slos
+        abort = AbortSpec(
+            error_rate_pct=slos.error_rate_pct,
+            latency_p99_ms=slos.latency_p99_ms,
+            cost_per_request_usd=slos.cost_per_request_usd,
+        )
+    path = ("rollout", "abort") if source == "abort" else ("slos",)
+    period = _period(abort.period, (*path, "period"), problems)
+    if abort.datapoints_to_alarm is not None and abort.datapoints_to_alarm > abort.evaluation_periods:
+        problems.error((*path, "datapoints_to_alarm"), "cannot exceed evaluation_periods")
+    conditions: list[tuple[str, str, str, float | None, str]] = [
+        ("error-rate", "error_rate", "ErrorRate", abort.error_rate_pct, "Sum"),
+        ("latency-p99", "latency", "Latency", abort.latency_p99_ms, "p99"),
+        ("latency-p95", "latency", "Latency", abort.latency_p95_ms, "p95"),
+        ("cost-per-request", "cost_per_request", "CostUSD", abort.cost_per_request_usd, "Average"),
+    ]
+    alarms = []
+    for suffix, kind, metric, threshold, statistic in conditions:
+        if threshold is None:
+            continue
+        alarms.append(
+            AlarmModel(
+                name=f"{source}-{suffix}",
+                kind=kind,  # type: ignore[arg-type]
+                source=source,  # type: ignore[arg-type]
+                metric=metric,
+                statistic=statistic,
+                comparison="GreaterThanThreshold",
+                threshold=threshold,
+                period_s=period,
+                evaluation_periods=abort.evaluation_periods,
+                datapoints_to_alarm=abort.datapoints_to_alarm or abort.evaluation_periods,
+                missing_data=abort.missing_data,
+                notify=tuple(spec.rollout.notify),
+                gates_rollout=True,
+                severity="critical",
+                description=f"roll back when the new version's {suffix.replace('-', ' ')} exceeds {threshold:g}",
+            )
+        )
+    return alarms
+
+
+def _alert_alarms(spec: AgentSpec, problems: Problems) -> list[AlarmModel]:
+    alarms = []
+    for name, alert in spec.alerts.items():
+        path = ("alerts", name)
+        period = _period(alert.window, (*path, "window"), problems)
+        targets = [alert.action] if isinstance(alert.action, str) else list(alert.action)
+        for target in targets:
+            if target not in spec.notifications:
+                known = ", ".join(sorted(spec.notifications)) or "none defined"
+                problems.error((*path, "action"), f"names notification {target!r}, which is not defined under notifications (defined: {known})")
+        metric, statistic, comparison = _KINDS[alert.kind]
+        threshold = _threshold(spec, name, alert, period, problems)
+        alarms.append(
+            AlarmModel(
+                name=name,
+                kind=alert.kind,
+                source="alert",
+                metric=metric,
+                statistic=alert.statistic or statistic,
+                comparison=comparison,
+                threshold=threshold,
+                period_s=period,
+                evaluation_periods=alert.evaluation_periods,
+                datapoints_to_alarm=alert.datapoints_to_alarm or alert.evaluation_periods,
+                missing_data=alert.missing_data,
+                notify=tuple(targets),
+                gates_rollout=alert.rollback,
+                severity=alert.severity,
+                description=alert.description or _describe(alert, threshold),
+            )
+        )
+    return alarms
+
+
+def _threshold(spec: AgentSpec, name: str, alert: AlertSpec, period: int, problems: Problems) -> float:
+    if alert.kind == "error_rate" and alert.threshold > 100:
+        problems.error(("alerts", name, "threshold"), f"an error rate is a percentage (0-100), got {alert.threshold:g}")
+    if alert.kind == "confidence_drop" and alert.threshold > 1:
+        problems.error(("alerts", name, "threshold"), f"a confidence is between 0 and 1, got {alert.threshold:g}")
+    if alert.kind != "cost_spike":
+        return alert.threshold
+    if spec.budget is None:
+        problems.error(("alerts", name, "kind"), "a cost_spike alert is relative to the budget; add budget: {monthly_usd: ...}")
+        return alert.threshold
+    # cost_spike: spend in one period above `threshold` times the budgeted spend for that period
+    return round(alert.threshold * spec.budget.monthly_usd * period / SECONDS_PER_MONTH, 10)
+
+
+def _describe(alert: AlertSpec, threshold: float) -> str:
+    units = {"error_rate": "% errors", "latency": " ms", "cost_per_request": " USD per request",
+             "cost_spike": " USD spent", "confidence_drop": " mean confidence"}
+    word = "below" if alert.kind == "confidence_drop" else "above"
+    return f"{alert.kind.replace('_', ' ')}: {word} {threshold:g}{units[alert.kind]} per {alert.window:g}s"
+
+
+def _period(seconds: float, path: tuple[str, ...], problems: Problems) -> int:
+    if not valid_period(seconds):
+        problems.error(path, f"CloudWatch alarm periods are 10s, 30s or a multiple of 60s, got {seconds:g}s")
+    return int(seconds)

@@ -1,0 +1,212 @@
+"""Reading YAML with positions: the only code in deployer that parses YAML.
+
+`read_document` turns a file into plain Python data plus a `SourceMap` from every path in the
+document to its line and column. It refuses, with a located message, what a spec must never be:
+a missing, binary, oversized or non-UTF-8 file, tabs in indentation, duplicate keys, non-string
+keys, and alias bombs (documents that expand exponentially through anchors and aliases).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deployer.errors import DeployerError, Issue, SpecError
+
+MAX_FILE_BYTES = 1_000_000
+MAX_VALUES = 100_000  # values built from the document, counting every alias expansion
+MAX_DEPTH = 64
+
+PathKey = tuple[str | int, ...]
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int
+    col: int
+
+
+@dataclass
+class SourceMap:
+    """Where each value (and each mapping key) of a document stands in its file."""
+
+    file: str
+    values: dict[PathKey, Position] = field(default_factory=dict)
+    keys: dict[PathKey, Position] = field(default_factory=dict)
+
+    def resolve(self, loc: tuple[Any, ...]) -> tuple[PathKey, list[str]]:
+        """Walk `loc` (a pydantic error location) through the document.
+
+        Returns the longest prefix that exists in the document, and the trailing segments that do
+        not (a missing key). Segments that are not document keys in the middle of `loc` (union
+        tags such as `canary` or `function-after[...]`) are skipped.
+        """
+        found: list[str | int] = []
+        rest: list[str] = []
+        for segment in loc:
+            candidate = (*found, segment)
+            if candidate in self.values:
+                found.append(segment)
+                rest = []
+            elif _is_field_name(segment):
+                rest.append(str(segment))
+        return tuple(found), rest[-1:]
+
+    def locate(self, path: PathKey, *, at_key: bool = False) -> Position:
+        if at_key and path in self.keys:
+            return self.keys[path]
+        while path and path not in self.values:
+            path = path[:-1]
+        return self.values.get(path, Position(1, 1))
+
+    def issue(self, path: PathKey, message: str, *, at_key: bool = False, severity: str = "error") -> Issue:
+        pos = self.locate(path, at_key=at_key)
+        return Issue(self.file, pos.line, pos.col, dotted(path), message, severity)
+
+
+def _is_field_name(segment: Any) -> bool:
+    return isinstance(segment, str) and re.fullmatch(r"[A-Za-z_][\w-]*", segment) is not None and segment not in {
+        "str", "int", "float", "bool", "list", "dict", "none",
+    }
+
+
+def dotted(path: tuple[Any, ...]) -> str:
+    out = ""
+    for segment in path:
+        out += f"[{segment}]" if isinstance(segment, int) else (f".{segment}" if out else str(segment))
+    return out
+
+
+@dataclass(frozen=True)
+class Document:
+    data: dict[str, Any]
+    source: SourceMap
+    path: Path
+
+
+def read_document(path: str | os.PathLike[str], *, display: str | None = None) -> Document:
+    """Read and parse a YAML spec file; every problem becomes a located `SpecError`."""
+    file_path = Path(path)
+    name = display or str(path)
+    try:
+        size = file_path.stat().st_size
+    except FileNotFoundError:
+        raise DeployerError(
+            f"cannot read {name}: no such file",
+            hint="run `deployer init NAME` to scaffold an agent, or pass --spec PATH",
+        ) from None
+    except OSError as exc:
+        raise DeployerError(f"cannot read {name}: {exc.strerror}") from None
+    if file_path.is_dir():
+        raise DeployerError(f"cannot read {name}: it is a directory", hint="pass the path of agent.yaml")
+    if size > MAX_FILE_BYTES:
+        raise SpecError([Issue(name, 1, 1, "", f"file is {size / 1e6:.1f} MB; an agent spec may be at most {MAX_FILE_BYTES // 1_000_000} MB")])
+    raw = file_path.read_bytes()
+    return parse_document(raw, name=name, path=file_path)
+
+
+def parse_document(raw: bytes, *, name: str, path: Path) -> Document:
+    if b"\x00" in raw:
+        offset = raw.index(b"\x00")
+        line, col = _line_col(raw, offset)
+        raise SpecError([Issue(name, line, col, "", "binary data (a NUL byte); an agent spec is YAML text")])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, col = _line_col(raw, exc.start)
+        raise SpecError([Issue(name, line, col, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8")]) from None
+    tabs = [
+        Issue(name, number, match.start() + 1, "", "tab character in indentation; YAML indents with spaces only")
+        for number, line_text in enumerate(text.splitlines(), start=1)
+        if (match := re.match(r"^ *(\t)", line_text))
+    ]
+    if tabs:
+        raise SpecError(tabs)
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        raise SpecError([_yaml_issue(name, exc)]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Issue(name, 1, 1, "", f"not valid YAML: {exc}")]) from None
+    if root is None:
+        raise SpecError([Issue(name, 1, 1, "", "the file is empty; an agent spec needs name, code, model, actions and "
+                                               "environments (run `deployer init NAME` for a starting point)")])
+    builder = _Builder(SourceMap(name))
+    data = builder.build(root, ())
+    if builder.issues:
+        raise SpecError(builder.issues)
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a single value ({type(data).__name__})"
+        raise SpecError([Issue(name, 1, 1, "", f"the top level must be a mapping of sections (name:, code:, model:, ...), not {kind}")])
+    return Document(data=data, source=builder.source, path=path)
+
+
+def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
+    line = raw.count(b"\n", 0, offset) + 1
+    col = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+    return line, col
+
+
+def _yaml_issue(name: str, exc: yaml.MarkedYAMLError) -> Issue:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or "invalid YAML"
+    context = f" ({exc.context})" if exc.context and exc.context != problem else ""
+    return Issue(name, line, col, "", f"YAML syntax error: {problem}{context}")
+
+
+class _Builder:
+    """Builds plain data from a composed node graph, recording positions and refusing bombs."""
+
+    def __init__(self, source: SourceMap) -> None:
+        self.source = source
+        self.issues: list[Issue] = []
+        self.count = 0
+        self._constructor = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, path: PathKey, depth: int = 0) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES or depth > MAX_DEPTH:
+            what = f"expands to more than {MAX_VALUES:,} values" if self.count > MAX_VALUES else f"nests deeper than {MAX_DEPTH} levels"
+            mark = node.start_mark
+            raise SpecError([Issue(self.source.file, mark.line + 1, mark.column + 1, dotted(path),
+                                   f"the document {what} (anchors and aliases expanding?); refusing it")])
+        self.source.values.setdefault(path, Position(node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
+        return self._constructor.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+
+    def _mapping(self, node: yaml.MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                merged = self.build(value_node, path, depth + 1)
+                for item in merged if isinstance(merged, list) else [merged]:
+                    if isinstance(item, dict):
+                        for k, v in item.items():
+                            out.setdefault(k, v)
+                continue
+            key = self._constructor.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None  # type: ignore[no-untyped-call]
+            key_pos = Position(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if not isinstance(key, str):
+                self.issues.append(Issue(self.source.file, key_pos.line, key_pos.col, dotted(path),
+                                         f"keys must be text, not {type(key).__name__} {key!r}; quote it"))
+                continue
+            child = (*path, key)
+            if key in out:
+                first = self.source.keys[child]
+                self.issues.append(Issue(self.source.file, key_pos.line, key_pos.col, dotted(child),
+                                         f"duplicate key {key!r} (first defined at line {first.line}); keep one"))
+                continue
+            self.source.keys[child] = key_pos
+            out[key] = self.build(value_node, child, depth + 1)
+        return out

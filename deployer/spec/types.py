@@ -1,0 +1,113 @@
+"""Scalar types shared by the spec models: durations, secret references, names."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, WithJsonSchema
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any) -> Any:
+    """`90`, `"90"`, `"90s"`, `"5m"`, `"1h30m"`, `"250ms"` -> seconds as a float.
+
+    Anything else is passed through for pydantic to reject with its usual message.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 5m or 1h, not a boolean")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            return float(text)
+        parts = _DURATION_PART.findall(text)
+        if parts and "".join(num + unit for num, unit in parts) == text:
+            return sum(float(num) * _UNIT_SECONDS[unit] for num, unit in parts)
+        raise ValueError(f"{value!r} is not a duration; write seconds (90) or e.g. 250ms, 30s, 5m, 1h30m")
+    return value
+
+
+_DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "description": "seconds"},
+        {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$", "examples": ["30s", "5m", "1h"]},
+    ]
+}
+
+#: A duration in seconds; YAML may say 90, "90s", "5m", "1h30m" or "250ms".
+Duration = Annotated[
+    float, BeforeValidator(parse_duration), Field(ge=0), WithJsonSchema(_DURATION_SCHEMA)
+]
+
+SECRET_REF_PATTERN = r"^(ssm:/[A-Za-z0-9_.\-/]+|secretsmanager:[A-Za-z0-9_+=.@\-/]+)$"
+SECRET_REF_HINT = (
+    "store the value in SSM Parameter Store or Secrets Manager and reference it, "
+    "e.g. ssm:/my-agent/api-key or secretsmanager:my-agent/api-key"
+)
+
+
+def check_secret_ref(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(SECRET_REF_PATTERN, value):
+        raise ValueError(f"must be a secret reference, not a literal value; {SECRET_REF_HINT}")
+    return value
+
+
+#: A reference to a secret, never the secret itself.
+SecretRef = Annotated[
+    str,
+    BeforeValidator(check_secret_ref),
+    WithJsonSchema({"type": "string", "pattern": SECRET_REF_PATTERN, "examples": ["ssm:/agent/key"]}),
+]
+
+_LOOPBACK = re.compile(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/.*)?$")
+
+
+def is_loopback_url(value: str) -> bool:
+    return bool(_LOOPBACK.match(value))
+
+
+def check_secret_or_loopback(value: Any) -> Any:
+    """A secret reference, or a plain http URL on loopback (local test receivers)."""
+    if isinstance(value, str) and not is_loopback_url(value):
+        return check_secret_ref(value)
+    return value
+
+
+SecretOrLoopbackUrl = Annotated[
+    str,
+    BeforeValidator(check_secret_or_loopback),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "a secret reference (ssm:/..., secretsmanager:...) or a loopback http URL",
+        }
+    ),
+]
+
+
+def check_url(value: Any) -> Any:
+    if isinstance(value, str) and not (value.startswith("https://") or is_loopback_url(value)):
+        raise ValueError(
+            f"{value!r} must be an https:// URL (plain http is only allowed on loopback, e.g. http://127.0.0.1:9999/)"
+        )
+    return value
+
+
+HttpsUrl = Annotated[str, BeforeValidator(check_url), WithJsonSchema({"type": "string", "format": "uri"})]
+
+AgentName = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9-]{0,39}$",
+        description="lowercase letters, digits and dashes, starting with a letter; used in resource names",
+    ),
+]
+Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,63}$")]
+EnvironmentName = Annotated[
+    str,
+    Field(pattern=r"^[a-z][a-z0-9-]{0,19}$", description="lowercase letters, digits and dashes; used in resource names"),
+]
