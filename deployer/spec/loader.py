@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
 import re
@@ -125,6 +124,8 @@ def _describe(value: Any) -> str:
 
 
 def _did_you_mean(key: str, parent: PathKey) -> str:
+    import difflib
+
     candidates = allowed_keys(parent)
     if not candidates:
         return ""
@@ -172,6 +173,8 @@ def _children(branches: list[dict[str, Any]], segment: str | int, defs: dict[str
             yield node["properties"][segment]
         elif isinstance(node.get("additionalProperties"), dict):
             yield node["additionalProperties"]
+        else:
+            yield from node.get("patternProperties", {}).values()
 
 
 # --- credentials in plain text -----------------------------------------------------------------

@@ -1,0 +1,39 @@
+# Two commands on a fresh machine (Python 3.11+, Node for CDK):  make demo   and   make test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+.PHONY: install demo test test-fast lint bench clean
+
+install: $(STAMP)  ## create .venv with deployer and its tools (leaves .venv/bin/deployer)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("deployer needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: install  ## the whole story on the embedded default: the local emulator, no AWS account
+	@bash scripts/demo.sh
+
+test: install  ## the test suite (what CI runs)
+	$(BIN)/python -m pytest -q
+
+test-fast: install  ## unit and functional tiers only
+	$(BIN)/python -m pytest -q tests/unit tests/functional
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy deployer handlers infra
+
+bench: install  ## every benchmark, JSON on stdout
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf cdk.out .deployer reports .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,68 @@
+"""`deployer validate`, `plan`, `schema` and `init`: the spec, and what it compiles to."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from deployer.commands.options import env_option, json_option, spec_option
+
+
+@click.command()
+@spec_option
+@env_option(required=False)
+@click.option("--no-code", is_flag=True, help="skip importing the agent code")
+def validate(spec_path: str, env: str | None, no_code: bool) -> None:
+    """Check agent.yaml (every environment) and the agent code; report every problem at once."""
+    from deployer.validation import validate_spec
+
+    report = validate_spec(spec_path, environment=env, check_code=not no_code)
+    for warning in report.warnings:
+        click.echo(warning, err=True)
+    click.echo(report.summary)
+
+
+@click.command()
+@spec_option
+@env_option()
+@json_option
+def plan(spec_path: str, env: str, as_json: bool) -> None:
+    """Show what the spec compiles to for one environment."""
+    from deployer.compiler import compile_environment
+    from deployer.spec import load_spec
+
+    model = compile_environment(load_spec(spec_path), env)
+    if as_json:
+        click.echo(json.dumps(model.to_dict(), indent=2))
+        return
+    from deployer.plan_view import render_plan
+
+    render_plan(model)
+
+
+@click.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="write to this file instead of stdout")
+def schema(output: str | None) -> None:
+    """Print the JSON Schema of agent.yaml (for editor completion)."""
+    from deployer.spec.schema import schema_json
+
+    text = schema_json()
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--directory", "-d", type=click.Path(file_okay=False), help="where to create it (default: ./NAME)")
+def init(name: str, directory: str | None) -> None:
+    """Scaffold a new agent: agent.yaml, agent code and a test, ready to validate."""
+    from deployer.scaffold import scaffold_agent
+
+    target = scaffold_agent(name, Path(directory or name))
+    click.echo(f"created {target}/ with agent.yaml, agent code and a test")
+    click.echo(f"next: deployer validate --spec {target}/agent.yaml")
