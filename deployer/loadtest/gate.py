@@ -1,0 +1,290 @@
+"""The SLO gate, the concurrency verdicts and the brief's pre-production checklist (pure).
+
+A check compares one figure with one SLO. It refuses to judge on fewer samples than
+`slos.min_samples` ("not enough samples"), and a figure without an SLO is reported, not judged.
+The gate passes only when every judged check passed: "not enough samples" does not pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from deployer.compiled import DeploymentModel
+from deployer.loadtest.summary import Figures
+
+Status = Literal["pass", "fail", "not enough samples", "no slo"]
+ItemStatus = Literal["passed", "failed", "not measured"]
+
+#: Memory judged against this share of the function's memory when the spec sets no memory SLO
+#: (the brief's "memory_usage > 80%" alert).
+MEMORY_SHARE_OF_FUNCTION = 0.8
+#: The brief's defaults, used by the checklist where the spec has no SLO.
+BRIEF_P99_MS = 2000.0
+BRIEF_ERROR_RATE_PCT = 1.0
+SECONDS_PER_MONTH = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Check:
+    key: str
+    label: str
+    value: float | None
+    unit: str
+    threshold: float | None
+    comparison: Literal["<=", ">="]
+    status: Status
+    detail: str
+    source: str  # where the threshold comes from
+
+    @property
+    def judged(self) -> bool:
+        return self.status != "no slo"
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    item: str
+    status: ItemStatus
+    why: str
+
+
+@dataclass(frozen=True)
+class LevelVerdict:
+    """One concurrency level of the sweep."""
+
+    level: int
+    requests: int
+    succeeded: int
+    timed_out: int
+    failed: int
+    p99_ms: float | None
+    error_rate_pct: float | None
+    met_slos: bool
+    why: str
+
+
+def _judge(key: str, label: str, value: float | None, unit: str, threshold: float | None, source: str,
+           *, samples: int, min_samples: int, comparison: Literal["<=", ">="] = "<=",
+           detail: str = "") -> Check:
+    detail = detail or f"{samples:,} samples"
+    if threshold is None:
+        return Check(key, label, value, unit, None, comparison, "no slo", detail, "not set in the spec")
+    if samples < min_samples or value is None:
+        why = f"needs {min_samples:,} samples, got {samples:,}"
+        return Check(key, label, value, unit, threshold, comparison, "not enough samples", why, source)
+    ok = value <= threshold if comparison == "<=" else value >= threshold
+    return Check(key, label, value, unit, threshold, comparison, "pass" if ok else "fail", detail, source)
+
+
+def slo_checks(figures: Figures, model: DeploymentModel, *, tolerance: float) -> tuple[Check, ...]:
+    slos = model.slos
+    need = slos.min_samples
+    n = figures.requests
+    checks = [
+        _judge("latency_p50", "p50 latency", figures.latency_p50_ms, "ms", slos.latency_p50_ms,
+               "slos.latency_p50_ms", samples=n, min_samples=need),
+        _judge("latency_p95", "p95 latency", figures.latency_p95_ms, "ms", slos.latency_p95_ms,
+               "slos.latency_p95_ms", samples=n, min_samples=need),
+        _judge("latency_p99", "p99 latency", figures.latency_p99_ms, "ms", slos.latency_p99_ms,
+               "slos.latency_p99_ms", samples=n, min_samples=need),
+        _judge("error_rate", "error rate", figures.error_rate_pct, "%", slos.error_rate_pct,
+               "slos.error_rate_pct", samples=n, min_samples=need,
+               detail=f"{figures.failed:,} failed, {figures.timed_out:,} timed out of {n:,}"),
+    ]
+    if figures.asked_rps:
+        achieved = figures.achieved_rps or 0.0
+        checks.append(_judge(
+            "throughput", "throughput achieved", achieved, "rps", figures.asked_rps * tolerance,
+            f"asked {figures.asked_rps:g} rps, {tolerance:.0%} must be held", samples=n, min_samples=need,
+            comparison=">=", detail=f"{achieved / figures.asked_rps:.1%} of the asked {figures.asked_rps:g} rps"))
+    memory_limit = slos.memory_max_mb
+    memory_source = "slos.memory_max_mb"
+    if memory_limit is None:
+        memory_limit = model.function.memory_mb * MEMORY_SHARE_OF_FUNCTION
+        memory_source = f"{MEMORY_SHARE_OF_FUNCTION:.0%} of function memory {model.function.memory_mb} MB"
+    checks.append(_judge("memory_after", f"memory after {n:,} requests", figures.memory_after_mb, "MB",
+                         memory_limit, memory_source, samples=figures.memory_samples, min_samples=need))
+    checks.append(_judge("memory_growth", "memory growth per 10k requests", figures.memory_growth_mb_per_10k,
+                         "MB", slos.memory_growth_mb_per_10k, "slos.memory_growth_mb_per_10k",
+                         samples=figures.memory_samples, min_samples=need,
+                         detail=f"least-squares slope over {figures.memory_samples:,} samples (warm-up excluded)"))
+    checks.append(_judge("cost_per_request", "cost per request", figures.cost_per_request_usd, "USD",
+                         slos.cost_per_request_usd, "slos.cost_per_request_usd",
+                         samples=figures.cost_samples, min_samples=need,
+                         detail=_cost_detail(figures)))
+    checks.append(_judge("projected_monthly", "projected monthly cost", figures.projected_monthly_usd, "USD",
+                         model.cost.monthly_budget_usd, "budget.monthly_usd", samples=figures.cost_samples,
+                         min_samples=need,
+                         detail=f"at {figures.expected_requests_per_month:,.0f} requests/month"))
+    confidence_alarm = next((a for a in model.alarms if a.kind == "confidence_drop"), None)
+    checks.append(_judge("confidence", "model confidence (mean)", figures.confidence_mean, "",
+                         confidence_alarm.threshold if confidence_alarm else None,
+                         f"alarm {confidence_alarm.name}" if confidence_alarm else "",
+                         samples=figures.confidence_samples, min_samples=need, comparison=">=",
+                         detail=_confidence_detail(figures, model)))
+    return tuple(checks)
+
+
+def _cost_detail(figures: Figures) -> str:
+    if figures.cost_per_1000_usd is None:
+        return "no response carried usage.cost_usd"
+    return f"${figures.cost_per_1000_usd:.4f} per 1000 requests"
+
+
+def _confidence_detail(figures: Figures, model: DeploymentModel) -> str:
+    if figures.low_confidence_pct is None:
+        return f"{figures.confidence_samples:,} samples"
+    return (f"{figures.low_confidence_pct:.1f}% below the model's threshold "
+            f"{model.model.confidence_threshold:g} (escalated)")
+
+
+def gate_passed(checks: tuple[Check, ...]) -> bool:
+    return all(c.status == "pass" for c in checks if c.judged)
+
+
+def level_verdict(level: int, figures: Figures, model: DeploymentModel) -> LevelVerdict:
+    """A level meets the SLOs when nothing timed out and error rate and p99 are within them."""
+    slos = model.slos
+    reasons: list[str] = []
+    if figures.requests == 0:
+        reasons.append("no request completed")
+    if figures.timed_out:
+        reasons.append(f"{figures.timed_out} timed out")
+    limit = slos.error_rate_pct if slos.error_rate_pct is not None else BRIEF_ERROR_RATE_PCT
+    if figures.error_rate_pct is not None and figures.error_rate_pct > limit:
+        reasons.append(f"error rate {figures.error_rate_pct:.2f}% > {limit:g}%")
+    p99_limit = slos.latency_p99_ms if slos.latency_p99_ms is not None else BRIEF_P99_MS
+    if figures.latency_p99_ms is not None and figures.latency_p99_ms > p99_limit:
+        reasons.append(f"p99 {figures.latency_p99_ms:.0f} ms > {p99_limit:g} ms")
+    note = "" if figures.requests >= slos.min_samples else f" (p99 over {figures.requests} samples only)"
+    return LevelVerdict(
+        level=level, requests=figures.requests, succeeded=figures.ok, timed_out=figures.timed_out,
+        failed=figures.failed, p99_ms=figures.latency_p99_ms, error_rate_pct=figures.error_rate_pct,
+        met_slos=not reasons, why=("; ".join(reasons) or "all within the SLOs") + note)
+
+
+def max_level(levels: tuple[LevelVerdict, ...]) -> int | None:
+    """The highest level that met the SLOs with every lower level meeting them too."""
+    best: int | None = None
+    for verdict in sorted(levels, key=lambda v: v.level):
+        if not verdict.met_slos:
+            break
+        best = verdict.level
+    return best
+
+
+def checklist(model: DeploymentModel, figures: Figures, checks: tuple[Check, ...],
+              levels: tuple[LevelVerdict, ...], *, input_file: str | None) -> tuple[ChecklistItem, ...]:
+    by_key = {c.key: c for c in checks}
+    items: list[ChecklistItem] = []
+
+    def from_check(item: str, key: str, fallback: float, unit: str, value: float | None) -> None:
+        check = by_key.get(key)
+        if check is not None and check.status in ("pass", "fail"):
+            status: ItemStatus = "passed" if check.status == "pass" else "failed"
+            items.append(ChecklistItem(item, status, f"{_fmt(check.value, unit)} against the SLO "
+                                                     f"{_fmt(check.threshold, unit)}"))
+        elif check is not None and check.status == "not enough samples":
+            items.append(ChecklistItem(item, "not measured", f"not enough samples ({check.detail})"))
+        elif value is not None and figures.requests >= model.slos.min_samples:
+            ok = value <= fallback
+            items.append(ChecklistItem(item, "passed" if ok else "failed",
+                                       f"{_fmt(value, unit)} against the brief's {_fmt(fallback, unit)} "
+                                       "(no SLO in the spec)"))
+        else:
+            items.append(ChecklistItem(item, "not measured", "no samples"))
+
+    from_check("p99 latency is acceptable", "latency_p99", BRIEF_P99_MS, "ms", figures.latency_p99_ms)
+    from_check("Error rate is <1% under load", "error_rate", BRIEF_ERROR_RATE_PCT, "%", figures.error_rate_pct)
+    growth = by_key.get("memory_growth")
+    if growth is not None and growth.status in ("pass", "fail"):
+        items.append(ChecklistItem("Memory usage is stable (not growing over time)",
+                                   "passed" if growth.status == "pass" else "failed",
+                                   f"grows {_fmt(growth.value, 'MB')} per 10k requests "
+                                   f"(SLO {_fmt(growth.threshold, 'MB')})"))
+    else:
+        why = growth.detail if growth is not None and growth.status == "not enough samples" else (
+            "no memory SLO (slos.memory_growth_mb_per_10k)" if figures.memory_samples else
+            "no response carried usage.memory_mb")
+        items.append(ChecklistItem("Memory usage is stable (not growing over time)", "not measured", why))
+    cost_checks = [by_key[k] for k in ("cost_per_request", "projected_monthly") if k in by_key]
+    judged = [c for c in cost_checks if c.status in ("pass", "fail")]
+    if judged:
+        failed = [c for c in judged if c.status == "fail"]
+        items.append(ChecklistItem("Cost per request is within budget", "failed" if failed else "passed",
+                                   "; ".join(f"{c.label} {_fmt(c.value, 'USD')} vs {_fmt(c.threshold, 'USD')}"
+                                             for c in judged)))
+    else:
+        items.append(ChecklistItem("Cost per request is within budget", "not measured",
+                                   "no cost SLO or budget in the spec, or no cost samples"))
+    items.append(_scale_item(model, figures, by_key, levels))
+    items.append(ChecklistItem("All edge cases from monitoring are handled", "not measured",
+                               "needs production monitoring data: see `deployer errors`"))
+    items.append(_alerts_item(model))
+    items.append(ChecklistItem("You can rollback in <5 minutes", "not measured",
+                               "a load test does not roll back: run `deployer drill`"))
+    items.append(_logging_item(model, figures))
+    if input_file:
+        items.append(ChecklistItem("You've tested with real data", "passed",
+                                   f"{figures.distinct_inputs:,} distinct inputs drawn from {input_file}"))
+    else:
+        items.append(ChecklistItem("You've tested with real data", "failed", "no input file was used"))
+    return tuple(items)
+
+
+def _scale_item(model: DeploymentModel, figures: Figures, by_key: dict[str, Check],
+                levels: tuple[LevelVerdict, ...]) -> ChecklistItem:
+    item = "You can scale to 10x your expected peak load"
+    expected_rps = model.cost.expected_requests_per_month / SECONDS_PER_MONTH
+    if expected_rps <= 0:
+        return ChecklistItem(item, "not measured", "the spec sets no expected traffic")
+    needed = 10 * expected_rps
+    gates_ok = all(c.status == "pass" for k, c in by_key.items()
+                   if k in ("latency_p99", "error_rate", "throughput") and c.judged)
+    achieved = figures.achieved_rps or 0.0
+    held = f"held {achieved:.1f} rps within the SLOs" if gates_ok else f"ran {achieved:.1f} rps, SLOs not met"
+    basis = f"10x the expected average {expected_rps:.3f} rps = {needed:.2f} rps (the spec gives no peak)"
+    if gates_ok and achieved >= needed and figures.requests >= model.slos.min_samples:
+        return ChecklistItem(item, "passed", f"{held}; {basis}")
+    if not gates_ok:
+        return ChecklistItem(item, "failed", f"{held}; {basis}")
+    return ChecklistItem(item, "not measured", f"{held}, below {basis}: raise --rps")
+
+
+def _alerts_item(model: DeploymentModel) -> ChecklistItem:
+    item = "You have alerts set up for critical metrics"
+    kinds = {a.kind for a in model.alarms if a.notify or a.gates_rollout}
+    missing = [k for k in ("error_rate", "latency") if k not in kinds]
+    if missing:
+        return ChecklistItem(item, "failed", f"from the spec: no alarm on {', '.join(missing)}")
+    return ChecklistItem(item, "passed", f"from the spec: {len(model.alarms)} alarms "
+                                         f"({', '.join(sorted(kinds))})")
+
+
+def _logging_item(model: DeploymentModel, figures: Figures) -> ChecklistItem:
+    item = "You can see every decision the agent makes (logging)"
+    policy = model.monitoring
+    if not (policy.log_errors and policy.log_latency and (policy.log_inputs or policy.log_outputs)):
+        return ChecklistItem(item, "failed", "the monitoring policy does not log inputs/outputs and errors")
+    if figures.with_request_id_pct is None:
+        return ChecklistItem(item, "not measured", "no successful response to check for a request id")
+    if figures.with_request_id_pct < 100.0:
+        return ChecklistItem(item, "failed", f"only {figures.with_request_id_pct:.1f}% of responses carried a "
+                                             "request_id")
+    return ChecklistItem(item, "passed", f"every response carried a request_id; inputs/outputs sampled at "
+                                         f"{policy.sample_rate:.0%}, errors always")
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "USD":
+        return f"${value:.6f}" if abs(value) < 1 else f"${value:,.2f}"
+    if unit == "%":
+        return f"{value:.2f}%"
+    if unit == "ms":
+        return f"{value:,.1f} ms"
+    if unit == "MB":
+        return f"{value:,.1f} MB"
+    return f"{value:,.3g}{(' ' + unit) if unit else ''}"

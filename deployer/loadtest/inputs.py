@@ -1,0 +1,106 @@
+"""Inputs for the load: a JSON-lines file of real requests, drawn as the spec says.
+
+Each line is one action input (a JSON object). With the ``weighted`` distribution the line's
+``weight_field`` (default 1 when absent) sets how often it is drawn, and the field is removed from
+the body that is sent. ``uniform`` draws every line equally often; ``replay`` sends them in file
+order and starts again at the top when it runs out. Draws are seeded, so a run can be repeated.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from deployer.errors import DeployerError
+
+DISTRIBUTIONS = ("uniform", "weighted", "replay")
+#: A load test with more lines than this reads only the first ones (bounded memory).
+MAX_LINES = 1_000_000
+
+
+class InputFileError(DeployerError):
+    """The input file cannot be used; the message says `file:line: what is wrong`."""
+
+
+@dataclass(frozen=True)
+class InputSet:
+    path: str
+    bodies: tuple[bytes, ...]  # JSON bodies, ready to send
+    weights: tuple[float, ...]  # all 1.0 unless weighted
+
+    def __len__(self) -> int:
+        return len(self.bodies)
+
+
+def load_inputs(path: str | Path, *, distribution: str, weight_field: str | None) -> InputSet:
+    """Read and check the whole file; every bad line is reported, not only the first."""
+    source = Path(path)
+    if distribution not in DISTRIBUTIONS:
+        raise InputFileError(f"unknown distribution {distribution!r}; use one of {', '.join(DISTRIBUTIONS)}")
+    if distribution == "weighted" and not weight_field:
+        raise InputFileError("distribution 'weighted' needs a weight field (load_test.weight_field)")
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputFileError(f"{source}: cannot read the input file ({exc.strerror})",
+                             hint="pass --input FILE or set load_test.input_file") from exc
+    bodies: list[bytes] = []
+    weights: list[float] = []
+    problems: list[str] = []
+    for number, line in enumerate(itertools.islice(text.splitlines(), MAX_LINES), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{source}:{number}: not JSON ({exc.msg})")
+            continue
+        if not isinstance(item, dict):
+            problems.append(f"{source}:{number}: each line must be a JSON object (the action input)")
+            continue
+        weight = 1.0
+        if weight_field and weight_field in item:
+            raw = item.pop(weight_field) if distribution == "weighted" else item[weight_field]
+            if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0:
+                problems.append(f"{source}:{number}: {weight_field} must be a number >= 0, got {raw!r}")
+                continue
+            weight = float(raw)
+        bodies.append(json.dumps(item, separators=(",", ":")).encode("utf-8"))
+        weights.append(weight if distribution == "weighted" else 1.0)
+    if problems:
+        raise InputFileError("\n".join(problems[:20] + ([f"... and {len(problems) - 20} more"]
+                                                          if len(problems) > 20 else [])))
+    if not bodies:
+        raise InputFileError(f"{source}: the input file has no requests (one JSON object per line)")
+    if sum(weights) <= 0:
+        raise InputFileError(f"{source}: every {weight_field} is 0; nothing can be drawn")
+    return InputSet(path=str(source), bodies=tuple(bodies), weights=tuple(weights))
+
+
+class InputSampler:
+    """Draws the next input. Worker `offset` of `stride` replays lines offset, offset+stride, ..."""
+
+    def __init__(self, inputs: InputSet, distribution: str, *, seed: int, offset: int = 0,
+                 stride: int = 1) -> None:
+        self.inputs = inputs
+        self.distribution = distribution
+        self._random = random.Random(seed * 1_000_003 + offset)
+        self._cursor = offset
+        self._stride = max(1, stride)
+        self._cumulative = list(itertools.accumulate(inputs.weights))
+
+    def next(self) -> tuple[int, bytes]:
+        count = len(self.inputs)
+        if self.distribution == "replay":
+            index = self._cursor % count
+            self._cursor += self._stride
+        elif self.distribution == "weighted":
+            point = self._random.random() * self._cumulative[-1]
+            index = min(bisect.bisect_right(self._cumulative, point), count - 1)
+        else:
+            index = self._random.randrange(count)
+        return index, self.inputs.bodies[index]
