@@ -1,0 +1,99 @@
+"""Lambda events in, Lambda responses out.
+
+Accepted events:
+- Function URL / API Gateway HTTP API (payload 2.0): `POST /{action}`, JSON body = input.
+  Header `x-deployer-replay: 1` marks a replay; `x-request-id` sets the request id.
+- API Gateway REST (payload 1.0): same, read from `httpMethod`/`path`.
+- Direct invoke: `{"action": "route", "input": {...}, "request_id": "...", "replay": false}`.
+
+HTTP events get `{"statusCode", "headers", "body"}`; direct invokes get the body object itself
+with a `status` key added.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+UNSET: Any = object()
+
+
+@dataclass(slots=True)
+class Request:
+    action: str
+    http: bool
+    method: str = "POST"
+    body: str | bytes | None = None  # raw JSON of an HTTP request
+    data: Any = UNSET  # parsed input of a direct invoke
+    request_id: str | None = None
+    replay: bool = False
+
+    def size_bytes(self) -> int:
+        if self.body is not None:
+            return len(self.body) if isinstance(self.body, bytes) else len(self.body.encode())
+        if self.data is UNSET:
+            return 0
+        return len(json.dumps(self.data, default=str).encode())
+
+    def input_for_log(self) -> Any:
+        """The input as a JSON value for the request record (the raw text if it is not JSON)."""
+        if self.body is None:
+            return None if self.data is UNSET else self.data
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return self.body.decode("utf-8", "replace") if isinstance(self.body, bytes) else self.body
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes")
+
+
+def parse_event(event: Any) -> Request:
+    """Read an event; raises ValueError for a shape it does not know."""
+    if not isinstance(event, dict):
+        raise ValueError(f"event must be a JSON object, not {type(event).__name__}")
+    context = event.get("requestContext")
+    if isinstance(context, dict) and ("http" in context or "httpMethod" in event):
+        http = context.get("http") or {}
+        method = str(http.get("method") or event.get("httpMethod") or "POST").upper()
+        path = str(event.get("rawPath") or http.get("path") or event.get("path") or "/")
+        params = event.get("pathParameters") or {}
+        action = str(params.get("action") or path.rstrip("/").rsplit("/", 1)[-1])
+        headers = event.get("headers") or {}
+        if headers and not all(k.islower() for k in headers):
+            headers = {str(k).lower(): v for k, v in headers.items()}
+        body = event.get("body")
+        if body is not None and event.get("isBase64Encoded"):
+            body = base64.b64decode(body)
+        return Request(
+            action=action,
+            http=True,
+            method=method,
+            body=body if body is not None else "",
+            request_id=headers.get("x-request-id"),
+            replay=_truthy(headers.get("x-deployer-replay", "")),
+        )
+    if "action" in event:
+        return Request(
+            action=str(event["action"]),
+            http=False,
+            data=event.get("input", {}),
+            request_id=event.get("request_id"),
+            replay=bool(event.get("replay", False)),
+        )
+    raise ValueError("unknown event shape: expected a Function URL / API Gateway event or {'action', 'input'}")
+
+
+def http_response(status: int, body: str, request_id: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json", "x-request-id": request_id},
+        "body": body,
+    }
+
+
+def error_body(request_id: str, error_type: str, message: str) -> str:
+    return json.dumps({"request_id": request_id, "error": {"type": error_type, "message": message}})

@@ -1,0 +1,365 @@
+"""The Lambda entry point: `handlers.runtime.handler(event, context)`.
+
+One runtime per process. Importing this module reads nothing and imports nothing heavy; on the
+first request it reads `deployer_config.json`, imports the agent, builds the model provider and
+instantiates the agent. Each request then: dispatch by action -> size check -> validation (from
+the action's type hints, built once) -> the action under its deadline -> the response, plus one
+request-record log line and one EMF line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from json.encoder import encode_basestring_ascii as _enc
+from typing import Any, TextIO
+
+from handlers.config import RuntimeConfig, resolve_policy
+from handlers.deadline import call_with_deadline
+from handlers.events import UNSET, Request, error_body, http_response, parse_event
+from handlers.faults import Faults
+from handlers.redaction import Redactor
+from handlers.sdk import AgentSettings, agent_actions, instantiate, is_agent, monitor_overrides
+from handlers.telemetry import RequestReport, Telemetry, _num, render_value
+from handlers.usage import CURRENT_USAGE, ActionTimeout, RequestUsage, cost_usd
+
+try:
+    import resource
+
+    def _memory_mb() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KB
+
+except ImportError:  # pragma: no cover - not Linux
+
+    def _memory_mb() -> float:
+        return 0.0
+
+
+#: Seconds kept back from Lambda's remaining time so that a timed-out action is still answered.
+LAMBDA_MARGIN_S = 0.05
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error_type, self.message = status, error_type, message
+
+
+@dataclass(slots=True)
+class ActionRuntime:
+    """One action as the runtime runs it."""
+
+    name: str
+    call: Callable[..., Any]
+    timeout_s: float
+    max_payload_bytes: int
+    log_inputs: bool
+    log_outputs: bool
+    log_latency: bool
+    log_errors: bool
+    sample_rate: float
+    redactor: Redactor
+    validator: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def arguments(self, request: Request) -> dict[str, Any]:
+        validator = self.validator
+        if validator is None:
+            with self.lock:
+                if self.validator is None:
+                    from handlers.validation import InputValidator
+
+                    self.validator = InputValidator(self.call, self.name)
+                validator = self.validator
+        if request.body is not None:
+            body = request.body
+            if len(body) * 4 > self.max_payload_bytes and request.size_bytes() > self.max_payload_bytes:
+                raise _Reject(413, "PayloadTooLarge", self._too_large(request.size_bytes()))
+            if not body:
+                body = "{}"
+            return validator.validate_json(body)  # type: ignore[no-any-return]
+        if request.size_bytes() > self.max_payload_bytes:
+            raise _Reject(413, "PayloadTooLarge", self._too_large(request.size_bytes()))
+        return validator.validate_python(request.data)  # type: ignore[no-any-return]
+
+    def _too_large(self, size: int) -> str:
+        return f"payload of {size} bytes is over the {self.max_payload_bytes}-byte limit of action {self.name!r}"
+
+
+@dataclass(slots=True)
+class _Loaded:
+    actions: dict[str, ActionRuntime]
+    agent: Any = None
+    error: str | None = None
+
+
+class Runtime:
+    """Runs an agent's actions for Lambda events. Thread-safe; one per process is the norm."""
+
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        *,
+        stream: TextIO | None = None,
+        environ: dict[str, str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        self.config = config
+        self.telemetry = Telemetry(
+            agent=config.agent,
+            environment=config.environment,
+            namespace=config.namespace,
+            replay_namespace=config.replay_namespace,
+            stream=stream,
+        )
+        self.faults = Faults.from_environ(env)
+        self.default_version = env.get("AWS_LAMBDA_FUNCTION_VERSION") or "$LATEST"
+        pricing = config.model.get("pricing") or {}
+        self.input_per_1k_usd = float(pricing.get("input_per_1k_usd") or 0.0)
+        self.output_per_1k_usd = float(pricing.get("output_per_1k_usd") or 0.0)
+        self._rng = rng or random.Random()
+        top = config.monitoring.get("redaction") or {}
+        self._fallback_redactor = Redactor(top.get("builtins") or (), top.get("patterns") or ())
+        self._lock = threading.Lock()
+        self._loaded: _Loaded | None = None
+        self._to_json: Callable[[Any], bytes] | None = None
+        self._to_jsonable: Callable[[Any], Any] | None = None
+
+    # -- cold start -------------------------------------------------------------------------
+
+    def load(self, version: str | None = None) -> _Loaded:
+        """Import and instantiate the agent (once). A failure is kept and answered as a 500."""
+        if self._loaded is not None:
+            return self._loaded
+        with self._lock:
+            if self._loaded is None:
+                try:
+                    self._loaded = self._load(version or self.default_version)
+                except Exception as exc:
+                    self._loaded = _Loaded(actions={}, error=f"{type(exc).__name__}: {exc}")
+        return self._loaded
+
+    def _load(self, version: str) -> _Loaded:
+        from pydantic_core import to_json, to_jsonable_python
+
+        self._to_json, self._to_jsonable = to_json, to_jsonable_python
+        cfg = self.config
+        root = str(cfg.code_root)
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        module = importlib.import_module(cfg.module)
+        cls = getattr(module, cfg.class_name, None)
+        if cls is None:
+            raise ImportError(f"{cfg.module} has no class {cfg.class_name}")
+        if not is_agent(cls):
+            raise TypeError(f"{cfg.module}:{cfg.class_name} is not marked @agent")
+        from handlers.providers import build_provider
+
+        model = build_provider(cfg.model, artifacts_dir=cfg.code_root)
+        settings = AgentSettings(
+            agent=cfg.agent,
+            environment=cfg.environment,
+            version=version,
+            confidence_threshold=cfg.model.get("confidence_threshold"),
+            parameters=dict(cfg.model.get("parameters") or {}),
+            artifacts_dir=cfg.code_root,
+        )
+        instance = instantiate(cls, model=model, settings=settings)
+        methods = agent_actions(cls)
+        actions: dict[str, ActionRuntime] = {}
+        for name, spec in cfg.actions.items():
+            method = methods.get(name)
+            if method is None:
+                raise AttributeError(f"action {name!r} is in the spec but {cfg.class_name} has no @action {name}")
+            overrides = monitor_overrides(method)
+            policy = resolve_policy(
+                cfg.monitoring,
+                spec.monitoring,
+                overrides.explicit() if overrides else {},
+                spec.explicit,
+            )
+            actions[name] = ActionRuntime(
+                name=name,
+                call=getattr(instance, method.__name__),
+                timeout_s=spec.timeout_s,
+                max_payload_bytes=spec.max_payload_bytes,
+                log_inputs=policy.log_inputs,
+                log_outputs=policy.log_outputs,
+                log_latency=policy.log_latency,
+                log_errors=policy.log_errors,
+                sample_rate=policy.sample_rate,
+                redactor=Redactor(policy.redaction_builtins, policy.redaction_patterns),
+            )
+        return _Loaded(actions=actions, agent=instance)
+
+    # -- one request ------------------------------------------------------------------------
+
+    def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
+        start = time.perf_counter()
+        ts_ms = time.time_ns() // 1_000_000
+        version = getattr(context, "function_version", None) or self.default_version
+        loaded = self._loaded or self.load(version)
+        try:
+            request = parse_event(event)
+        except ValueError as exc:
+            request = Request(action="", http=False, data=event)
+            rejected: _Reject | None = _Reject(400, "BadRequest", str(exc))
+        else:
+            rejected = None
+        request_id = request.request_id or getattr(context, "aws_request_id", None) or os.urandom(16).hex()
+        action = loaded.actions.get(request.action)
+        usage: RequestUsage | None = None
+        result: Any = UNSET
+        output_json = ""
+        status, error_type, error_message = 200, None, None
+        try:
+            if rejected is not None:
+                raise rejected
+            if loaded.error is not None:
+                raise _Reject(500, "AgentLoadError", f"the agent could not be loaded: {loaded.error}")
+            if action is None:
+                known = ", ".join(sorted(loaded.actions)) or "(none)"
+                raise _Reject(404, "UnknownAction", f"unknown action {request.action!r}; known actions: {known}")
+            if request.http and request.method != "POST":
+                raise _Reject(405, "MethodNotAllowed", f"use POST /{action.name} with a JSON body")
+            from handlers.validation import InputError
+
+            try:
+                kwargs = action.arguments(request)
+            except InputError as exc:
+                raise _Reject(exc.status, "BadRequest" if exc.status == 400 else "ValidationError", exc.message) from None
+            timeout = action.timeout_s
+            remaining = getattr(context, "get_remaining_time_in_millis", None)
+            if remaining is not None:
+                timeout = min(timeout, remaining() / 1000 - LAMBDA_MARGIN_S)
+            usage = RequestUsage(deadline=time.monotonic() + timeout)
+            token = CURRENT_USAGE.set(usage)
+            try:
+                if self.faults is None:
+                    result = call_with_deadline(partial(action.call, **kwargs), timeout)
+                else:
+                    result = call_with_deadline(partial(self._faulty, action.call, kwargs), timeout)
+            finally:
+                CURRENT_USAGE.reset(token)
+            try:
+                output_json = self._to_json(result).decode()  # type: ignore[misc]
+            except Exception as exc:
+                raise _Reject(500, "OutputNotSerializable", f"action {action.name!r} returned "
+                              f"{type(result).__name__}, which cannot be serialized to JSON: {exc}") from None
+        except _Reject as reject:
+            status, error_type, error_message = reject.status, reject.error_type, reject.message
+        except ActionTimeout:
+            assert action is not None
+            status, error_type = 504, "Timeout"
+            error_message = f"action {action.name!r} did not finish within {action.timeout_s:g}s"
+        except Exception as exc:
+            status, error_type = 500, type(exc).__name__
+            error_message = (str(exc).strip().splitlines() or [""])[0][:1000] or error_type
+        return self._finish(
+            start, ts_ms, version, request, request_id, action, usage, status, error_type, error_message,
+            result, output_json, context,
+        )
+
+    def _faulty(self, call: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        assert self.faults is not None
+        self.faults.before_action(self._rng)
+        return call(**kwargs)
+
+    def _finish(
+        self, start: float, ts_ms: int, version: str, request: Request, request_id: str,
+        action: ActionRuntime | None, usage: RequestUsage | None, status: int, error_type: str | None,
+        error_message: str | None, result: Any, output_json: str, context: Any,
+    ) -> dict[str, Any]:
+        latency_ms = (time.perf_counter() - start) * 1000.0
+        memory_mb = _memory_mb()
+        input_tokens = usage.input_tokens if usage else 0
+        output_tokens = usage.output_tokens if usage else 0
+        confidence = usage.confidence if usage else None
+        billed_memory = getattr(context, "memory_limit_in_mb", None) or self.config.function_memory_mb
+        cost = cost_usd(
+            input_tokens=input_tokens, output_tokens=output_tokens,
+            input_per_1k_usd=self.input_per_1k_usd, output_per_1k_usd=self.output_per_1k_usd,
+            billed_ms=latency_ms, memory_mb=float(billed_memory),
+            gb_second_usd=self.config.gb_second_usd, request_usd=self.config.request_usd,
+        )
+        if self.faults is not None:
+            cost *= self.faults.cost_multiplier
+        name = action.name if action is not None else request.action
+        report = RequestReport(
+            request_id=request_id, ts_ms=ts_ms, action=name, version=version, status=status,
+            latency_ms=latency_ms, input_tokens=input_tokens, output_tokens=output_tokens, cost_usd=cost,
+            confidence=confidence, memory_mb=memory_mb, error_type=error_type, replay=request.replay,
+        )
+        self._apply_policy(report, request, action, error_message, result)
+        self.telemetry.emit(report)
+        if status == 200:
+            body = "".join((
+                '{"request_id": ', _enc(request_id), ', "action": ', _enc(name), ', "version": ', _enc(version),
+                ', "output": ', output_json,
+                ', "usage": {"latency_ms": ', _num(latency_ms), ', "input_tokens": ', str(input_tokens),
+                ', "output_tokens": ', str(output_tokens), ', "cost_usd": ', _num(cost),
+                ', "confidence": ', _num(confidence), ', "memory_mb": ', _num(memory_mb), "}}",
+            ))
+        else:
+            body = error_body(request_id, error_type or "Error", error_message or "")
+        if request.http:
+            return http_response(status, body, request_id)
+        import json
+
+        direct: dict[str, Any] = json.loads(body)
+        direct["status"] = status
+        return direct
+
+    def _apply_policy(
+        self, report: RequestReport, request: Request, action: ActionRuntime | None,
+        error_message: str | None, result: Any,
+    ) -> None:
+        """Input/output per the sampling policy (errors always), redacted; error messages too."""
+        if action is None:
+            redactor = self._fallback_redactor
+            report.error_message = None if error_message is None else redactor.text(error_message)
+            report.input_json = render_value(redactor.redact(request.input_for_log()))
+            return
+        report.log_latency = action.log_latency
+        redactor = action.redactor
+        if report.status != 200:
+            if error_message is not None and action.log_errors:
+                report.error_message = redactor.text(error_message)
+            if action.log_inputs:
+                report.input_json = render_value(redactor.redact(request.input_for_log()))
+            return
+        rate = action.sample_rate
+        if rate <= 0.0 or (rate < 1.0 and self._rng.random() >= rate):
+            return
+        if action.log_inputs:
+            report.input_json = render_value(redactor.redact(request.input_for_log()))
+        if action.log_outputs and self._to_jsonable is not None:
+            report.output_json = render_value(redactor.redact(self._to_jsonable(result)))
+
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    """The process's runtime, created from `deployer_config.json` on first use."""
+    global _runtime
+    if _runtime is None:
+        with _runtime_lock:
+            if _runtime is None:
+                _runtime = Runtime(RuntimeConfig.load())
+    return _runtime
+
+
+def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    """The Lambda handler (Function URL, API Gateway v2/v1 and direct-invoke events)."""
+    runtime = _runtime if _runtime is not None else get_runtime()
+    return runtime.handle(event, context)
