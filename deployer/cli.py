@@ -37,10 +37,10 @@ COMMANDS: dict[str, str] = {
     # operations
     "status": "deployer.commands.ops:status",
     "rollback": "deployer.commands.ops:rollback",
-    "errors": "deployer.commands.ops:errors",
-    "replay": "deployer.commands.ops:replay",
-    "debug": "deployer.commands.ops:debug",
-    "logs": "deployer.commands.ops:logs",
+    "errors": "deployer.commands.operate:errors",
+    "replay": "deployer.commands.operate:replay",
+    "debug": "deployer.commands.operate:debug",
+    "logs": "deployer.commands.operate:logs",
     "alerts": "deployer.commands.ops:alerts",
 }
 

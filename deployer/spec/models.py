@@ -326,15 +326,16 @@ class AgentSpec(Section):
     """An agent: its code, model, actions, SLOs, alerts, rollout policy and environments."""
 
     name: AgentName
-    description: str = ""
-    code: CodeSpec
-    runtime: RuntimeSpec = Field(default_factory=RuntimeSpec)
-    model: ModelSpec
-    actions: dict[Identifier, ActionSpec | None] = Field(min_length=1)
-    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
-    slos: SloSpec = Field(default_factory=SloSpec)
-    alerts: dict[Identifier, AlertSpec] = Field(default_factory=dict)
-    notifications: dict[Identifier, NotificationSpec] = Field(default_factory=dict)
-    rollout: RolloutSpec = Field(default_factory=lambda: CanaryRollout(strategy="canary"))
-    environments: dict[EnvironmentName, EnvironmentSpec] = Field(min_length=1)
-    budget: BudgetSpec | None = None
+    description: str = Field("", description="what the agent does, for people")
+    code: CodeSpec = Field(description="where the agent class lives")
+    runtime: RuntimeSpec = Field(default_factory=RuntimeSpec, description="the Lambda function's runtime")
+    model: ModelSpec = Field(description="the model behind the agent: provider, id, timeouts, prices")
+    actions: dict[Identifier, ActionSpec | None] = Field(min_length=1, description="the agent's actions, by method name")
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec, description="what is logged, sampled and redacted")
+    slos: SloSpec = Field(default_factory=SloSpec, description="the targets the load test gates on")
+    alerts: dict[Identifier, AlertSpec] = Field(default_factory=dict, description="alarms that notify someone, by name")
+    notifications: dict[Identifier, NotificationSpec] = Field(default_factory=dict, description="who gets alerted, by name")
+    rollout: RolloutSpec = Field(default_factory=lambda: CanaryRollout(strategy="canary"),
+                                 description="how a new version takes traffic (default: canary 10% for 5m)")
+    environments: dict[EnvironmentName, EnvironmentSpec] = Field(min_length=1, description="where it runs, by name")
+    budget: BudgetSpec | None = Field(None, description="the monthly budget; cost_spike alerts are relative to it")
