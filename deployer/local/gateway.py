@@ -1,0 +1,407 @@
+"""The local HTTP gateway standing in for the Function URL, and the version workers behind it.
+
+`FunctionRuntime` picks a version by the alias weights (as Lambda does for a weighted alias),
+sends the Lambda event (Function URL payload v2) to that version's `VersionWorker` process and
+maps the result to an HTTP response the way a Function URL does: a dict with `statusCode` is
+used as is, any other value becomes a 200 JSON body, and a function error is a 502.
+
+Response headers tell a caller what happened: `x-deployer-version` (the version that served),
+`x-deployer-handler-ms` (time inside the handler, so a benchmark can separate the emulator's
+overhead), `x-amzn-requestid`. A request header `x-deployer-invoke-version: N` pins a version, as
+invoking a qualified function ARN does.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import random
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection, Listener
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from deployer.errors import DeployerError
+
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+PIN_HEADER = "x-deployer-invoke-version"
+
+
+@dataclass
+class InvokeOutcome:
+    version: str
+    request_id: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    handler_ms: float
+    lines: list[str]
+    error: dict[str, Any] | None = None
+    max_memory_mb: float = 0.0
+
+
+@dataclass
+class _Slot:
+    event: threading.Event = field(default_factory=threading.Event)
+    reply: dict[str, Any] | None = None
+
+
+class VersionWorker:
+    """A process running one version's bundle handler; requests are multiplexed over one socket."""
+
+    def __init__(
+        self,
+        version: str,
+        bundle_dir: Path,
+        env: dict[str, str],
+        *,
+        handler: str = "handlers.runtime.handler",
+        threads: int = 32,
+        log_path: Path | None = None,
+    ) -> None:
+        self.version = version
+        self.bundle_dir = bundle_dir
+        self._env = env
+        self._handler = handler
+        self._threads = threads
+        self._log_path = log_path
+        self._conn: Connection | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._pending: dict[int, _Slot] = {}
+        self._lock = threading.Lock()
+        self._next_id = 1
+        self.init_ms = 0.0
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None and self._conn is not None
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        key = secrets.token_bytes(16)
+        listener = Listener(("127.0.0.1", 0), authkey=key)
+        host, port = listener.address  # type: ignore[misc]
+        env = {
+            **self._env,
+            "DEPLOYER_WORKER_HOST": str(host), "DEPLOYER_WORKER_PORT": str(port),
+            "DEPLOYER_WORKER_KEY": key.hex(), "DEPLOYER_WORKER_THREADS": str(self._threads),
+            "DEPLOYER_HANDLER": self._handler, "LAMBDA_TASK_ROOT": str(self.bundle_dir),
+        }
+        log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, str(WORKER_SCRIPT)], env=env, cwd=str(self.bundle_dir),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            )
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()  # type: ignore[union-attr]
+        accepted: list[Connection] = []
+        acceptor = threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True)
+        acceptor.start()
+        acceptor.join(timeout_s)
+        listener.close()
+        if not accepted:
+            self.stop()
+            raise DeployerError(f"version {self.version}: the worker process did not start within {timeout_s:.0f} s",
+                                hint=f"see {self._log_path}" if self._log_path else None)
+        self._conn = accepted[0]
+        if not self._conn.poll(timeout_s):
+            self.stop()
+            raise DeployerError(f"version {self.version}: the handler did not load within {timeout_s:.0f} s")
+        hello = json.loads(self._conn.recv_bytes())
+        if not hello.get("ok"):
+            message = hello.get("error", {}).get("message", "unknown error")
+            self.stop()
+            raise DeployerError(f"version {self.version}: the bundle's handler failed to load:\n{message}",
+                                hint="run the handler locally (`deployer invoke`) to see the error")
+        self.init_ms = float(hello.get("init_ms", 0.0))
+        threading.Thread(target=self._read, name=f"worker-v{self.version}", daemon=True).start()
+
+    def _read(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        while True:
+            try:
+                reply = json.loads(conn.recv_bytes())
+            except (EOFError, OSError):
+                break
+            with self._lock:
+                slot = self._pending.pop(int(reply.get("id", -1)), None)
+            if slot is not None:
+                slot.reply = reply
+                slot.event.set()
+        with self._lock:  # the process is gone: fail whatever was in flight
+            pending, self._pending = self._pending, {}
+        for slot in pending.values():
+            slot.reply = {"ok": False, "error": {"type": "Runtime.ExitError", "message": "worker process exited"}}
+            slot.event.set()
+
+    def invoke(self, event: dict[str, Any], request_id: str, timeout_s: float) -> dict[str, Any]:
+        conn = self._conn
+        if conn is None:
+            raise DeployerError(f"version {self.version}: worker is not running")
+        slot = _Slot()
+        deadline_ms = time.time() * 1000 + timeout_s * 1000
+        with self._lock:
+            message_id = self._next_id
+            self._next_id += 1
+            self._pending[message_id] = slot
+            data = json.dumps({"id": message_id, "event": event, "request_id": request_id,
+                               "deadline_ms": deadline_ms}).encode()
+            conn.send_bytes(data)
+        if not slot.event.wait(timeout_s):
+            with self._lock:
+                self._pending.pop(message_id, None)
+            return {"ok": False, "lines": [], "duration_ms": timeout_s * 1000,
+                    "error": {"type": "Sandbox.Timedout", "message": f"Task timed out after {timeout_s:.2f} seconds"}}
+        assert slot.reply is not None
+        return slot.reply
+
+    def stop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.send_bytes(b'{"op": "stop"}')
+            except OSError:
+                pass
+            conn.close()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=3)
+
+
+@dataclass
+class VersionCounters:
+    requests: int = 0
+    errors: int = 0
+    first_at: float | None = None
+    last_at: float | None = None
+
+
+class FunctionRuntime:
+    """Alias routing, one worker per version, Function URL mapping and per-version counters."""
+
+    def __init__(
+        self,
+        *,
+        function_name: str,
+        region: str,
+        timeout_s: float,
+        now: Callable[[], float],
+        worker_for: Callable[[str], VersionWorker],
+        on_lines: Callable[[str, list[str], float], None],
+    ) -> None:
+        self.function_name = function_name
+        self.region = region
+        self.timeout_s = timeout_s
+        self._now = now
+        self._worker_for = worker_for
+        self._on_lines = on_lines
+        self._routing: tuple[str | None, tuple[tuple[str, float], ...]] = (None, ())
+        self._counters: dict[str, VersionCounters] = {}
+        self._count_lock = threading.Lock()
+
+    def set_routing(self, primary: str | None, additional: dict[str, float]) -> None:
+        self._routing = (primary, tuple(additional.items()))
+
+    @property
+    def routing(self) -> tuple[str | None, dict[str, float]]:
+        primary, additional = self._routing
+        return primary, dict(additional)
+
+    def choose_version(self) -> str | None:
+        primary, additional = self._routing
+        r = random.random()
+        for version, weight in additional:
+            if r < weight:
+                return version
+            r -= weight
+        return primary
+
+    def counters(self, version: str) -> VersionCounters:
+        with self._count_lock:
+            c = self._counters.get(version)
+            return VersionCounters(**vars(c)) if c else VersionCounters()
+
+    def all_counters(self) -> dict[str, VersionCounters]:
+        with self._count_lock:
+            return {v: VersionCounters(**vars(c)) for v, c in self._counters.items()}
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes,
+               source_ip: str = "127.0.0.1") -> InvokeOutcome:
+        request_id = str(uuid.uuid4())
+        pinned = headers.get(PIN_HEADER)
+        version = pinned or self.choose_version()
+        if version is None:
+            return _plain(404, "no version is deployed: run `deployer deploy --env local` first", request_id)
+        try:
+            worker = self._worker_for(version)
+        except DeployerError as exc:
+            return _plain(404 if pinned else 502, str(exc), request_id, version)
+        event = function_url_event(method, target, headers, body, request_id, source_ip)
+        reply = worker.invoke(event, request_id, self.timeout_s)
+        at = self._now()
+        lines = list(reply.get("lines") or [])
+        if lines:
+            self._on_lines(version, lines, at)
+        outcome = _to_http(reply, version, request_id)
+        with self._count_lock:
+            c = self._counters.setdefault(version, VersionCounters())
+            c.requests += 1
+            c.errors += outcome.status >= 500
+            c.first_at = at if c.first_at is None else c.first_at
+            c.last_at = at
+        return outcome
+
+
+def function_url_event(method: str, target: str, headers: dict[str, str], body: bytes, request_id: str,
+                       source_ip: str) -> dict[str, Any]:
+    """The Lambda event of a Function URL request (payload format 2.0)."""
+    parts = urlsplit(target)
+    now = dt.datetime.now(dt.timezone.utc)
+    try:
+        text, is_b64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, is_b64 = base64.b64encode(body).decode(), True
+    query: dict[str, str] = {}
+    for pair in filter(None, parts.query.split("&")):
+        name, _, value = pair.partition("=")
+        query[name] = f"{query[name]},{value}" if name in query else value
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": parts.path or "/",
+        "rawQueryString": parts.query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "emulator",
+            "domainName": headers.get("host", "127.0.0.1"),
+            "domainPrefix": "emulator",
+            "http": {"method": method, "path": parts.path or "/", "protocol": "HTTP/1.1",
+                     "sourceIp": source_ip, "userAgent": headers.get("user-agent", "")},
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": is_b64,
+    }
+    if query:
+        event["queryStringParameters"] = query
+    if body:
+        event["body"] = text
+    return event
+
+
+def _plain(status: int, message: str, request_id: str, version: str = "") -> InvokeOutcome:
+    body = json.dumps({"message": message}).encode()
+    return InvokeOutcome(version, request_id, status, {"content-type": "application/json"}, body, 0.0, [],
+                         {"type": "Emulator", "message": message})
+
+
+def _to_http(reply: dict[str, Any], version: str, request_id: str) -> InvokeOutcome:
+    handler_ms = float(reply.get("duration_ms") or 0.0)
+    memory = float(reply.get("max_memory_mb") or 0.0)
+    lines = list(reply.get("lines") or [])
+    if not reply.get("ok"):
+        error = reply.get("error") or {}
+        body = json.dumps({"message": "Internal Server Error"}).encode()
+        return InvokeOutcome(version, request_id, 502, {"content-type": "application/json",
+                                                         "x-amz-function-error": "Unhandled"},
+                             body, handler_ms, lines, error, memory)
+    result = reply.get("result")
+    if isinstance(result, dict) and "statusCode" in result:
+        headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+        raw = result.get("body")
+        if raw is None:
+            data = b""
+        elif result.get("isBase64Encoded"):
+            data = base64.b64decode(str(raw))
+        else:
+            data = raw.encode() if isinstance(raw, str) else json.dumps(raw).encode()
+        headers.setdefault("content-type", "application/json")
+        return InvokeOutcome(version, request_id, int(result["statusCode"]), headers, data, handler_ms, lines,
+                             None, memory)
+    return InvokeOutcome(version, request_id, 200, {"content-type": "application/json"},
+                         json.dumps(result).encode(), handler_ms, lines, None, memory)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _GatewayServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        outcome = self.server.runtime.handle(self.command, self.path, headers, body, self.client_address[0])
+        self.send_response(outcome.status)
+        for name, value in outcome.headers.items():
+            if name not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("content-length", str(len(outcome.body)))
+        self.send_header("x-amzn-requestid", outcome.request_id)
+        self.send_header("x-deployer-version", outcome.version)
+        self.send_header("x-deployer-handler-ms", f"{outcome.handler_ms:.3f}")
+        self.end_headers()
+        self.wfile.write(outcome.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+
+class _GatewayServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], runtime: FunctionRuntime) -> None:
+        self.runtime = runtime
+        super().__init__(address, _Handler)
+
+
+class Gateway:
+    """The HTTP server in front of a `FunctionRuntime`, on 127.0.0.1."""
+
+    def __init__(self, runtime: FunctionRuntime, *, port: int = 0) -> None:
+        self._server = _GatewayServer(("127.0.0.1", port), runtime)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="gateway", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def worker_environment(base: dict[str, str], **extra: str) -> dict[str, str]:
+    """A clean environment for a worker: the function's variables plus what Lambda sets."""
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")}
+    return {**keep, **base, **extra}

@@ -1,0 +1,179 @@
+"""EMF log lines -> metric datapoints, kept in memory and mirrored into moto CloudWatch.
+
+The handler prints one CloudWatch Embedded Metric Format line per request. In AWS, CloudWatch
+Logs extracts the metrics; here `parse_emf` does it. Datapoints are stamped with the emulator's
+clock (not the handler's own timestamp) so that a scaled clock stays consistent.
+
+`MetricStore` keeps the raw values (percentiles need them: moto has no percentile statistics)
+and answers range queries for the alarm evaluator. `CloudWatchMirror` batches the same
+datapoints into moto with `PutMetricData` on a background thread, so boto3 readers
+(`get_metric_statistics`) see them without slowing the request path.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+Dimensions = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class MetricKey:
+    namespace: str
+    name: str
+    dimensions: Dimensions  # sorted (name, value) pairs
+
+    @staticmethod
+    def of(namespace: str, name: str, dimensions: dict[str, str]) -> MetricKey:
+        return MetricKey(namespace, name, tuple(sorted((k, str(v)) for k, v in dimensions.items())))
+
+
+def parse_emf(obj: dict[str, Any]) -> list[tuple[MetricKey, float, str]]:
+    """Every (metric, value, unit) an EMF document declares; [] when it is not EMF."""
+    meta = obj.get("_aws")
+    if not isinstance(meta, dict):
+        return []
+    out: list[tuple[MetricKey, float, str]] = []
+    for directive in meta.get("CloudWatchMetrics") or []:
+        namespace = str(directive.get("Namespace", ""))
+        dimension_sets = directive.get("Dimensions") or [[]]
+        for metric in directive.get("Metrics") or []:
+            name = metric.get("Name") if isinstance(metric, dict) else None
+            if not name or name not in obj:
+                continue
+            unit = str(metric.get("Unit", "None"))
+            raw = obj[name]
+            values = raw if isinstance(raw, list) else [raw]
+            for dimension_names in dimension_sets:
+                if any(d not in obj for d in dimension_names):
+                    continue
+                key = MetricKey.of(namespace, str(name), {d: str(obj[d]) for d in dimension_names})
+                for value in values:
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        out.append((key, float(value), unit))
+    return out
+
+
+class MetricStore:
+    """Raw datapoints per metric, in time order. Thread-safe."""
+
+    def __init__(self, retention_s: float = 7200.0) -> None:
+        self._times: dict[MetricKey, list[float]] = defaultdict(list)
+        self._values: dict[MetricKey, list[float]] = defaultdict(list)
+        self._lock = threading.Lock()
+        self._retention_s = retention_s
+
+    def add(self, key: MetricKey, ts: float, value: float) -> None:
+        with self._lock:
+            times, values = self._times[key], self._values[key]
+            if times and ts < times[-1]:  # out of order: keep the lists sorted
+                index = bisect.bisect_right(times, ts)
+                times.insert(index, ts)
+                values.insert(index, value)
+            else:
+                times.append(ts)
+                values.append(value)
+
+    def values(self, key: MetricKey, start: float, end: float) -> list[float]:
+        """Values with start <= ts < end."""
+        with self._lock:
+            times = self._times.get(key)
+            if not times:
+                return []
+            lo = bisect.bisect_left(times, start)
+            hi = bisect.bisect_left(times, end)
+            return self._values[key][lo:hi]
+
+    def keys(self) -> list[MetricKey]:
+        with self._lock:
+            return list(self._times)
+
+    def prune(self, now: float) -> None:
+        """Forget datapoints older than the retention (the longest alarm window needs less)."""
+        cutoff = now - self._retention_s
+        with self._lock:
+            for key, times in self._times.items():
+                drop = bisect.bisect_left(times, cutoff)
+                if drop:
+                    del times[:drop]
+                    del self._values[key][:drop]
+
+
+class CloudWatchMirror:
+    """Copies datapoints into moto CloudWatch in batches, off the request path."""
+
+    MAX_VALUES_PER_DATUM = 150
+    MAX_DATUMS_PER_CALL = 500
+
+    def __init__(self, client: Any, flush_interval_s: float = 0.5) -> None:
+        self._client = client
+        self._pending: list[tuple[MetricKey, float, float, str]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._interval = flush_interval_s
+        self._thread = threading.Thread(target=self._run, name="cloudwatch-mirror", daemon=True)
+        self.errors = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def add(self, key: MetricKey, ts: float, value: float, unit: str) -> None:
+        with self._lock:
+            self._pending.append((key, ts, value, unit))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return
+        # one datum per (metric, dimensions, unit, whole second) with a Values list
+        grouped: dict[tuple[MetricKey, str, int], list[float]] = defaultdict(list)
+        for key, ts, value, unit in pending:
+            grouped[(key, unit, int(ts))].append(value)
+        by_namespace: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for (key, unit, second), values in grouped.items():
+            for i in range(0, len(values), self.MAX_VALUES_PER_DATUM):
+                chunk = values[i : i + self.MAX_VALUES_PER_DATUM]
+                datum: dict[str, Any] = {
+                    "MetricName": key.name,
+                    "Dimensions": [{"Name": n, "Value": v} for n, v in key.dimensions],
+                    "Timestamp": dt.datetime.fromtimestamp(second, tz=dt.timezone.utc),
+                    "Values": chunk,
+                    "Counts": [1.0] * len(chunk),
+                }
+                if unit in _CLOUDWATCH_UNITS:
+                    datum["Unit"] = unit
+                by_namespace[key.namespace].append(datum)
+        for namespace, datums in by_namespace.items():
+            for i in range(0, len(datums), self.MAX_DATUMS_PER_CALL):
+                try:
+                    self._client.put_metric_data(Namespace=namespace, MetricData=datums[i : i + self.MAX_DATUMS_PER_CALL])
+                except Exception:  # a mirror failure must never break the emulator
+                    self.errors += 1
+                    log.warning("put_metric_data into moto failed", exc_info=True)
+
+
+_CLOUDWATCH_UNITS = frozenset(
+    {"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
+     "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
+     "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
+     "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None"}
+)

@@ -1,0 +1,230 @@
+"""The AWS state of the emulator, held by a moto server on 127.0.0.1.
+
+`MotoProcess` runs moto's `ThreadedMotoServer` in a child process, so that moto's work never
+competes with the gateway for the GIL; the child exits when its stdin closes (that is, with us).
+`AwsState` is the one place that talks to it over boto3: it creates what the `DeploymentModel`
+describes (function, versions, alias with weights, alarms, SNS topics, request-log table) and keeps
+moto in step with what the emulator does (published versions, weight shifts, alarm states).
+Any boto3 code pointed at `endpoint` (AWS_ENDPOINT_URL) sees the same resources.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from deployer.compiled import METRIC_NAMESPACE, AlarmModel, DeploymentModel
+from deployer.errors import DeployerError
+from handlers.records import OUTCOME_INDEX, OUTCOME_INDEX_PARTITION, OUTCOME_INDEX_SORT, TABLE_PARTITION_KEY, TTL_ATTRIBUTE
+
+FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+ACCOUNT_ID = "123456789012"  # moto's default account
+_BOOT = (
+    "import sys\n"
+    "from moto.server import ThreadedMotoServer\n"
+    "server = ThreadedMotoServer(ip_address='127.0.0.1', port=int(sys.argv[1]), verbose=False)\n"
+    "server.start()\n"
+    "print(server.get_host_and_port()[1], flush=True)\n"
+    "sys.stdin.read()\n"
+    "server.stop()\n"
+)
+
+
+class MotoProcess:
+    """moto's server in a child process on 127.0.0.1."""
+
+    def __init__(self, port: int = 0) -> None:
+        self._port = port
+        self._proc: subprocess.Popen[str] | None = None
+        self.endpoint = ""
+
+    def start(self, timeout_s: float = 30.0) -> str:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _BOOT, str(self._port)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        assert self._proc.stdout is not None
+        deadline = time.monotonic() + timeout_s
+        line = self._proc.stdout.readline().strip()
+        if not line.isdigit() or time.monotonic() > deadline:
+            self.stop()
+            raise DeployerError("the moto server did not start", hint=f"is port {self._port} free?")
+        self.endpoint = f"http://127.0.0.1:{line}"
+        return self.endpoint
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(timeout=5)
+        except (subprocess.TimeoutExpired, OSError):
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def client(service: str, endpoint: str, region: str) -> Any:
+    import boto3  # heavy: imported where used
+    from botocore.config import Config
+
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,  # type: ignore[call-overload]
+                        config=Config(retries={"max_attempts": 2}, max_pool_connections=20), **FAKE_CREDENTIALS)
+
+
+def zip_directory(root: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                info = zipfile.ZipInfo(str(path.relative_to(root)), date_time=(1980, 1, 1, 0, 0, 0))
+                archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+class AwsState:
+    """boto3 over the moto endpoint: create and update the model's resources."""
+
+    def __init__(self, endpoint: str, model: DeploymentModel) -> None:
+        self.endpoint = endpoint
+        self.model = model
+        region = model.region
+        self.lambda_ = client("lambda", endpoint, region)
+        self.cloudwatch = client("cloudwatch", endpoint, region)
+        self.sns = client("sns", endpoint, region)
+        self.dynamodb = client("dynamodb", endpoint, region)
+        self.iam = client("iam", endpoint, region)
+        self.topic_arns: dict[str, str] = {}
+
+    # -- creation -------------------------------------------------------------------------
+    def create_static(self) -> None:
+        """Table, topics (with email subscriptions) and alarms: what exists before any deploy."""
+        m = self.model
+        table = m.request_log.table_name
+        existing = self.dynamodb.list_tables().get("TableNames", [])
+        if table not in existing:
+            self.dynamodb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[
+                    {"AttributeName": TABLE_PARTITION_KEY, "AttributeType": "S"},
+                    {"AttributeName": OUTCOME_INDEX_PARTITION, "AttributeType": "S"},
+                    {"AttributeName": OUTCOME_INDEX_SORT, "AttributeType": "N"},
+                ],
+                KeySchema=[{"AttributeName": TABLE_PARTITION_KEY, "KeyType": "HASH"}],
+                GlobalSecondaryIndexes=[{
+                    "IndexName": OUTCOME_INDEX,
+                    "KeySchema": [{"AttributeName": OUTCOME_INDEX_PARTITION, "KeyType": "HASH"},
+                                  {"AttributeName": OUTCOME_INDEX_SORT, "KeyType": "RANGE"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }],
+            )
+            self.dynamodb.update_time_to_live(
+                TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+        for target in m.notifications:
+            arn = self.sns.create_topic(Name=target.topic_name)["TopicArn"]
+            self.topic_arns[target.name] = arn
+            for address in target.addresses if target.kind == "email" else ():
+                self.sns.subscribe(TopicArn=arn, Protocol="email", Endpoint=address)
+        for alarm in m.alarms:
+            self.put_alarm(alarm, version=None)
+
+    def put_alarm(self, alarm: AlarmModel, version: str | None) -> None:
+        m = self.model
+        dimensions = [{"Name": "Agent", "Value": m.agent}, {"Name": "Environment", "Value": m.environment}]
+        if version is not None:
+            dimensions.append({"Name": "Version", "Value": version})
+        actions = [self.topic_arns[n] for n in alarm.notify if n in self.topic_arns]
+        common: dict[str, Any] = {
+            "AlarmName": alarm.name,
+            "AlarmDescription": alarm.description,
+            "ComparisonOperator": alarm.comparison,
+            "Threshold": alarm.threshold,
+            "EvaluationPeriods": alarm.evaluation_periods,
+            "DatapointsToAlarm": alarm.datapoints_to_alarm,
+            "TreatMissingData": alarm.missing_data,
+            "AlarmActions": actions,
+            "OKActions": actions,
+        }
+        if alarm.kind == "error_rate" or alarm.metric == "ErrorRate":
+            def stat(metric_id: str, name: str) -> dict[str, Any]:
+                return {"Id": metric_id, "ReturnData": False, "MetricStat": {
+                    "Metric": {"Namespace": METRIC_NAMESPACE, "MetricName": name, "Dimensions": dimensions},
+                    "Period": alarm.period_s, "Stat": "Sum"}}
+            self.cloudwatch.put_metric_alarm(**common, Metrics=[
+                stat("errors", "Errors"), stat("invocations", "Invocations"),
+                {"Id": "error_rate", "Expression": "100 * errors / invocations", "Label": "ErrorRate",
+                 "ReturnData": True},
+            ])
+            return
+        statistic: dict[str, Any] = (
+            {"ExtendedStatistic": alarm.statistic, "EvaluateLowSampleCountPercentile": "evaluate"}
+            if alarm.statistic[:1].lower() == "p" else {"Statistic": alarm.statistic}
+        )
+        self.cloudwatch.put_metric_alarm(**common, **statistic, Namespace=METRIC_NAMESPACE,
+                                         MetricName=alarm.metric, Dimensions=dimensions, Period=alarm.period_s)
+
+    def watch_version(self, version: str) -> None:
+        """Point every alarm at one version, as a deploy does to the alarms' Version dimension."""
+        for alarm in self.model.alarms:
+            self.put_alarm(alarm, version)
+
+    def set_alarm_state(self, name: str, state: str, reason: str, data: dict[str, Any] | None = None) -> None:
+        import json
+
+        kwargs: dict[str, Any] = {"AlarmName": name, "StateValue": state, "StateReason": reason[:1023]}
+        if data is not None:
+            kwargs["StateReasonData"] = json.dumps(data)[:4000]
+        self.cloudwatch.set_alarm_state(**kwargs)
+
+    # -- function, versions, alias --------------------------------------------------------
+    def _role(self) -> str:
+        name = f"{self.model.function.name}-role"
+        try:
+            return str(self.iam.get_role(RoleName=name)["Role"]["Arn"])
+        except Exception:
+            doc = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+            return str(self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=doc)["Role"]["Arn"])
+
+    def publish_version(self, bundle_dir: Path, environment: dict[str, str], description: str) -> str:
+        """Upload the bundle and configuration, publish a version; returns the version number."""
+        fn = self.model.function
+        code = zip_directory(bundle_dir)
+        config: dict[str, Any] = {
+            "Runtime": fn.lambda_runtime, "Handler": "handlers.runtime.handler", "MemorySize": fn.memory_mb,
+            "Timeout": fn.timeout_s, "Environment": {"Variables": environment},
+            "Architectures": [fn.architecture],
+        }
+        try:
+            self.lambda_.get_function(FunctionName=fn.name)
+            exists = True
+        except self.lambda_.exceptions.ResourceNotFoundException:
+            exists = False
+        if exists:
+            self.lambda_.update_function_code(FunctionName=fn.name, ZipFile=code)
+            config.pop("Architectures")
+            self.lambda_.update_function_configuration(FunctionName=fn.name, **config)
+        else:
+            self.lambda_.create_function(FunctionName=fn.name, Role=self._role(), Code={"ZipFile": code},
+                                         Publish=False, **config)
+        return str(self.lambda_.publish_version(FunctionName=fn.name, Description=description[:256])["Version"])
+
+    def set_alias(self, primary: str, additional: dict[str, float]) -> None:
+        fn, alias = self.model.function.name, self.model.alias
+        routing = {"AdditionalVersionWeights": {v: round(w, 6) for v, w in additional.items() if w > 0}}
+        try:
+            self.lambda_.update_alias(FunctionName=fn, Name=alias, FunctionVersion=primary, RoutingConfig=routing)
+        except self.lambda_.exceptions.ResourceNotFoundException:
+            self.lambda_.create_alias(FunctionName=fn, Name=alias, FunctionVersion=primary, RoutingConfig=routing)
+
+    def publish(self, target: str, subject: str, message: str) -> str | None:
+        arn = self.topic_arns.get(target)
+        if arn is None:
+            return None
+        return str(self.sns.publish(TopicArn=arn, Subject=subject[:99], Message=message)["MessageId"])
