@@ -270,7 +270,8 @@ class DeploymentModel:
         return next((n for n in self.notifications if n.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        plain: dict[str, Any] = _plain(dataclasses.asdict(self))
+        return plain
 
     def runtime_config(self) -> dict[str, Any]:
         """The resolved spec baked into the Lambda bundle as JSON (read by handlers/)."""

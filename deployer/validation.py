@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from deployer.compiler import compile_all, compile_environment
 from deployer.compiled import DeploymentModel
+from deployer.compiler import compile_all, compile_environment
 from deployer.errors import Issue, SpecError
 from deployer.spec import load_spec
 

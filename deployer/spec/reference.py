@@ -71,7 +71,7 @@ def _bounds(prop: dict[str, Any]) -> str:
 
 def _type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     if "$ref" in prop:
-        return prop["$ref"].rsplit("/", 1)[-1]
+        return str(prop["$ref"]).rsplit("/", 1)[-1]
     if "enum" in prop:
         return " \\| ".join(f"`{v}`" for v in prop["enum"])
     if "const" in prop:
@@ -79,7 +79,7 @@ def _type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     for union in ("anyOf", "oneOf"):
         if union in prop:
             kinds = [_type(p, defs) for p in prop[union] if p.get("type") != "null"]
-            if prop.get("description") == "seconds" or any("seconds" == p.get("description") for p in prop[union]):
+            if prop.get("description") == "seconds" or any(p.get("description") == "seconds" for p in prop[union]):
                 return "duration"
             return " \\| ".join(dict.fromkeys(kinds))
     kind = prop.get("type", "any")
