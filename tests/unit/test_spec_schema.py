@@ -16,9 +16,11 @@ def test_committed_schema_matches_the_models() -> None:
     assert committed.strip() == schema_json().strip(), "regenerate: deployer schema -o agent.schema.json"
 
 
-def test_committed_reference_matches_the_models() -> None:
-    committed = (ROOT / "docs" / "agent-yaml-reference.md").read_text()
-    assert committed == render_reference(), "regenerate: python -m deployer.spec.reference > docs/agent-yaml-reference.md"
+def test_readme_references_match_the_models_and_the_commands() -> None:
+    from deployer.docs import render_readme
+
+    committed = (ROOT / "README.md").read_text()
+    assert committed == render_readme(committed), "regenerate: python -m deployer.docs"
 
 
 def test_schema_forbids_unknown_keys_for_editor_completion() -> None:
