@@ -21,3 +21,8 @@ OUTCOME_INDEX_PARTITION = "outcome"
 OUTCOME_INDEX_SORT = "ts"
 #: The structured log line that carries a request record has this `event` value.
 REQUEST_EVENT = "request"
+#: Item attributes holding JSON text (any JSON value survives DynamoDB's type rules this way):
+#: decode them with `json.loads`, or read whole items with `handlers.recorder.item_to_record`.
+JSON_ATTRIBUTES = ("input", "output")
+#: CloudWatch Logs subscription filter pattern that selects the request-record lines.
+RECORD_FILTER_PATTERN = '{ $.event = "request" }'

@@ -1,0 +1,110 @@
+"""Runtime dependencies for the Lambda platform: pip wheels only, no Docker, cached.
+
+`pip install --platform manylinux... --only-binary=:all: --python-version X --implementation cp
+--target DIR` installs the wheels Lambda would load, whatever this machine is. One install per
+requirement set is cached under the cache directory, byte-compiled once (hash-based `.pyc`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from importlib import metadata
+from pathlib import Path
+
+from deployer.errors import DeployerError
+
+
+def runtime_requirements() -> tuple[str, ...]:
+    """The runtime's own dependencies, pinned to this install (Lambda's runtime provides boto3)."""
+    return (f"pydantic=={metadata.version('pydantic')}",)
+
+
+def platforms(architecture: str, python: str) -> tuple[str, ...]:
+    """Wheel platform tags Lambda can load (Python 3.12+ runs on Amazon Linux 2023, glibc 2.34)."""
+    arch = "aarch64" if architecture == "arm64" else "x86_64"
+    tags = [f"manylinux2014_{arch}"]
+    if tuple(int(p) for p in python.split(".")) >= (3, 12):
+        tags += [f"manylinux_2_28_{arch}", f"manylinux_2_34_{arch}"]
+    return tuple(tags)
+
+
+def cache_key(requirements: tuple[str, ...], architecture: str, python: str) -> str:
+    data = json.dumps({"r": sorted(requirements), "a": architecture, "p": python, "v": 1}, sort_keys=True)
+    return hashlib.sha256(data.encode()).hexdigest()[:24]
+
+
+def find_interpreter(python: str) -> str | None:
+    """A CPython `python` (e.g. "3.12") on this machine, to write `.pyc` files Lambda will use."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == python:
+        return sys.executable
+    candidates = [shutil.which(f"python{python}")]
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += [str(p) for p in sorted(pyenv_root.glob(f"versions/{python}*/bin/python{python}"))]
+    candidates += [f"/usr/bin/python{python}", f"/usr/local/bin/python{python}"]
+    for candidate in filter(None, candidates):
+        try:
+            out = subprocess.run(
+                [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True, text=True, timeout=20, check=False,
+            )
+        except OSError:
+            continue
+        if out.returncode == 0 and out.stdout.strip() == python:
+            return candidate
+    return None
+
+
+def compile_tree(interpreter: str, root: Path, paths: list[Path] | None = None) -> None:
+    """Hash-based `.pyc` (checked-hash) for `paths` (default: all of `root`), named as Lambda sees them."""
+    targets = [str(p) for p in paths] if paths else [str(root)]
+    result = subprocess.run(
+        [interpreter, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "checked-hash",
+         "-s", str(root), "-p", "/var/task", *targets],
+        capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        detail = (result.stdout + result.stderr).strip().splitlines()[-5:]
+        raise DeployerError(f"byte-compiling {root} failed: " + " | ".join(detail))
+
+
+def install_dependencies(
+    requirements: tuple[str, ...], *, architecture: str, python: str, cache_dir: Path, interpreter: str | None
+) -> Path:
+    """The directory holding `requirements` installed for Lambda (from the cache when present)."""
+    key = cache_key(requirements, architecture, python)
+    target = cache_dir / "deps" / f"py{python}-{architecture}-{key}"
+    if (target / ".complete").exists():
+        return target
+    staging = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    staging.mkdir(parents=True)
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
+               "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
+               "--target", str(staging)]
+    for tag in platforms(architecture, python):
+        command += ["--platform", tag]
+    result = subprocess.run([*command, *requirements], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        errors = [line for line in result.stderr.splitlines() if "ERROR" in line] or result.stderr.splitlines()[-3:]
+        raise DeployerError(
+            f"installing {', '.join(requirements)} for Lambda (python {python}, {architecture}) failed: "
+            + " | ".join(errors),
+            hint="every runtime dependency needs a manylinux wheel (--only-binary=:all:); check the names in "
+            "code.requirements and that pip can reach your package index",
+        )
+    for junk in ("bin", "__pycache__"):
+        shutil.rmtree(staging / junk, ignore_errors=True)
+    if interpreter:
+        compile_tree(interpreter, staging)
+    (staging / ".complete").write_text("\n".join(requirements) + "\n")
+    if target.exists():
+        shutil.rmtree(staging, ignore_errors=True)  # another build won the race
+    else:
+        staging.rename(target)
+    return target
