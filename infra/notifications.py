@@ -1,0 +1,132 @@
+"""SNS topics per notification target, their subscriptions and the chat/paging forwarders.
+
+Topics are encrypted with one customer managed key per stack (CloudWatch alarms cannot publish to
+a topic under the AWS managed SNS key) and refuse non-TLS publishers. Email targets subscribe
+directly; PagerDuty, Slack and generic webhooks go through a small forwarder Lambda that reads its
+URL or routing key from SSM Parameter Store or Secrets Manager at run time, so that no secret
+reaches the template.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from deployer.compiled import NotificationModel
+from deployer.errors import DeployerError
+from infra.function import log_retention
+
+FORWARDER_DIR = Path(__file__).parent / "forwarder"
+SECRET_PREFIXES = ("ssm:", "secretsmanager:")
+#: Principals that publish to the topics: alarms, EventBridge (CodeDeploy state changes).
+PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
+
+
+def is_reference(value: str | None) -> bool:
+    return value is not None and value.startswith(SECRET_PREFIXES)
+
+
+class Notifications(Construct):
+    """`topics[name]` per notification target; `forwarders[name]` for the non-email ones."""
+
+    def __init__(self, scope: Construct, id: str, *, notifications: tuple[NotificationModel, ...],
+                 log_retention_days: int) -> None:
+        super().__init__(scope, id)
+        self.key = kms.Key(
+            self, "Key",
+            description="Encrypts the alarm notification topics",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        for principal in PUBLISHERS:
+            self.key.grant(iam.ServicePrincipal(principal), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.topics: dict[str, sns.Topic] = {}
+        self.forwarders: dict[str, lambda_.Function] = {}
+        code: lambda_.Code | None = None
+        for target in notifications:
+            topic = sns.Topic(self, f"{target.name}Topic", topic_name=target.topic_name,
+                              display_name=f"deployer {target.name}", master_key=self.key,
+                              enforce_ssl=True)
+            self.topics[target.name] = topic
+            if target.kind == "email":
+                for address in target.addresses or (target.endpoint,):
+                    topic.add_subscription(subscriptions.EmailSubscription(address))
+                continue
+            code = code or lambda_.Code.from_asset(str(FORWARDER_DIR), exclude=["__pycache__", "*.pyc"])
+            forwarder = self._forwarder(target, code, log_retention_days)
+            topic.add_subscription(subscriptions.LambdaSubscription(forwarder))
+            self.forwarders[target.name] = forwarder
+
+    def _forwarder(self, target: NotificationModel, code: lambda_.Code, retention_days: int) -> lambda_.Function:
+        env = forwarder_environment(target)
+        scope = Construct(self, f"{target.name}Forwarder")
+        log_group = logs.LogGroup(scope, "Logs", retention=log_retention(retention_days),
+                                  removal_policy=cdk.RemovalPolicy.DESTROY)
+        role = iam.Role(scope, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description=f"Forwards {target.name} notifications; reads its own secret only")
+        log_group.grant_write(role)
+        for ref in (target.endpoint, target.routing_key):
+            if is_reference(ref):
+                self._grant_read(scope, role, ref or "")
+        return lambda_.Function(
+            scope, "Function",
+            code=code,
+            handler="index.handler",
+            runtime=lambda_.Runtime.PYTHON_3_14,  # stdlib + boto3 only: always the newest runtime
+            memory_size=128,
+            timeout=cdk.Duration.seconds(15),
+            log_group=log_group,
+            role=role,
+            environment=env,
+            description=f"Forwards alarm notifications of {target.topic_name} to {target.kind}",
+        )
+
+    def _grant_read(self, scope: Construct, role: iam.Role, ref: str) -> None:
+        kind, _, name = ref.partition(":")
+        if kind == "ssm":
+            parameter_arn = cdk.Stack.of(self).format_arn(
+                service="ssm", resource="parameter", resource_name=name.lstrip("/"))
+            role.add_to_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameter_arn]))
+            return
+        secret = secretsmanager.Secret.from_secret_name_v2(scope, "Secret", name)
+        secret.grant_read(role)
+        cdk.Validations.of(role).acknowledge(cdk.Acknowledgment(
+            id="AwsSolutions-IAM5",
+            reason=f"Secrets Manager appends a random 6-character suffix to secret ARNs; the grant is "
+                   f"limited to the one secret named {name} (arn ...:secret:{name}-??????).",
+        ))
+
+
+def forwarder_environment(target: NotificationModel) -> dict[str, str]:
+    """The forwarder's configuration: references to secrets, never their values."""
+    env = {"FORWARD_KIND": target.kind, "FORWARD_TARGET": target.name}
+    if target.kind == "pagerduty":
+        if target.routing_key is not None and not is_reference(target.routing_key):
+            raise DeployerError(
+                f"notification {target.name!r}: the PagerDuty routing key is a literal value",
+                hint="store it in SSM (ssm:/path) or Secrets Manager (secretsmanager:name) and reference it",
+            )
+        if target.routing_key is None and not is_reference(target.endpoint):
+            raise DeployerError(
+                f"notification {target.name!r}: a PagerDuty target needs a routing key reference "
+                "or an integration URL stored as a secret",
+                hint="set routing_key: ssm:/path/to/routing-key",
+            )
+        if target.routing_key:
+            env["FORWARD_ROUTING_KEY_REF"] = target.routing_key
+    elif not is_reference(target.endpoint):
+        raise DeployerError(
+            f"notification {target.name!r}: a {target.kind} URL would be written into the template",
+            hint="store the URL in Secrets Manager (secretsmanager:name) or SSM (ssm:/path) and reference it",
+        )
+    env["FORWARD_URL_REF" if is_reference(target.endpoint) else "FORWARD_URL"] = target.endpoint
+    return env
