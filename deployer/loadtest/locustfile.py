@@ -129,7 +129,8 @@ def _on_init(environment: Any, **_: Any) -> None:
                          weight_field=SETTINGS.weight_field)
     State.sampler = InputSampler(inputs, SETTINGS.distribution, seed=SETTINGS.seed, offset=index,
                                  stride=SETTINGS.workers)
-    State.pacer = Pacer(SETTINGS.rps / SETTINGS.workers, SETTINGS.duration_s)
+    if SETTINGS.mode == "rate":
+        State.pacer = Pacer(SETTINGS.rps / SETTINGS.workers, SETTINGS.duration_s)
     State.recorder = Recorder(SETTINGS.results_dir, WORKER)
     if SETTINGS.sigv4_region:
         from deployer.loadtest.signing import SigV4Signer

@@ -1,0 +1,99 @@
+"""Terminal presentation for the `loadtest` command: a live progress bar and the summary.
+
+Only the command calls this; the console is the command's (the library itself prints nothing).
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from deployer.loadtest.gate import _fmt
+from deployer.loadtest.report import ITEM_MARK, ReportFiles, check_line
+from deployer.loadtest.runner import Progress as PhaseProgress
+from deployer.loadtest.session import LoadTestResult
+
+STYLE = {"pass": "green", "fail": "red", "not enough samples": "yellow", "no slo": "dim",
+         "passed": "green", "failed": "red", "not measured": "yellow"}
+
+
+class ProgressView:
+    """One bar per phase: requests sent of planned (or seconds of the level), live rps and p99."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"),
+            TextColumn("[cyan]{task.fields[rps]}"), TextColumn("[magenta]{task.fields[p99]}"),
+            TextColumn("[red]{task.fields[errors]}"), TimeElapsedColumn(),
+            console=console, transient=False, disable=not console.is_terminal, refresh_per_second=4)
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> ProgressView:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._progress.__exit__(kind, value, traceback)
+
+    def phase(self, name: str) -> None:
+        label = "paced load" if name == "rate" else name.replace("concurrency:", "concurrency ")
+        self._tasks[name] = self._progress.add_task(label, total=None, counts="", rps="", p99="", errors="")
+
+    def update(self, progress: PhaseProgress) -> None:
+        task = self._tasks.get(progress.phase)
+        if task is None:
+            return
+        if progress.planned:
+            total, done = float(progress.planned), float(progress.sent)
+            counts = f"{progress.sent:,}/{progress.planned:,} requests"
+        else:
+            total, done = progress.planned_s, min(progress.elapsed_s, progress.planned_s)
+            counts = f"{progress.sent:,} requests"
+        p99 = f"p99 {progress.live_p99_ms:,.1f} ms" if progress.live_p99_ms is not None else "p99 -"
+        self._progress.update(task, total=total, completed=done, counts=counts,
+                              rps=f"{progress.live_rps:,.0f} rps", p99=p99, errors=f"{progress.errors:,} errors")
+
+
+def print_summary(console: Console, result: LoadTestResult, files: ReportFiles) -> None:
+    figures = result.figures
+    plan = result.plan
+    console.print()
+    console.print(f"[bold]{plan.model.agent}/{plan.model.environment}[/]: {figures.requests:,} requests in "
+                  f"{figures.elapsed_s:.1f}s ({figures.ok:,} ok, {figures.failed:,} failed, "
+                  f"{figures.timed_out:,} timed out)")
+    for check in result.checks:
+        console.print(f"  [{STYLE[check.status]}]{check_line(check)}[/]", highlight=False)
+    if figures.cost_per_1000_usd is not None:
+        console.print(f"  cost per 1000 requests: ${figures.cost_per_1000_usd:.4f}; projected monthly at "
+                      f"{figures.expected_requests_per_month:,.0f} requests: "
+                      f"{_fmt(figures.projected_monthly_usd, 'USD')}", highlight=False)
+    style = "yellow" if result.generator.bottleneck != "none" else "dim"
+    console.print(f"  [{style}]generator: {result.generator.message}[/]", highlight=False)
+    if result.levels:
+        table = Table(title="concurrency sweep", title_justify="left")
+        for column in ("concurrent", "succeeded", "timed out", "failed", "p99", "verdict"):
+            table.add_column(column)
+        for v in result.levels:
+            table.add_row(f"{v.level:,}", f"{v.succeeded:,}", f"{v.timed_out:,}", f"{v.failed:,}",
+                          _fmt(v.p99_ms, "ms"), f"[{'green' if v.met_slos else 'red'}]"
+                          f"{'✓' if v.met_slos else '✗'} {v.why}[/]")
+        console.print(table)
+        best = result.max_concurrency
+        console.print(f"  highest concurrency meeting the SLOs: {best if best is not None else 'none'}")
+    console.print("\n[bold]pre-production checklist[/]")
+    for item in result.checklist:
+        console.print(f"  [{STYLE[item.status]}]{ITEM_MARK[item.status]} {item.item}[/] [dim]- {item.why}[/]",
+                      highlight=False)
+    console.print(f"\nreport: {files.html_path}  (every figure: {files.json_path})")
+    if result.interrupted:
+        console.print("[yellow]interrupted: the report covers what ran[/]"
+                      + (f"; skipped {', '.join(result.skipped)}" if result.skipped else ""))
+    elif result.passed:
+        console.print("[bold green]PASSED[/]: every SLO gate passed")
+    else:
+        failed = [c.label for c in result.checks if c.status in ("fail", "not enough samples")]
+        console.print(f"[bold red]FAILED[/]: {', '.join(failed)}")
