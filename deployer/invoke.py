@@ -38,12 +38,12 @@ class Invocation:
     @property
     def record(self) -> dict[str, Any]:
         """The request-record log line, parsed."""
-        return json.loads(self.log_line) if self.log_line else {}  # type: ignore[no-any-return]
+        return json.loads(self.log_line) if self.log_line else {}
 
     @property
     def metrics(self) -> dict[str, Any]:
         """The EMF line, parsed."""
-        return json.loads(self.emf_line) if self.emf_line else {}  # type: ignore[no-any-return]
+        return json.loads(self.emf_line) if self.emf_line else {}
 
     @property
     def ok(self) -> bool:
@@ -68,6 +68,7 @@ class LocalAgent:
     """
 
     def __init__(self, model: DeploymentModel, *, environ: dict[str, str] | None = None, fresh: bool = True) -> None:
+        ensure_sdk_package()
         from handlers.config import RuntimeConfig
         from handlers.runtime import Runtime
 
@@ -132,6 +133,7 @@ def function_url_event(action: str, body: str | bytes, headers: dict[str, str] |
     import base64
 
     is_binary = isinstance(body, bytes)
+    text = base64.b64encode(body).decode() if isinstance(body, bytes) else body
     return {
         "version": "2.0",
         "routeKey": "$default",
@@ -139,7 +141,7 @@ def function_url_event(action: str, body: str | bytes, headers: dict[str, str] |
         "rawQueryString": "",
         "headers": dict(headers or {}),
         "requestContext": {"http": {"method": "POST", "path": f"/{action}", "sourceIp": "127.0.0.1"}},
-        "body": base64.b64encode(body).decode() if is_binary else body,
+        "body": text,
         "isBase64Encoded": is_binary,
     }
 
@@ -151,3 +153,25 @@ def forget_code_modules(root: Path) -> None:
         file = getattr(module, "__file__", None)
         if file and str(Path(file).resolve()).startswith(prefix + "/"):
             del sys.modules[name]
+
+
+def ensure_sdk_package() -> None:
+    """Make `handlers` the regular package, so agent code can `from handlers import agent`.
+
+    An editable install made before `handlers/__init__.py` existed exposes `handlers` as a
+    namespace package (no `__init__`); reinstalling (`make install`) fixes it for good.
+    """
+    import importlib.util
+
+    import handlers
+
+    if getattr(handlers, "__file__", None) is not None:
+        return
+    init = next((Path(p) / "__init__.py" for p in handlers.__path__ if (Path(p) / "__init__.py").exists()), None)
+    if init is None:
+        raise DeployerError("the handlers package has no __init__.py", hint="reinstall deployer: make install")
+    spec = importlib.util.spec_from_file_location("handlers", init, submodule_search_locations=[str(init.parent)])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["handlers"] = module
+    spec.loader.exec_module(module)

@@ -109,9 +109,9 @@ def bundle_hash(path: Path) -> str:
 
 
 def _copy_handlers(target: Path) -> None:
-    import handlers
+    import handlers.sdk
 
-    source = Path(handlers.__file__).resolve().parent
+    source = Path(handlers.sdk.__file__).resolve().parent
     for file in sorted(source.rglob("*.py")):
         if "__pycache__" in file.parts:
             continue

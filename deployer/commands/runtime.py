@@ -1,0 +1,105 @@
+"""`deployer invoke` and `deployer bundle`: run one request locally, build the Lambda bundle."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from deployer.commands.options import json_option, spec_option
+from deployer.errors import DeployerError
+
+
+def _model(spec_path: str, env: str | None) -> Any:
+    from deployer.compiler import compile_environment
+    from deployer.spec import load_spec
+
+    loaded = load_spec(spec_path)
+    if env is None:
+        envs = loaded.spec.environments
+        env = next((name for name, e in envs.items() if getattr(e, "target", None) == "local"), None)
+        env = env or ("local" if "local" in envs else next(iter(envs), None))
+        if env is None:
+            raise DeployerError(f"{spec_path} has no environments", hint="add one under environments:")
+    return compile_environment(loaded, env)
+
+
+def _read_data(data: str | None) -> str:
+    if data is None:
+        return "{}"
+    if data == "-":
+        return sys.stdin.read()
+    if data.startswith("@"):
+        path = Path(data[1:])
+        if not path.is_file():
+            raise DeployerError(f"--data {data}: no such file")
+        return path.read_text(encoding="utf-8")
+    return data
+
+
+@click.command()
+@click.argument("action")
+@click.option("--data", "-d", help="the JSON input; @file.json reads a file, - reads stdin  [default: {}]")
+@spec_option
+@click.option("--env", "-e", "env", help="the environment (default: the first local-target one)")
+@click.option("--replay", is_flag=True, help="mark the request as a replay (replay metrics namespace)")
+@json_option
+def invoke(action: str, data: str | None, spec_path: str, env: str | None, replay: bool, as_json: bool) -> None:
+    """Run ACTION once, in this process, through the Lambda runtime.
+
+    Prints the response, the request's structured log line and its EMF metrics. Exits 1 when the
+    response is an error (4xx/5xx).
+    """
+    from deployer.invoke import invoke as run
+
+    model = _model(spec_path, env)
+    # In-process (Stage 1). Routing through a running local emulator's gateway is the emulator's seam.
+    result = run(model, action, _read_data(data), replay=replay)
+    if as_json:
+        click.echo(json.dumps({"status": result.status, "response": result.body, "log": result.record,
+                               "metrics": result.metrics}, indent=2))
+    else:
+        click.secho(f"response ({result.status})", bold=True, fg="green" if result.ok else "red")
+        click.echo(json.dumps(result.body, indent=2))
+        click.secho("log line", bold=True)
+        click.echo(result.log_line)
+        click.secho("metrics (EMF)", bold=True)
+        click.echo(_metrics_summary(result.metrics))
+    if not result.ok:
+        sys.exit(1)
+
+
+def _metrics_summary(emf: dict[str, Any]) -> str:
+    aws = emf.get("_aws", {})
+    directive = (aws.get("CloudWatchMetrics") or [{}])[0]
+    dims = ", ".join(f"{name}={emf.get(name)}" for name in (directive.get("Dimensions") or [[]])[0])
+    lines = [f"namespace {directive.get('Namespace')}  [{dims}]"]
+    for metric in directive.get("Metrics", []):
+        lines.append(f"  {metric['Name']:<16} {emf.get(metric['Name'])} {metric.get('Unit', '')}".rstrip())
+    return "\n".join(lines)
+
+
+@click.command()
+@spec_option
+@click.option("--env", "-e", "env", required=True, help="the environment in agent.yaml")
+@click.option("--out", "-o", "out_dir", default=".deployer/bundles", show_default=True,
+              type=click.Path(file_okay=False), help="directory the bundle is written under")
+@json_option
+def bundle(spec_path: str, env: str, out_dir: str, as_json: bool) -> None:
+    """Build the Lambda bundle of an environment (code, resolved spec, manylinux deps, .pyc)."""
+    from deployer.bundle import build
+
+    info = build(_model(spec_path, env), Path(out_dir))
+    if as_json:
+        click.echo(json.dumps({"path": str(info.path), **info.manifest()}, indent=2))
+        return
+    click.echo(f"bundle {info.path}")
+    click.echo(f"  hash {info.hash}")
+    click.echo(f"  {info.files} files, {info.size_bytes / 1e6:.1f} MB, python {info.python} {info.architecture}, "
+               f"entry point handlers.runtime.handler")
+    if not info.compiled:
+        click.echo(f"  note: no python{info.python} on this machine, so no .pyc files: Lambda will compile "
+                   "the code on every cold start", err=True)
