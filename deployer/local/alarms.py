@@ -237,6 +237,8 @@ class AlarmEvaluator:
         )
 
     def evaluate_all(self, at: float) -> list[Transition]:
+        if self.version is None:  # nothing deployed yet: nothing to watch
+            return []
         transitions = [t for t in (self.evaluate(a, at) for a in self.alarms) if t is not None]
         return transitions
 

@@ -116,10 +116,6 @@ class Notifier:
                 self._append(note)
                 continue
             note["target_kind"] = target.kind
-            try:
-                note["sns_message_id"] = self._publish(name, subject, json.dumps(_without(note, "delivery")))
-            except Exception as exc:  # moto unreachable during shutdown: still record it
-                note["sns_error"] = str(exc)
             note["delivery"] = {"delivered": False, "status": "pending"}
             self._append(note)
             self._queue.put((target, note))
@@ -162,6 +158,12 @@ class Notifier:
             if target is None:
                 note["_flush"].set()
                 continue
+            try:
+                message_id = self._publish(target.name, note["subject"], json.dumps(_without(note, "delivery")))
+            except Exception as exc:  # moto unreachable during shutdown: still record it
+                message_id, note["sns_error"] = None, str(exc)
+            with self._lock:
+                note["sns_message_id"] = message_id
             result = self._deliver(target, note)
             with self._lock:
                 note["delivery"] = result

@@ -1,0 +1,607 @@
+"""The emulator's library API: `Emulator`, usable as a context manager from tests and scripts.
+
+    with Emulator(model, state_dir=tmp, time_scale=60) as emu:
+        emu.deploy()                                   # v1: first version, 100 % at once
+        emu.invoke("route", {"text": "hi"})            # through the gateway
+        emu.deploy(faults=Faults(error_rate=0.3))      # v2: a config change -> new version, canary
+        emu.wait_for_rollout(timeout_s=30)             # rolled back by its alarms
+        emu.status(); emu.alerts(); emu.rollback(reason="...")
+
+It composes the pieces: moto in a child process (`moto_state`), the gateway with one worker per
+version (`gateway`), EMF metrics (`metrics`), the alarm evaluator (`alarms`), the rollout engine
+(`rollout`), notifications (`notify`), the request log (`recorder`) and persisted state (`state`).
+Library code never prints; `deployer.commands.local` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from deployer.compiled import DeploymentModel, RolloutStep
+from deployer.errors import DeployerError
+from deployer.local.alarms import AlarmEvaluator, LowSamplePolicy, Transition
+from deployer.local.clock import Clock, ScaledClock
+from deployer.local.control import ControlServer, remove_discovery, write_discovery
+from deployer.local.gateway import FunctionRuntime, Gateway, VersionWorker, worker_environment
+from deployer.local.metrics import CloudWatchMirror, MetricStore, parse_emf
+from deployer.local.moto_state import AwsState, MotoProcess
+from deployer.local.notify import Notifier, iso
+from deployer.local.recorder import RequestRecorder, parse_line
+from deployer.local.rollout import RolloutEngine, RolloutState
+from deployer.local.state import EmulatorState, VersionRecord, load_state, save_state
+
+BundleBuilder = Callable[[DeploymentModel, Path], Path]
+RestartPolicy = Literal["rollback", "resume"]
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Fault injection for a version, set as function environment variables (read at cold start)."""
+
+    error_rate: float = 0.0
+    latency_ms: float = 0.0
+    cost_multiplier: float = 1.0
+    leak_kb: int = 0
+
+    def environment(self) -> dict[str, str]:
+        env = {}
+        if self.error_rate:
+            env["DEPLOYER_FAULT_ERROR_RATE"] = f"{self.error_rate:g}"
+        if self.latency_ms:
+            env["DEPLOYER_FAULT_LATENCY_MS"] = f"{self.latency_ms:g}"
+        if self.cost_multiplier != 1.0:
+            env["DEPLOYER_FAULT_COST_MULTIPLIER"] = f"{self.cost_multiplier:g}"
+        if self.leak_kb:
+            env["DEPLOYER_FAULT_LEAK_KB"] = str(self.leak_kb)
+        return env
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: v for k, v in vars(self).items() if v != type(self)().__dict__[k]}
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    version: str
+    created: bool
+    message: str
+    rollout: dict[str, Any] | None
+
+
+def default_bundle_builder(model: DeploymentModel, out_dir: Path) -> Path:
+    try:
+        from deployer.bundle import build_bundle  # type: ignore[attr-defined, unused-ignore]
+    except ImportError as exc:
+        raise DeployerError("the bundle builder (deployer.bundle) is not available in this checkout") from exc
+    return Path(build_bundle(model, out_dir))
+
+
+def _hash_tree(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class Emulator:
+    """The local stand-in for the agent's AWS stack. Start it, deploy into it, send it traffic."""
+
+    def __init__(
+        self,
+        model: DeploymentModel,
+        *,
+        state_dir: Path | str,
+        time_scale: float = 1.0,
+        gateway_port: int = 0,
+        control_port: int = 0,
+        moto_port: int = 0,
+        bundle_builder: BundleBuilder | None = None,
+        on_restart: RestartPolicy = "rollback",
+        worker_threads: int = 32,
+        evaluate_low_sample_count: LowSamplePolicy = "evaluate",
+        advertise: bool = False,
+        handler: str = "handlers.runtime.handler",
+        clock: Clock | None = None,
+    ) -> None:
+        self.model = model
+        self.state_dir = Path(state_dir).resolve()
+        self.clock: Clock = clock or ScaledClock(time_scale)
+        self._ports = (gateway_port, control_port, moto_port)
+        self._build = bundle_builder or default_bundle_builder
+        self._on_restart = on_restart
+        self._threads = worker_threads
+        self._low_sample = evaluate_low_sample_count
+        self._advertise = advertise
+        self._handler = handler
+        self._lock = threading.RLock()
+        self._workers: dict[str, VersionWorker] = {}
+        self._worker_lock = threading.Lock()
+        self._engine: RolloutEngine | None = None
+        self._engine_thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._threads_started: list[threading.Thread] = []
+        self._logs: list[str] = []
+        self._started = False
+        self.state = EmulatorState(agent=model.agent, environment=model.environment)
+        self.restart_notice: str | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def __enter__(self) -> Emulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> Emulator:
+        m = self.model
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "logs").mkdir(exist_ok=True)
+        self._moto = MotoProcess(self._ports[2])
+        self.moto_endpoint = self._moto.start()
+        try:
+            self.aws = AwsState(self.moto_endpoint, m)
+            self.aws.create_static()
+            self.metrics = MetricStore(retention_s=max(7200.0, 3 * max([0, *(a.window_s for a in m.alarms)])))
+            self._moto_writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moto-writes")
+            self._mirror = CloudWatchMirror(self.aws.cloudwatch)
+            self._mirror.start()
+            self.recorder = RequestRecorder(self.aws.dynamodb, m.request_log.table_name, m.request_log.ttl_days)
+            self.recorder.start()
+            self.notifier = Notifier(m, publish=self.aws.publish, log_path=self.state_dir / "alerts.jsonl",
+                                     now=self.clock.now)
+            self.evaluator = self._new_evaluator(m)
+            self.runtime = FunctionRuntime(function_name=m.function.name, region=m.region,
+                                           timeout_s=float(m.function.timeout_s), now=self.clock.now,
+                                           worker_for=self._worker, on_lines=self._on_lines)
+            self._gateway = Gateway(self.runtime, port=self._ports[0])
+            self._gateway.start()
+            self.gateway_url = self._gateway.url
+            self._restore()
+            self._spawn(self._evaluate_loop, "alarm-evaluator")
+            self._control = ControlServer(self, port=self._ports[1])
+            self._control.start()
+            self.control_url = self._control.url
+            self._started = True
+            if self._advertise:
+                write_discovery(self.state_dir, self.endpoints())
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def endpoints(self) -> dict[str, Any]:
+        return {"gateway_url": getattr(self, "gateway_url", None), "moto_endpoint": getattr(self, "moto_endpoint", None),
+                "control_url": getattr(self, "control_url", None), "agent": self.model.agent,
+                "environment": self.model.environment, "region": self.model.region,
+                "function": self.model.function.name, "alias": self.model.alias,
+                "time_scale": self.clock.time_scale, "state_dir": str(self.state_dir)}
+
+    def stop(self) -> None:
+        """Stop everything. A rollout in progress stays recorded as unfinished (see `on_restart`)."""
+        self._stop.set()
+        if self._engine is not None:
+            self._engine.halt()
+        if self._engine_thread is not None:
+            self._engine_thread.join(timeout=10)
+        for name in ("_control", "_gateway"):
+            server = getattr(self, name, None)
+            if server is not None:
+                server.stop()
+        for thread in self._threads_started:
+            thread.join(timeout=5)
+        with self._worker_lock:
+            workers, self._workers = list(self._workers.values()), {}
+        for worker in workers:
+            worker.stop()
+        writes = getattr(self, "_moto_writes", None)
+        if writes is not None:
+            writes.shutdown(wait=True)
+        for name in ("recorder", "_mirror"):
+            part = getattr(self, name, None)
+            if part is not None:
+                part.stop()
+        notifier = getattr(self, "notifier", None)
+        if notifier is not None:
+            notifier.close()
+        if self._started:
+            with self._lock:
+                save_state(self.state_dir, self.state)
+        if self._advertise:
+            remove_discovery(self.state_dir)
+        moto = getattr(self, "_moto", None)
+        if moto is not None:
+            moto.stop()
+        self._started = False
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads_started.append(thread)
+
+    def _new_evaluator(self, model: DeploymentModel) -> AlarmEvaluator:
+        return AlarmEvaluator(model.alarms, self.metrics, agent=model.agent, environment=model.environment,
+                              evaluate_low_sample_count=self._low_sample, on_transition=self._on_transition)
+
+    def _evaluate_loop(self) -> None:
+        self.evaluator.run(self.clock, self._stop, prune=self.metrics.prune)
+
+    # -- events -------------------------------------------------------------------------------
+    def _event(self, kind: str, message: str, **extra: Any) -> dict[str, Any]:
+        at = self.clock.now()
+        event = {"at": at, "time": iso(at), "kind": kind, "message": message, **extra}
+        with self._lock:
+            self.state.add_event(event)
+        return event
+
+    def _persist(self) -> None:
+        with self._lock:
+            save_state(self.state_dir, self.state)
+
+    def timeline(self, since: float | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(e) for e in self.state.timeline if since is None or e["at"] >= since]
+
+    def _on_transition(self, t: Transition) -> None:
+        engine = self._engine
+        if engine is not None and t.new == "ALARM" and t.alarm in self.model.rollout.gating_alarms \
+                and t.version == engine.state.version and not engine.state.done:
+            engine.abort(f"alarm {t.alarm} in ALARM: {t.reason}")  # first: rolling back must not wait
+        self._moto_writes.submit(self.aws.set_alarm_state, t.alarm, t.new, t.reason,
+                                 {"version": t.version, "at": iso(t.at)})
+        self._event("alarm", f"alarm {t.alarm}: {t.old} -> {t.new} (version {t.version}): {t.reason}",
+                    alarm=t.alarm, state=t.new, previous_state=t.old, version=t.version, gates_rollout=t.gates_rollout)
+        if t.new == "ALARM" or (t.new == "OK" and t.old == "ALARM"):
+            subject = f"{t.new}: {t.alarm} on {self.model.agent} ({self.model.environment})"
+            self.notifier.notify(t.notify, event="alarm", subject=subject, alarm=t.alarm, state=t.new,
+                                 previous_state=t.old, reason=t.reason, version=t.version, severity=t.severity,
+                                 kind=next((a.kind for a in self.model.alarms if a.name == t.alarm), None))
+
+    def _on_lines(self, version: str, lines: list[str], at: float) -> None:
+        for line in lines:
+            obj = parse_line(line)
+            if obj is None:
+                self._log(f"[v{version}] {line}")
+                continue
+            datapoints = parse_emf(obj)
+            if datapoints:
+                for key, value, unit in datapoints:
+                    self.metrics.add(key, at, value)
+                    self._mirror.add(key, at, value, unit)
+                continue
+            self.recorder.add_line(obj)
+            self._log(line)
+
+    def _log(self, line: str) -> None:
+        logs = self._logs
+        logs.append(line)
+        if len(logs) > 20_000:
+            del logs[:10_000]
+
+    def logs(self, limit: int = 100) -> list[str]:
+        return self._logs[-limit:]
+
+    # -- workers ------------------------------------------------------------------------------
+    def _worker(self, version: str) -> VersionWorker:
+        worker = self._workers.get(version)
+        if worker is not None and worker.alive:
+            return worker
+        with self._worker_lock:
+            worker = self._workers.get(version)
+            if worker is not None and worker.alive:
+                return worker
+            record = self.state.version(version)
+            if record is None:
+                raise DeployerError(f"function {self.model.function.name} has no version {version}")
+            fn = self.model.function
+            env = worker_environment(
+                record.environment,
+                AWS_LAMBDA_FUNCTION_NAME=fn.name, AWS_LAMBDA_FUNCTION_VERSION=version,
+                AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(fn.memory_mb), AWS_REGION=self.model.region,
+                AWS_DEFAULT_REGION=self.model.region, AWS_ENDPOINT_URL=self.moto_endpoint,
+                AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", DEPLOYER_ALIAS=self.model.alias,
+                AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{fn.name}", PYTHONDONTWRITEBYTECODE="1",
+            )
+            worker = VersionWorker(version, Path(record.bundle_dir), env, handler=self._handler,
+                                   threads=self._threads, log_path=self.state_dir / "logs" / f"worker-v{version}.log")
+            worker.start()
+            self._workers[version] = worker
+            return worker
+
+    # -- routing ------------------------------------------------------------------------------
+    def _apply_weights(self, primary: str, additional: dict[str, float]) -> None:
+        self.runtime.set_routing(primary, additional)
+        with self._lock:
+            self.state.primary, self.state.additional = primary, dict(additional)
+        self._persist()
+        try:
+            self.aws.set_alias(primary, additional)
+        except Exception as exc:
+            self._event("warning", f"could not update the alias in moto: {exc}")
+
+    # -- restore ------------------------------------------------------------------------------
+    def _restore(self) -> None:
+        saved = load_state(self.state_dir)
+        if saved is None or (saved.agent, saved.environment) != (self.model.agent, self.model.environment):
+            self._persist()
+            return
+        self.state = saved
+        for record in saved.versions:
+            number = self.aws.publish_version(Path(record.bundle_dir), record.environment, record.description)
+            if number != record.version:
+                raise DeployerError(f"restoring version {record.version} into moto gave version {number}",
+                                    hint=f"remove {self.state_dir} to start from scratch")
+        rollout = RolloutState.from_dict(saved.rollout) if saved.rollout else None
+        if rollout is not None and rollout.status == "in_progress":
+            where = rollout.describe_step()
+            if self._on_restart == "resume" and rollout.stable_version is not None:
+                self.restart_notice = (f"the emulator stopped during the rollout of version {rollout.version} "
+                                       f"({where}); resuming it from that step")
+                self._event("restart", self.restart_notice, version=rollout.version)
+                self.runtime.set_routing(saved.primary, saved.additional)
+                self._start_engine(rollout)
+                return
+            stable = rollout.stable_version or rollout.version
+            rollout.status, rollout.percent, rollout.finished_at = "rolled_back", 0.0, self.clock.now()
+            rollout.reason = (f"the emulator stopped during the rollout of version {rollout.version} ({where}); "
+                              f"rolled back to version {stable} on restart")
+            self.restart_notice = rollout.reason
+            self.state.rollout = rollout.to_dict()
+            self._event("restart", rollout.reason, version=rollout.version, stable_version=stable)
+            self._apply_weights(stable, {})
+            self.notifier.notify(self.model.rollout.notify, event="rollout", subject=f"Rollout of version "
+                                 f"{rollout.version} rolled back on restart", message=rollout.reason,
+                                 version=rollout.version, stable_version=stable, state="ROLLED_BACK")
+        elif saved.primary is not None:
+            self._event("restart", f"emulator restarted; alias {self.model.alias} -> version {saved.primary}"
+                        + (f" + {saved.additional}" if saved.additional else ""))
+            self._apply_weights(saved.primary, saved.additional)
+        if self.state.primary is not None:
+            self.evaluator.watch(self.state.primary, self.clock.now())
+            self.aws.watch_version(self.state.primary)
+        self._persist()
+
+    # -- deploy -------------------------------------------------------------------------------
+    def deploy(self, model: DeploymentModel | None = None, *, faults: Faults | None = None, wait: bool = False,
+               timeout_s: float | None = None, description: str = "") -> DeployResult:
+        """Publish a new version when code or configuration changed, and start its rollout."""
+        model = model or self.model
+        if (model.agent, model.environment) != (self.model.agent, self.model.environment):
+            raise DeployerError(f"this emulator runs {self.model.agent}/{self.model.environment}, not "
+                                f"{model.agent}/{model.environment}", hint="start another emulator for it")
+        faults = faults or Faults()
+        with self._lock:
+            if self._engine is not None and not self._engine.state.done:
+                s = self._engine.state
+                raise DeployerError(f"a rollout of version {s.version} is in progress ({s.describe_step()})",
+                                    hint="wait for it, or run `deployer rollback --env local`")
+            self.model = model
+            build = self.state_dir / "builds" / uuid.uuid4().hex[:8]
+            bundle = self._build(model, build)
+            environment = {**model.function.environment, **faults.environment()}
+            fn = model.function
+            code_hash = _hash_tree(bundle)
+            config_hash = hashlib.sha256(json.dumps(
+                [environment, fn.memory_mb, fn.timeout_s, fn.lambda_runtime, fn.architecture, model.spec_hash],
+                sort_keys=True).encode()).hexdigest()[:16]
+            latest = self.state.latest
+            if latest is not None and (latest.code_hash, latest.config_hash) == (code_hash, config_hash):
+                shutil.rmtree(build, ignore_errors=True)
+                message = f"no changes: code and configuration match version {latest.version}"
+                self._event("deploy", message, version=latest.version)
+                return DeployResult(latest.version, False, message, self.state.rollout)
+            description = description or f"spec {model.spec_hash[:12]} code {code_hash}"
+            number = self.aws.publish_version(bundle, environment, description)
+            final = self.state_dir / "versions" / number
+            shutil.rmtree(final, ignore_errors=True)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(build), str(final))
+            record = VersionRecord(version=number, bundle_dir=str(final), environment=environment,
+                                   code_hash=code_hash, config_hash=config_hash, spec_hash=model.spec_hash,
+                                   created_at=self.clock.now(), faults=faults.as_dict(), model=model.to_dict(),
+                                   description=description)
+            self.state.versions.append(record)
+            self._persist()
+            self._event("publish", f"published version {number} ({description})"
+                        + (f" with faults {faults.as_dict()}" if faults.as_dict() else ""), version=number)
+            self._deploy_record(record)
+            self._worker(number)  # a bundle that cannot load fails the deploy, not the traffic
+            stable = self.state.primary
+            if stable is None:
+                rollout = RolloutEngine.plan(number, None, (RolloutStep(100.0, 0),), self.clock.now())
+                rollout.status, rollout.step_index, rollout.percent = "succeeded", 0, 100.0
+                rollout.finished_at = self.clock.now()
+                self.state.rollout = rollout.to_dict()
+                self._apply_weights(number, {})
+                self._set_stable(number)
+                self.evaluator.watch(number, self.clock.now())
+                self.aws.watch_version(number)
+                message = f"version {number} is the first version: 100 % at once (nothing to shift from)"
+                self._event("complete", message, version=number)
+                return DeployResult(number, True, message, self.state.rollout)
+            rollout = RolloutEngine.plan(number, stable, model.rollout.steps, self.clock.now())
+            self.evaluator.watch(number, self.clock.now(), reason=f"deploy of version {number}")
+            self.aws.watch_version(number)
+            self._start_engine(rollout)
+        if wait:
+            self.wait_for_rollout(timeout_s)
+        return DeployResult(number, True, f"version {number} published; rollout started", self.rollout())
+
+    def _deploy_record(self, record: VersionRecord) -> None:
+        ts = int(time.time() * 1000)
+        item = {"request_id": f"deploy#{self.model.environment}#{record.version}", "outcome": "deploy", "ts": ts,
+                "version": record.version, "spec_hash": record.spec_hash, "code_hash": record.code_hash,
+                "spec": json.dumps(record.model, default=str), "faults": json.dumps(record.faults)}
+        try:
+            self.recorder.write_item(item)
+        except Exception as exc:
+            self._event("warning", f"could not write the deploy record: {exc}")
+
+    def _set_stable(self, version: str) -> None:
+        with self._lock:
+            self.state.stable_version = version
+            if not self.state.stable_history or self.state.stable_history[-1] != version:
+                self.state.stable_history.append(version)
+
+    def _start_engine(self, rollout: RolloutState) -> None:
+        watch_s = max([0.0, *(a.window_s for a in self.model.alarms if a.name in self.model.rollout.gating_alarms)])
+        engine = RolloutEngine(
+            rollout, clock=self.clock, gating_alarms=self.model.rollout.gating_alarms,
+            min_requests_per_step=self.model.rollout.min_requests_per_step,
+            watch_s=watch_s + self.evaluator.tick_s if watch_s else 0.0,
+            check_alarms=self._check_gating, requests_served=lambda v: self.runtime.counters(v).requests,
+            apply_weights=self._apply_weights, on_change=self._on_rollout_change,
+            slice_s=max(1.0, min(10.0, self.evaluator.tick_s / 6)),
+        )
+        self._engine = engine
+        with self._lock:
+            self.state.rollout = rollout.to_dict()
+        self._engine_thread = threading.Thread(target=self._run_engine, args=(engine,), name="rollout", daemon=True)
+        self._engine_thread.start()
+
+    def _run_engine(self, engine: RolloutEngine) -> None:
+        state = engine.run()
+        if state.status == "succeeded":
+            self._set_stable(state.version)
+        elif state.status == "rolled_back" and state.stable_version:
+            self.evaluator.watch(state.stable_version, self.clock.now(),
+                                 reason=f"version {state.version} rolled back; watching {state.stable_version}")
+            try:
+                self.aws.watch_version(state.stable_version)
+            except Exception:
+                pass
+        with self._lock:
+            self.state.rollout = state.to_dict()
+        self._persist()
+        if state.done and self.model.rollout.notify:
+            word = "succeeded" if state.status == "succeeded" else "rolled back"
+            self.notifier.notify(self.model.rollout.notify, event="rollout",
+                                 subject=f"Rollout of version {state.version} {word}", message=state.reason or word,
+                                 version=state.version, stable_version=state.stable_version,
+                                 state="OK" if state.status == "succeeded" else "ROLLED_BACK")
+
+    def _check_gating(self, at: float) -> list[tuple[str, str]]:
+        for alarm in self.evaluator.alarms:
+            if alarm.name in self.model.rollout.gating_alarms:
+                self.evaluator.evaluate(alarm, at)
+        return [(s.name, s.reason) for s in self.evaluator.firing(self.model.rollout.gating_alarms)]
+
+    def _on_rollout_change(self, state: RolloutState, event: dict[str, Any]) -> None:
+        with self._lock:
+            self.state.rollout = state.to_dict()
+            self.state.add_event({**event, "time": iso(event["at"])})
+        self._persist()
+
+    def rollout(self) -> dict[str, Any] | None:
+        engine = self._engine
+        with self._lock:
+            if engine is not None:
+                return engine.state.to_dict()
+            return dict(self.state.rollout) if self.state.rollout else None
+
+    def wait_for_rollout(self, timeout_s: float | None = None) -> dict[str, Any] | None:
+        """Block until the current rollout is finished (or `timeout_s` real seconds passed)."""
+        thread = self._engine_thread
+        if thread is not None:
+            if timeout_s is None:
+                steps = self._engine.state.steps if self._engine else []
+                emulated = sum(b for _, b in steps) * 4 + 1200
+                timeout_s = emulated / (self.clock.time_scale if self.clock.time_scale != float("inf") else 1e9) + 30
+            thread.join(timeout_s)
+            if thread.is_alive():
+                raise DeployerError(f"the rollout is still running after {timeout_s:.0f} s")
+        return self.rollout()
+
+    # -- operations ---------------------------------------------------------------------------
+    def rollback(self, *, reason: str = "manual rollback", to_version: str | None = None,
+                 who: str | None = None) -> dict[str, Any]:
+        """All traffic back to the stable (or named) version at once; stops a rollout in progress."""
+        who = who or "local user"
+        engine, thread = self._engine, self._engine_thread
+        if engine is not None and not engine.state.done and to_version in (None, engine.state.stable_version):
+            engine.abort(f"{reason} (by {who})", kind="manual")
+            if thread is not None:
+                thread.join(30)
+            return {"rolled_back": True, "version": engine.state.stable_version, "stopped_rollout": engine.state.version,
+                    "reason": engine.state.reason}
+        if engine is not None and not engine.state.done:
+            engine.abort(f"{reason} (by {who})", kind="manual")
+            if thread is not None:
+                thread.join(30)
+        with self._lock:
+            current = self.state.primary
+            history = [v for v in self.state.stable_history if v != current]
+            target = to_version or (history[-1] if history else None)
+            if target is None:
+                raise DeployerError("no previous version to roll back to: "
+                                    + (f"version {current} is the only one deployed" if current else "nothing is deployed"))
+            if self.state.version(target) is None:
+                raise DeployerError(f"no version {target}; versions: {', '.join(v.version for v in self.state.versions)}")
+        self._apply_weights(target, {})
+        self._set_stable(target)
+        self.evaluator.watch(target, self.clock.now(), reason=f"rollback to version {target}")
+        self.aws.watch_version(target)
+        message = f"rolled back to version {target} (from {current}) by {who}: {reason}"
+        self._event("rollback", message, version=target, previous=current, who=who, reason=reason)
+        self._persist()
+        return {"rolled_back": True, "version": target, "previous": current, "reason": reason, "who": who}
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            versions = []
+            counters = self.runtime.all_counters()
+            for v in self.state.versions:
+                c = counters.get(v.version)
+                versions.append({"version": v.version, "created_at": iso(v.created_at), "code_hash": v.code_hash,
+                                 "spec_hash": v.spec_hash[:12], "faults": v.faults, "description": v.description,
+                                 "requests": c.requests if c else 0, "errors": c.errors if c else 0})
+            return {
+                "agent": self.model.agent, "environment": self.model.environment,
+                "function": self.model.function.name, "alias": self.model.alias,
+                "endpoints": self.endpoints(), "now": iso(self.clock.now()),
+                "versions": versions,
+                "routing": {"primary": self.state.primary, "additional": dict(self.state.additional)},
+                "stable_version": self.state.stable_version,
+                "rollout": self.rollout(),
+                "alarms": [{"name": s.name, "state": s.state, "reason": s.reason, "version": s.version,
+                            "updated_at": iso(s.updated_at) if s.updated_at else None,
+                            "datapoints": s.datapoints} for s in self.evaluator.status()],
+                "restart_notice": self.restart_notice,
+            }
+
+    def invoke(self, action: str, payload: Any = None, *, replay: bool = False, version: str | None = None,
+               timeout_s: float = 30.0) -> dict[str, Any]:
+        """One request through the gateway, as a client would send it."""
+        headers = {"content-type": "application/json"}
+        if replay:
+            headers["x-deployer-replay"] = "1"
+        if version is not None:
+            headers["x-deployer-invoke-version"] = str(version)
+        request = urllib.request.Request(f"{self.gateway_url}/{action.lstrip('/')}", method="POST", headers=headers,
+                                         data=json.dumps({} if payload is None else payload).encode())
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                status, body, rh = response.status, response.read(), dict(response.headers)
+        except urllib.error.HTTPError as exc:
+            status, body, rh = exc.code, exc.read(), dict(exc.headers)
+        try:
+            parsed: Any = json.loads(body) if body else None
+        except ValueError:
+            parsed = body.decode(errors="replace")
+        return {"status": status, "body": parsed, "version": rh.get("x-deployer-version"),
+                "request_id": rh.get("x-amzn-requestid"), "handler_ms": float(rh.get("x-deployer-handler-ms") or 0)}
+
+    def alerts(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self.notifier.records(limit)
