@@ -146,7 +146,7 @@ def decide(classes: Sequence[str], datapoints_to_alarm: int, missing_data: str, 
 
 
 def _stamp(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%d/%m/%y %H:%M:%S")
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%d/%m/%y %H:%M:%S")
 
 
 class AlarmEvaluator:

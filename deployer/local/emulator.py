@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 import threading
 import time
 import urllib.error
@@ -100,9 +101,9 @@ class Emulator:
 
     def __init__(
         self,
-        model: DeploymentModel,
+        model: DeploymentModel | None = None,
         *,
-        state_dir: Path | str,
+        state_dir: Path | str | None = None,
         time_scale: float = 1.0,
         gateway_port: int = 0,
         control_port: int = 0,
@@ -115,7 +116,11 @@ class Emulator:
         handler: str = "handlers.runtime.handler",
         clock: Clock | None = None,
     ) -> None:
-        self.model = model
+        self._model = model
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        if state_dir is None:  # a throwaway emulator (tests, load tests): state in a temporary directory
+            self._scratch = tempfile.TemporaryDirectory(prefix="deployer-emulator-")
+            state_dir = self._scratch.name
         self.state_dir = Path(state_dir).resolve()
         self.clock: Clock = clock or ScaledClock(time_scale)
         self._ports = (gateway_port, control_port, moto_port)
@@ -134,8 +139,19 @@ class Emulator:
         self._threads_started: list[threading.Thread] = []
         self._logs: list[str] = []
         self._started = False
-        self.state = EmulatorState(agent=model.agent, environment=model.environment)
+        self.state = EmulatorState(agent=model.agent if model else "", environment=model.environment if model else "")
         self.restart_notice: str | None = None
+        self._bound = False
+
+    @property
+    def model(self) -> DeploymentModel:
+        if self._model is None:
+            raise DeployerError("the emulator has no deployment model yet: deploy one first")
+        return self._model
+
+    @model.setter
+    def model(self, value: DeploymentModel) -> None:
+        self._model = value
 
     # -- lifecycle ----------------------------------------------------------------------------
     def __enter__(self) -> Emulator:
@@ -146,43 +162,51 @@ class Emulator:
         self.stop()
 
     def start(self) -> Emulator:
-        m = self.model
+        """Start moto; with a model, also create its resources and start gateway, alarms and control."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "logs").mkdir(exist_ok=True)
         self._moto = MotoProcess(self._ports[2])
-        self.moto_endpoint = self._moto.start()
         try:
-            self.aws = AwsState(self.moto_endpoint, m)
-            self.aws.create_static()
-            self.metrics = MetricStore(retention_s=max(7200.0, 3 * max([0, *(a.window_s for a in m.alarms)])))
-            self._moto_writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moto-writes")
-            self._mirror = CloudWatchMirror(self.aws.cloudwatch)
-            self._mirror.start()
-            self.recorder = RequestRecorder(self.aws.dynamodb, m.request_log.table_name, m.request_log.ttl_days)
-            self.recorder.start()
-            self.notifier = Notifier(m, publish=self.aws.publish, log_path=self.state_dir / "alerts.jsonl",
-                                     now=self.clock.now)
-            self.evaluator = self._new_evaluator(m)
-            self.runtime = FunctionRuntime(function_name=m.function.name, region=m.region,
-                                           timeout_s=float(m.function.timeout_s), now=self.clock.now,
-                                           worker_for=self._worker, on_lines=self._on_lines)
-            self._gateway = Gateway(self.runtime, port=self._ports[0])
-            self._gateway.start()
-            self.gateway_url = self._gateway.url
-            self._restore()
-            self._spawn(self._evaluate_loop, "alarm-evaluator")
-            self._control = ControlServer(self, port=self._ports[1])
-            self._control.start()
-            self.control_url = self._control.url
-            self._started = True
-            if self._advertise:
-                write_discovery(self.state_dir, self.endpoints())
+            self.moto_endpoint = self._moto.start()
+            if self._model is not None:
+                self._bind(self._model)
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _bind(self, m: DeploymentModel) -> None:
+        self._model = m
+        self.state = EmulatorState(agent=m.agent, environment=m.environment)
+        self.aws = AwsState(self.moto_endpoint, m)
+        self.aws.create_static()
+        self.metrics = MetricStore(retention_s=max(7200.0, 3 * max([0, *(a.window_s for a in m.alarms)])))
+        self._moto_writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moto-writes")
+        self._mirror = CloudWatchMirror(self.aws.cloudwatch)
+        self._mirror.start()
+        self.recorder = RequestRecorder(self.aws.dynamodb, m.request_log.table_name, m.request_log.ttl_days)
+        self.recorder.start()
+        self.notifier = Notifier(m, publish=self.aws.publish, log_path=self.state_dir / "alerts.jsonl",
+                                 now=self.clock.now)
+        self.evaluator = self._new_evaluator(m)
+        self.runtime = FunctionRuntime(function_name=m.function.name, region=m.region,
+                                       timeout_s=float(m.function.timeout_s), now=self.clock.now,
+                                       worker_for=self._worker, on_lines=self._on_lines)
+        self._gateway = Gateway(self.runtime, port=self._ports[0])
+        self._gateway.start()
+        self.gateway_url = self._gateway.url
+        self._restore()
+        self._spawn(self._evaluate_loop, "alarm-evaluator")
+        self._control = ControlServer(self, port=self._ports[1])
+        self._control.start()
+        self.control_url = self._control.url
+        self._started = self._bound = True
+        if self._advertise:
+            write_discovery(self.state_dir, self.endpoints())
+
     def endpoints(self) -> dict[str, Any]:
+        if self._model is None:
+            return {"moto_endpoint": getattr(self, "moto_endpoint", None), "state_dir": str(self.state_dir)}
         return {"gateway_url": getattr(self, "gateway_url", None), "moto_endpoint": getattr(self, "moto_endpoint", None),
                 "control_url": getattr(self, "control_url", None), "agent": self.model.agent,
                 "environment": self.model.environment, "region": self.model.region,
@@ -225,6 +249,9 @@ class Emulator:
         if moto is not None:
             moto.stop()
         self._started = False
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -377,6 +404,10 @@ class Emulator:
     def deploy(self, model: DeploymentModel | None = None, *, faults: Faults | None = None, wait: bool = False,
                timeout_s: float | None = None, description: str = "") -> DeployResult:
         """Publish a new version when code or configuration changed, and start its rollout."""
+        if not self._bound:
+            if model is None:
+                raise DeployerError("nothing to deploy: pass a DeploymentModel")
+            self._bind(model)
         model = model or self.model
         if (model.agent, model.environment) != (self.model.agent, self.model.environment):
             raise DeployerError(f"this emulator runs {self.model.agent}/{self.model.environment}, not "
@@ -408,7 +439,8 @@ class Emulator:
             shutil.rmtree(final, ignore_errors=True)
             final.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(build), str(final))
-            record = VersionRecord(version=number, bundle_dir=str(final), environment=environment,
+            bundle_dir = final / bundle.resolve().relative_to(build.resolve())
+            record = VersionRecord(version=number, bundle_dir=str(bundle_dir), environment=environment,
                                    code_hash=code_hash, config_hash=config_hash, spec_hash=model.spec_hash,
                                    created_at=self.clock.now(), faults=faults.as_dict(), model=model.to_dict(),
                                    description=description)

@@ -273,7 +273,7 @@ def function_url_event(method: str, target: str, headers: dict[str, str], body: 
                        source_ip: str) -> dict[str, Any]:
     """The Lambda event of a Function URL request (payload format 2.0)."""
     parts = urlsplit(target)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     try:
         text, is_b64 = body.decode("utf-8"), False
     except UnicodeDecodeError:
@@ -348,7 +348,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _GatewayServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _serve(self) -> None:

@@ -155,7 +155,7 @@ class CloudWatchMirror:
                 datum: dict[str, Any] = {
                     "MetricName": key.name,
                     "Dimensions": [{"Name": n, "Value": v} for n, v in key.dimensions],
-                    "Timestamp": dt.datetime.fromtimestamp(second, tz=dt.timezone.utc),
+                    "Timestamp": dt.datetime.fromtimestamp(second, tz=dt.UTC),
                     "Values": chunk,
                     "Counts": [1.0] * len(chunk),
                 }

@@ -39,7 +39,7 @@ Publish = Callable[[str, str, str], "str | None"]
 
 
 def iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def pagerduty_body(target: NotificationModel, note: dict[str, Any]) -> dict[str, Any]:

@@ -127,8 +127,8 @@ class RolloutEngine:
         self._halted = True
         self._abort.set()
 
-    def _event(self, kind: str, message: str, **extra: Any) -> None:
-        event = {"at": self._clock.now(), "kind": kind, "message": message, "version": self.state.version, **extra}
+    def _event(self, kind: str, message: str, at: float | None = None, **extra: Any) -> None:
+        event = {"at": self._clock.now() if at is None else at, "kind": kind, "message": message, "version": self.state.version, **extra}
         self.state.events.append(event)
         self._on_change(self.state, event)
 
@@ -137,9 +137,10 @@ class RolloutEngine:
         if self._halted:
             return s
         stable = s.stable_version or s.version
+        at = self._clock.now()
         self._apply(stable, {})
-        s.status, s.percent, s.reason, s.finished_at = "rolled_back", 0.0, reason, self._clock.now()
-        self._event("rollback", f"rolled back: all traffic on version {stable}; {reason}", trigger=kind,
+        s.status, s.percent, s.reason, s.finished_at = "rolled_back", 0.0, reason, at
+        self._event("rollback", f"rolled back: all traffic on version {stable}; {reason}", at=at, trigger=kind,
                     stable_version=stable)
         return s
 
@@ -165,9 +166,10 @@ class RolloutEngine:
             if blocked:
                 return self._rollback(f"before step {index + 1}: {blocked}")
             primary, additional = weights_for(s, percent)
+            at = self._clock.now()
             self._apply(primary, additional)
-            s.step_index, s.percent, s.step_started_at, s.requests_in_step = index, percent, self._clock.now(), 0
-            self._event("shift", f"step {index + 1}/{len(s.steps)}: {percent:g} % of traffic on version {s.version}",
+            s.step_index, s.percent, s.step_started_at, s.requests_in_step = index, percent, at, 0
+            self._event("shift", at=at, message= f"step {index + 1}/{len(s.steps)}: {percent:g} % of traffic on version {s.version}",
                         percent=percent, weights={primary: 1.0 - sum(additional.values()), **additional})
             final = index == len(s.steps) - 1
             hold = max(float(bake), self._watch_s) if final else float(bake)

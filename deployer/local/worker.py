@@ -4,8 +4,9 @@ Started by `deployer.local.gateway.VersionWorker` as ``python worker.py`` (by pa
 `deployer` is imported here): two versions' modules cannot share a process, so each version gets
 its own interpreter whose `sys.path` starts with the bundle directory, and whose environment is
 the function's configuration (fault injection included). It connects back to the gateway over a
-`multiprocessing.connection` socket on 127.0.0.1 and serves requests concurrently on threads
-(Lambda would give each concurrent request its own environment; threads are the cheap stand-in).
+`multiprocessing.connection` socket on 127.0.0.1. Requests run on the main thread (where the
+runtime can use SIGALRM deadlines, as in Lambda); while it is busy, concurrent requests overflow
+to a thread pool (Lambda would give each its own environment; threads are the cheap stand-in).
 
 Each request's stdout is captured per thread and sent back with the response, so that the
 gateway can turn the handler's log and EMF lines into records and metrics.
@@ -20,6 +21,7 @@ import importlib
 import io
 import json
 import os
+import queue
 import resource
 import sys
 import threading
@@ -155,7 +157,13 @@ def main() -> None:
                    "max_memory_mb": max_memory_mb,
                    "error": {"type": "Runtime.MarshalError", "message": str(exc)}})
 
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="invoke") as pool:
+    # The main thread serves requests (the runtime enforces deadlines with SIGALRM there, as in
+    # Lambda); while it is busy, further requests overflow to a thread pool (concurrency).
+    main_queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+    main_free = threading.Semaphore(1)
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="invoke")
+
+    def read() -> None:
         while True:
             try:
                 data = conn.recv_bytes()
@@ -164,7 +172,21 @@ def main() -> None:
             message = json.loads(data)
             if message.get("op") == "stop":
                 break
-            pool.submit(run, message)
+            if main_free.acquire(blocking=False):
+                main_queue.put(message)
+            else:
+                pool.submit(run, message)
+        main_queue.put(None)
+
+    threading.Thread(target=read, name="reader", daemon=True).start()
+    while True:
+        message = main_queue.get()
+        if message is None:
+            break
+        try:
+            run(message)
+        finally:
+            main_free.release()
     conn.close()
     os._exit(0)  # do not wait for handler threads stuck past their timeout
 

@@ -1,0 +1,142 @@
+"""`deployer local up` and `deployer drill`: the emulator in the foreground, and the rollback drill."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from typing import Any
+
+import click
+
+from deployer.commands.options import json_option, spec_option
+from deployer.errors import DeployerError
+
+
+def _local_model(spec_path: str, env: str | None) -> Any:
+    from deployer.compiler import compile_environment
+    from deployer.spec import load_spec
+
+    loaded = load_spec(spec_path)
+    environments = loaded.spec.environments
+    if env is None:
+        env = next((n for n, e in environments.items() if getattr(e, "target", None) == "local"), None)
+        if env is None:
+            raise DeployerError(f"{spec_path} has no environment with `target: local`",
+                                hint="add one (environments: {local: {target: local}}) or pass --env")
+    model = compile_environment(loaded, env)
+    if model.target != "local":
+        raise DeployerError(f"environment {env} targets {model.target}, not the local emulator",
+                            hint="pick an environment with `target: local`")
+    return model
+
+
+@click.group()
+def local() -> None:
+    """Run the agent's AWS stack on this machine: moto, a gateway, alarms, rollouts."""
+
+
+@local.command()
+@spec_option
+@click.option("--env", "-e", "env", help="the environment (default: the first with target: local)")
+@click.option("--time-scale", default=1.0, show_default=True, type=click.FloatRange(min=0.001),
+              help="emulated seconds per real second (60: a 5-minute bake takes 5 s)")
+@click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="gateway port on 127.0.0.1 (0: any free port)")
+@click.option("--moto-port", default=0, show_default=True, type=click.IntRange(0, 65535), help="moto server port")
+@click.option("--on-restart", type=click.Choice(["rollback", "resume"]), default="rollback", show_default=True,
+              help="what to do with a rollout the last run left unfinished")
+@click.option("--deploy/--no-deploy", "deploy_now", default=False, help="deploy the spec's current code at start")
+def up(spec_path: str, env: str | None, time_scale: float, port: int, moto_port: int, on_restart: str,
+       deploy_now: bool) -> None:
+    """Start the emulator in the foreground; Ctrl-C stops it cleanly.
+
+    Prints the gateway URL (the Function URL stand-in), the moto endpoint (point boto3 at it with
+    AWS_ENDPOINT_URL) and the control URL. Other commands (`deploy --env local`, `status`,
+    `rollback`, `alerts`) find it through .deployer/local/emulator.json next to the spec.
+    """
+    from deployer.local.control import find_emulator, state_dir_for
+    from deployer.local.emulator import Emulator
+
+    model = _local_model(spec_path, env)
+    state_dir = state_dir_for(spec_path)
+    running = find_emulator(state_dir)
+    if running is not None:
+        raise DeployerError(f"an emulator is already running for this project (pid {running.get('pid')}, "
+                            f"gateway {running.get('gateway_url')})", hint="stop it first (Ctrl-C in its terminal)")
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    emulator = Emulator(model, state_dir=state_dir, time_scale=time_scale, gateway_port=port, moto_port=moto_port,
+                        on_restart=on_restart, advertise=True)  # type: ignore[arg-type]
+    try:
+        emulator.start()
+        ends = emulator.endpoints()
+        click.echo(f"emulator for {model.agent} ({model.environment}) is up; time x{time_scale:g}")
+        click.echo(f"  gateway (Function URL): {ends['gateway_url']}   e.g. curl -X POST "
+                   f"{ends['gateway_url']}/{model.load.action} -d '{{...}}'")
+        click.echo(f"  moto endpoint:          {ends['moto_endpoint']}   "
+                   f"(export AWS_ENDPOINT_URL={ends['moto_endpoint']} AWS_ACCESS_KEY_ID=testing "
+                   "AWS_SECRET_ACCESS_KEY=testing)")
+        click.echo(f"  control API:            {ends['control_url']}")
+        click.echo(f"  function {model.function.name}, alias {model.alias}, state in {state_dir}")
+        if emulator.restart_notice:
+            click.echo(f"  restart: {emulator.restart_notice}")
+        if deploy_now:
+            result = emulator.deploy()
+            click.echo(f"  deployed: {result.message}")
+        click.echo("deploy with `deployer deploy --env " + model.environment + "`; Ctrl-C to stop")
+        while not stop.wait(0.5):
+            pass
+        click.echo("stopping ...")
+    finally:
+        emulator.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo("stopped")
+
+
+@click.command()
+@spec_option
+@click.option("--env", "-e", "env", help="the environment (default: the first with target: local)")
+@click.option("--error-rate", default=0.3, show_default=True, type=click.FloatRange(0, 1),
+              help="share of the faulty version's requests that fail")
+@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="latency added to each request of the faulty version")
+@click.option("--cost-multiplier", default=1.0, show_default=True, type=click.FloatRange(min=0),
+              help="multiplier of the faulty version's cost per request")
+@click.option("--strategy", type=click.Choice(["canary", "linear", "steps", "all_at_once"]),
+              help="rollout strategy (default: the spec's)")
+@click.option("--time-scale", default=60.0, show_default=True, type=click.FloatRange(min=0.001),
+              help="emulated seconds per real second")
+@click.option("--rps", default=300.0, show_default=True, type=click.FloatRange(1, 2000),
+              help="traffic rate in real requests per second")
+@click.option("--max-wall", default=150.0, show_default=True, type=click.FloatRange(5, 3600),
+              help="hard limit on the drill's wall time, seconds")
+@json_option
+def drill(spec_path: str, env: str | None, error_rate: float, latency_ms: float, cost_multiplier: float,
+          strategy: str | None, time_scale: float, rps: float, max_wall: float, as_json: bool) -> None:
+    """Rollback drill: deploy a healthy version, then a faulty one, and watch it roll back.
+
+    Prints a timeline (fault began, each alarm fired, traffic back on the stable version, requests
+    served by the faulty version). Exits 0 only if the faulty version was rolled back and a healthy
+    version serves 100 % of the traffic.
+    """
+    from deployer.local.drill import format_report, run_drill
+    from deployer.local.emulator import Faults
+
+    model = _local_model(spec_path, env)
+    faults = Faults(error_rate=error_rate, latency_ms=latency_ms, cost_multiplier=cost_multiplier)
+    if not faults.as_dict():
+        raise DeployerError("no fault to inject", hint="give --error-rate, --latency-ms or --cost-multiplier")
+    report = run_drill(model, faults=faults, strategy=strategy, time_scale=time_scale, rps=rps, max_wall_s=max_wall)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=1, default=str))
+    else:
+        for line in format_report(report):
+            click.echo(line)
+    if not report.ok:
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,17 @@
+"""The local emulator: the agent's AWS stack on one machine, with what moto does not do.
+
+moto (in a child process on 127.0.0.1) holds the AWS state; the emulator adds what AWS would do
+with it: a gateway standing in for the Function URL that routes by alias weights to one worker
+process per version, EMF metrics, CloudWatch alarm evaluation, the rollout engine with
+auto-rollback, SNS deliveries and the request log. See docs/local.md.
+
+    from deployer.local import Emulator, Faults
+    with Emulator(model, time_scale=60) as emu:
+        emu.deploy(); emu.invoke("route", {...}); emu.deploy(faults=Faults(error_rate=0.3))
+"""
+
+from __future__ import annotations
+
+from deployer.local.emulator import DeployResult, Emulator, Faults
+
+__all__ = ["DeployResult", "Emulator", "Faults"]
