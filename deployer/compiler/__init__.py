@@ -29,8 +29,8 @@ from deployer.compiled import (
     SloModel,
 )
 from deployer.compiler.alarms import compile_alarms
-from deployer.compiler.overrides import resolve_environment
-from deployer.compiler.problems import Problems
+from deployer.compiler.overrides import deep_merge, resolve_environment
+from deployer.compiler.problems import Problems, did_you_mean
 from deployer.compiler.rollout import compile_rollout
 from deployer.errors import DeployerError, Issue, SpecError
 from deployer.spec.loader import LoadedSpec
@@ -45,7 +45,7 @@ from deployer.spec.models import (
     WebhookTarget,
 )
 
-__all__ = ["compile_all", "compile_environment"]
+__all__ = ["compile_all", "compile_environment", "deep_merge", "resolve_environment"]
 
 
 def compile_environment(loaded: LoadedSpec, environment: str) -> DeploymentModel:
@@ -72,19 +72,20 @@ def compile_all(loaded: LoadedSpec) -> dict[str, DeploymentModel]:
 
 def _compile(loaded: LoadedSpec, environment: str) -> tuple[DeploymentModel | None, list[Issue]]:
     if environment not in loaded.spec.environments:
-        known = ", ".join(loaded.spec.environments)
-        raise DeployerError(f"no environment {environment!r} in {loaded.origin.file}; defined: {known}",
-                            hint="pass --env with one of those names")
+        known = list(loaded.spec.environments)
+        guess = did_you_mean(environment, known, cutoff=0.5)
+        raise DeployerError(f"no environment {environment!r} in {loaded.origin.file} (defined: {', '.join(known)}){guess}",
+                            hint="pass --env with one of the names under environments:")
     spec, issues = resolve_environment(loaded, environment)
     if issues:
         return None, issues
     env = spec.environments[environment]
-    problems = Problems(loaded.origin.source)
+    problems = Problems(loaded.origin.source, environment)
     base = str(loaded.origin.directory)
     prefix = f"{spec.name}-{environment}"
 
     function = _function(spec, env, environment)
-    actions = _actions(spec, function, problems)
+    actions = _actions(spec, env, environment, function, problems)
     alarms = compile_alarms(spec, problems)
     rollout = compile_rollout(spec, alarms, prefix, problems)
     cost = _cost(spec, env, environment, problems)
@@ -138,13 +139,16 @@ def _function(spec: AgentSpec, env: EnvironmentSpec, environment: str) -> Functi
     )
 
 
-def _actions(spec: AgentSpec, function: FunctionModel, problems: Problems) -> tuple[ActionModel, ...]:
+def _actions(spec: AgentSpec, env: EnvironmentSpec, environment: str, function: FunctionModel,
+             problems: Problems) -> tuple[ActionModel, ...]:
     out = []
     for name, given in spec.actions.items():
         action = given or ActionSpec()
         timeout = action.timeout or float(function.timeout_s)
         if timeout > function.timeout_s:
-            problems.error(("actions", name, "timeout"), f"{timeout:g}s is longer than the function timeout of {function.timeout_s}s")
+            setting = f"environments.{environment}.timeout" if env.timeout else "runtime.timeout"
+            problems.error(("actions", name, "timeout"), f"{timeout:g}s is longer than the function timeout ({function.timeout_s}s, "
+                                                         f"{setting}); the function would be stopped first: shorten this or raise {setting}")
         overrides = action.monitoring.model_dump(exclude_none=True) if action.monitoring else {}
         monitoring = spec.monitoring.model_copy(update=overrides)
         out.append(ActionModel(
@@ -211,8 +215,9 @@ def _load_profile(spec: AgentSpec, env: EnvironmentSpec, environment: str, base:
         return LoadProfile(10, 30, 10, None, "uniform", None, first_action, ())
     action = profile.action or first_action
     if action not in spec.actions:
+        guess = did_you_mean(action, spec.actions)
         problems.error(("environments", environment, "load_test", "action"),
-                       f"no action {action!r}; actions: {', '.join(spec.actions)}")
+                       f"names action {action!r}, which is not defined under actions (defined: {', '.join(spec.actions)}){guess}")
     input_file = posixpath.normpath(posixpath.join(base, profile.input_file)) if profile.input_file else None
     return LoadProfile(profile.rps, int(profile.duration), profile.users, input_file, profile.distribution,
                        profile.weight_field, action, tuple(profile.concurrency))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deployer.compiled import AlarmModel, Comparison
-from deployer.compiler.problems import Problems
+from deployer.compiler.problems import Problems, defined, did_you_mean
 from deployer.spec.models import AbortSpec, AgentSpec, AlertSpec
 
 SECONDS_PER_MONTH = 30 * 86400
@@ -40,7 +40,9 @@ def _abort_alarms(spec: AgentSpec, problems: Problems) -> list[AlarmModel]:
     path = ("rollout", "abort") if source == "abort" else ("slos",)
     period = _period(abort.period, (*path, "period"), problems)
     if abort.datapoints_to_alarm is not None and abort.datapoints_to_alarm > abort.evaluation_periods:
-        problems.error((*path, "datapoints_to_alarm"), "cannot exceed evaluation_periods")
+        problems.error((*path, "datapoints_to_alarm"),
+                       f"{abort.datapoints_to_alarm} cannot exceed evaluation_periods ({abort.evaluation_periods}): "
+                       f"an alarm fires when M of the last N periods breach, so M <= N")
     conditions: list[tuple[str, str, str, float | None, str]] = [
         ("error-rate", "error_rate", "ErrorRate", abort.error_rate_pct, "Sum"),
         ("latency-p99", "latency", "Latency", abort.latency_p99_ms, "p99"),
@@ -81,8 +83,9 @@ def _alert_alarms(spec: AgentSpec, problems: Problems) -> list[AlarmModel]:
         targets = [alert.action] if isinstance(alert.action, str) else list(alert.action)
         for target in targets:
             if target not in spec.notifications:
-                known = ", ".join(sorted(spec.notifications)) or "none defined"
-                problems.error((*path, "action"), f"names notification {target!r}, which is not defined under notifications (defined: {known})")
+                guess = did_you_mean(target, spec.notifications)
+                problems.error((*path, "action"),
+                               f"names notification {target!r}, which is not defined under notifications {defined(spec.notifications)}{guess}")
         metric, statistic, comparison = _KINDS[alert.kind]
         threshold = _threshold(spec, name, alert, period, problems)
         alarms.append(
@@ -115,7 +118,8 @@ def _threshold(spec: AgentSpec, name: str, alert: AlertSpec, period: int, proble
     if alert.kind != "cost_spike":
         return alert.threshold
     if spec.budget is None:
-        problems.error(("alerts", name, "kind"), "a cost_spike alert is relative to the budget; add budget: {monthly_usd: ...}")
+        problems.error(("alerts", name, "kind"), "a cost_spike threshold is a multiple of the budgeted spend, and there is no "
+                                                 "budget; add a top-level budget: {monthly_usd: ...}")
         return alert.threshold
     # cost_spike: spend in one period above `threshold` times the budgeted spend for that period
     return round(alert.threshold * spec.budget.monthly_usd * period / SECONDS_PER_MONTH, 10)

@@ -48,10 +48,4 @@ def resolve_environment(loaded: LoadedSpec, environment: str) -> tuple[AgentSpec
     try:
         return AgentSpec.model_validate(merged), []
     except ValidationError as exc:
-        source = loaded.origin.source
-        issues: list[Issue] = []
-        for error in exc.errors(include_url=False):
-            found, _ = source.resolve(("environments", environment, *error["loc"]))
-            prefix = ("environments", environment) if len(found) > 3 else ()
-            issues.extend(issues_from_errors([error], source, prefix=prefix))
-        return loaded.spec, issues
+        return loaded.spec, issues_from_errors(exc.errors(include_url=False), loaded.origin.source, environment=environment)

@@ -2,18 +2,57 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from deployer.errors import Issue
+from deployer.spec.models import OVERRIDABLE
 from deployer.spec.source import PathKey, SourceMap
 
 
 class Problems:
-    def __init__(self, source: SourceMap) -> None:
+    """Errors and warnings of one environment's compilation.
+
+    A path into an overridable section (`alerts.errors.window`) is placed inside the
+    environment's override when that environment wrote it, so the position points at the value
+    that was actually used.
+    """
+
+    def __init__(self, source: SourceMap, environment: str | None = None) -> None:
         self.source = source
+        self.environment = environment
         self.errors: list[Issue] = []
         self.warnings: list[Issue] = []
 
     def error(self, path: PathKey, message: str) -> None:
-        self.errors.append(self.source.issue(path, message))
+        self.errors.append(self.source.issue(self.where(path), message))
 
     def warn(self, path: PathKey, message: str) -> None:
-        self.warnings.append(self.source.issue(path, message, severity="warning"))
+        self.warnings.append(self.source.issue(self.where(path), message, severity="warning"))
+
+    def where(self, path: PathKey) -> PathKey:
+        """`path`, or the same path inside the environment's override if the override set it."""
+        if self.environment is None or not path or path[0] not in OVERRIDABLE:
+            return path
+        inside = ("environments", self.environment, *path)
+        return inside if inside in self.source.values else path
+
+    def present(self, *paths: PathKey) -> PathKey:
+        """The first of `paths` written in the file (after overrides), else the last one."""
+        for path in paths:
+            if self.where(path) in self.source.values:
+                return path
+        return paths[-1]
+
+
+def defined(names: Iterable[str]) -> str:
+    """`(defined: a, b)` for messages about a name that is not there."""
+    known = sorted(names)
+    return f"(defined: {', '.join(known)})" if known else "(none are defined)"
+
+
+def did_you_mean(word: str, names: Iterable[str], cutoff: float = 0.6) -> str:
+    """`; did you mean 'x'?` for the closest of `names`, or nothing."""
+    import difflib  # only when there is a problem to explain: keeps `deployer validate` quick to start
+
+    close = difflib.get_close_matches(word, list(names), n=1, cutoff=cutoff)
+    return f"; did you mean {close[0]!r}?" if close else ""

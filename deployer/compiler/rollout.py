@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from deployer.compiled import AlarmModel, CodeDeployConfig, RolloutModel, RolloutStep
-from deployer.compiler.problems import Problems
+from deployer.compiler.problems import Problems, defined
 from deployer.spec.models import AgentSpec, CanaryRollout, LinearRollout, StepsRollout
+from deployer.spec.types import format_duration
 
 MAX_GATING_ALARMS = 10  # CodeDeploy's limit per deployment group
 
@@ -13,10 +14,11 @@ def compile_rollout(spec: AgentSpec, alarms: list[AlarmModel], prefix: str, prob
     policy = spec.rollout
     steps = _steps(spec, problems)
     gating = _gating_alarms(spec, alarms, problems)
-    for name in policy.notify:
+    for index, name in enumerate(policy.notify):
         if name not in spec.notifications:
-            problems.error(("rollout", "notify"), f"names notification {name!r}, which is not defined under notifications")
-    _check_bakes(steps, [a for a in alarms if a.name in gating], problems)
+            problems.error(("rollout", "notify", index),
+                           f"names notification {name!r}, which is not defined under notifications {defined(spec.notifications)}")
+    _check_bakes(policy, steps, [a for a in alarms if a.name in gating], problems)
     codedeploy = _codedeploy(policy, steps, prefix)
     return RolloutModel(
         strategy=policy.strategy,
@@ -70,26 +72,38 @@ def _gating_alarms(spec: AgentSpec, alarms: list[AlarmModel], problems: Problems
         names = [a.name for a in alarms if a.source != "alert"]
         for i, name in enumerate(chosen):
             if name not in spec.alerts:
-                known = ", ".join(sorted(spec.alerts)) or "none defined"
-                problems.error(("rollout", "alarms", i), f"names alert {name!r}, which is not defined under alerts (defined: {known})")
+                problems.error(("rollout", "alarms", i), f"names alert {name!r}, which is not defined under alerts {defined(spec.alerts)}")
             elif name not in names:
                 names.append(name)
     if len(names) > MAX_GATING_ALARMS:
-        problems.error(("rollout",), f"{len(names)} alarms gate this rollout ({', '.join(names)}); "
-                                     f"CodeDeploy allows at most {MAX_GATING_ALARMS}: set rollback: false on some alerts")
+        where = problems.present(("rollout", "alarms"), ("alerts",))
+        problems.error(where, f"{len(names)} alarms would gate the rollout ({', '.join(names)}); CodeDeploy allows at most "
+                              f"{MAX_GATING_ALARMS}: set rollback: false on alerts that should only notify, or list the gating "
+                              f"ones in rollout.alarms")
     return names
 
 
-def _check_bakes(steps: list[RolloutStep], gating: list[AlarmModel], problems: Problems) -> None:
+def _check_bakes(policy: object, steps: list[RolloutStep], gating: list[AlarmModel], problems: Problems) -> None:
     """A bake shorter than an alarm's window would promote before the alarm could fire."""
     if not gating:
         return
     widest = max(gating, key=lambda a: a.window_s)
+    window = f"{format_duration(widest.period_s)} x {widest.evaluation_periods} evaluation period{'s' * (widest.evaluation_periods != 1)}"
     for i, step in enumerate(steps[:-1]):
-        if step.bake_s < widest.window_s:
-            problems.error(("rollout",), f"step {i + 1} ({step.percent:g}%) bakes {step.bake_s}s, shorter than alarm "
-                                         f"{widest.name!r}'s window of {widest.window_s}s (period x evaluation_periods); "
-                                         f"bake longer or shorten the alarm")
+        if step.bake_s >= widest.window_s:
+            continue
+        if isinstance(policy, CanaryRollout):
+            path: tuple[str | int, ...] = problems.present(("rollout", "bake"), ("rollout",))
+        elif isinstance(policy, LinearRollout):
+            path = problems.present(("rollout", "interval"), ("rollout",))
+        else:
+            path = problems.present(("rollout", "steps", i, "bake"), ("rollout", "steps", i))
+        least = format_duration(widest.window_s)
+        problems.error(path, f"bake of {format_duration(step.bake_s)} at {step.percent:g}% is shorter than the window of alarm "
+                             f"{widest.name!r} ({window} = {least}), so the rollout would move on before that alarm could "
+                             f"fire; bake at least {least} or shorten the alarm")
+        if not isinstance(policy, StepsRollout):
+            return  # one bake setting for every step: say it once
 
 
 def _codedeploy(policy: object, steps: list[RolloutStep], prefix: str) -> CodeDeployConfig | None:

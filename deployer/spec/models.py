@@ -12,9 +12,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from deployer.spec.types import (
+    ACCOUNT_PATTERN,
+    EMAIL_PATTERN,
+    ENTRYPOINT_PATTERN,
+    REGION_PATTERN,
+    STATISTIC_PATTERN,
     AgentName,
     Duration,
     EnvironmentName,
+    FieldProblem,
     HttpsUrl,
     Identifier,
     SecretOrLoopbackUrl,
@@ -31,7 +37,7 @@ class CodeSpec(Section):
 
     path: str = Field(".", description="directory holding the agent code, relative to agent.yaml")
     entrypoint: str = Field(
-        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        pattern=ENTRYPOINT_PATTERN,
         description="module:Class of the agent inside `path`, e.g. router_agent:SupportRouter",
     )
     artifacts: list[str] = Field(default_factory=list, description="files shipped with the code, relative to `path`")
@@ -82,9 +88,9 @@ class ModelSpec(Section):
     @model_validator(mode="after")
     def _provider_fields(self) -> ModelSpec:
         if self.provider == "python" and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", self.id):
-            raise ValueError(f"for provider python, id must be the loader as module:function, not {self.id!r}")
+            raise FieldProblem("id", f"for provider python, id is the loader as module:function, not {self.id!r}")
         if self.provider == "openai" and self.endpoint is None:
-            raise ValueError("provider openai needs an endpoint, e.g. https://api.openai.com/v1")
+            raise FieldProblem("provider", "provider openai needs an endpoint, e.g. endpoint: https://api.openai.com/v1")
         return self
 
 
@@ -125,15 +131,17 @@ class RedactionPattern(Section):
 LogRetention = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
 
 
+def _default_redaction() -> list[BuiltinRedaction | RedactionPattern]:
+    return ["email", "phone", "card_number"]
+
+
 class MonitoringSpec(Section):
     log_inputs: bool = True
     log_outputs: bool = True
     log_latency: bool = True
     log_errors: bool = True
     sample_rate: float = Field(1.0, ge=0, le=1, description="share of successful requests whose input/output is kept; errors always")
-    redaction: list[BuiltinRedaction | RedactionPattern] = Field(
-        default_factory=lambda: ["email", "phone", "card_number"]
-    )
+    redaction: list[BuiltinRedaction | RedactionPattern] = Field(default_factory=_default_redaction)
     log_retention_days: LogRetention = 30
     record_ttl_days: int = Field(7, ge=1, le=365, description="how long request records are kept for errors/replay")
 
@@ -159,7 +167,7 @@ class AlertSpec(Section):
         "cost_spike (multiple of the budgeted spend), confidence_drop (mean confidence below)"
     )
     threshold: float = Field(ge=0)
-    statistic: str | None = Field(None, pattern=r"^(p\d{1,2}(\.\d+)?|Average|Maximum|Minimum)$", description="latency only; default p99")
+    statistic: str | None = Field(None, pattern=STATISTIC_PATTERN, description="latency only; default p99")
     window: Duration = Field(60.0, gt=0, description="the alarm period: 10s, 30s or a multiple of 60s")
     evaluation_periods: int = Field(1, ge=1, le=100)
     datapoints_to_alarm: int | None = Field(None, ge=1)
@@ -172,11 +180,13 @@ class AlertSpec(Section):
     @model_validator(mode="after")
     def _datapoints(self) -> AlertSpec:
         if self.datapoints_to_alarm is not None and self.datapoints_to_alarm > self.evaluation_periods:
-            raise ValueError(
-                f"datapoints_to_alarm ({self.datapoints_to_alarm}) cannot exceed evaluation_periods ({self.evaluation_periods})"
+            raise FieldProblem(
+                "datapoints_to_alarm",
+                f"{self.datapoints_to_alarm} cannot exceed evaluation_periods ({self.evaluation_periods}): "
+                f"an alarm fires when M of the last N periods breach, so M <= N",
             )
         if self.statistic is not None and self.kind != "latency":
-            raise ValueError("statistic applies only to latency alerts")
+            raise FieldProblem("statistic", f"statistic applies only to latency alerts, not {self.kind}; remove it")
         return self
 
 
@@ -193,7 +203,7 @@ class SlackTarget(Section):
 
 class EmailTarget(Section):
     type: Literal["email"]
-    addresses: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(min_length=1)
+    addresses: list[Annotated[str, Field(pattern=EMAIL_PATTERN)]] = Field(min_length=1)
 
 
 class WebhookTarget(Section):
@@ -266,8 +276,11 @@ class TrafficSpec(Section):
     @model_validator(mode="after")
     def _one(self) -> TrafficSpec:
         given = [v for v in (self.requests_per_day, self.requests_per_month, self.requests_per_second) if v is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of requests_per_day, requests_per_month, requests_per_second")
+        if not given:
+            raise ValueError("give one of requests_per_day, requests_per_month, requests_per_second")
+        if len(given) > 1:
+            names = [n for n in ("requests_per_day", "requests_per_month", "requests_per_second") if getattr(self, n) is not None]
+            raise FieldProblem(names[1], f"give only one of {', '.join(names)}; they say the same thing")
         return self
 
     def per_month(self) -> float:
@@ -291,7 +304,7 @@ class LoadTestSpec(Section):
     @model_validator(mode="after")
     def _weights(self) -> LoadTestSpec:
         if self.distribution == "weighted" and not self.weight_field:
-            raise ValueError("distribution weighted needs weight_field (the input field holding each weight)")
+            raise FieldProblem("distribution", "distribution weighted needs weight_field (the input field holding each weight)")
         return self
 
 
@@ -305,8 +318,8 @@ OVERRIDABLE = ("model", "monitoring", "slos", "alerts", "notifications", "rollou
 
 class EnvironmentSpec(Section):
     target: Literal["local", "aws"] = Field("aws", description="local: the emulator; aws: a real account")
-    region: str = Field("us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-    account: str | None = Field(None, pattern=r"^\d{12}$")
+    region: str = Field("us-east-1", pattern=REGION_PATTERN)
+    account: str | None = Field(None, pattern=ACCOUNT_PATTERN)
     memory_mb: int | None = Field(None, ge=128, le=10240)
     timeout: Duration | None = Field(None, gt=0, le=900)
     reserved_concurrency: int | None = Field(None, ge=0)

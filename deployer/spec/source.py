@@ -132,18 +132,22 @@ def parse_document(raw: bytes, *, name: str, path: Path) -> Document:
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        raise SpecError([_yaml_issue(name, exc)]) from None
+        raise SpecError([_yaml_issue(name, exc, text)]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Issue(name, 1, 1, "", f"not valid YAML: {exc}")]) from None
+    except RecursionError:
+        raise SpecError([Issue(name, 1, 1, "", f"the document nests too deeply to read (more than {MAX_DEPTH} levels)")]) from None
     if root is None:
-        raise SpecError([Issue(name, 1, 1, "", "the file is empty; an agent spec needs name, code, model, actions and "
+        what = "the file is empty" if not text.strip() else "the file holds only comments"
+        raise SpecError([Issue(name, 1, 1, "", f"{what}; an agent spec needs name, code, model, actions and "
                                                "environments (run `deployer init NAME` for a starting point)")])
+    _refuse_bombs(root, name)
     builder = _Builder(SourceMap(name))
     data = builder.build(root, ())
     if builder.issues:
         raise SpecError(builder.issues)
     if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else f"a single value ({type(data).__name__})"
+        kind = "a list" if isinstance(data, list) else f"a single value ({str(data)[:40]!r})"
         raise SpecError([Issue(name, 1, 1, "", f"the top level must be a mapping of sections (name:, code:, model:, ...), not {kind}")])
     return Document(data=data, source=builder.source, path=path)
 
@@ -154,12 +158,87 @@ def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
     return line, col
 
 
-def _yaml_issue(name: str, exc: yaml.MarkedYAMLError) -> Issue:
+def _yaml_issue(name: str, exc: yaml.MarkedYAMLError, text: str) -> Issue:
     mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or "invalid YAML"
-    context = f" ({exc.context})" if exc.context and exc.context != problem else ""
-    return Issue(name, line, col, "", f"YAML syntax error: {problem}{context}")
+    if "end of stream" in problem and exc.context and exc.context_mark is not None:
+        # the file ended inside a quote or bracket: point at where it was opened, not at the end
+        start = exc.context_mark
+        opened = {"while scanning a quoted scalar": "a quoted string", "while parsing a flow sequence": "a list ([ ...)",
+                  "while parsing a flow mapping": "a mapping ({ ...)"}.get(exc.context, f"something ({exc.context})")
+        return Issue(name, start.line + 1, start.column + 1, "",
+                     f"YAML syntax error: {opened} that starts here is never closed (the file ends first)")
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    if problem == "but found another document":
+        return Issue(name, line, col, "", "a second YAML document (after `---`); an agent spec is a single document: "
+                                          "remove the `---` line and what follows, or move it to its own file")
+    if problem == "found undefined alias" and mark is not None:  # the C parser leaves out the name
+        alias = re.match(r"\*([^\s,\[\]{}]+)", text.splitlines()[mark.line][mark.column:] if mark.line < len(text.splitlines()) else "")
+        problem = f"found undefined alias {alias.group(1)!r}" if alias else problem
+    if problem.startswith("found undefined alias"):
+        problem += "; define the anchor (&name) before using it"
+    problem = problem.replace("mapping values are not allowed in this context", "mapping values are not allowed here")
+    context = ""
+    if exc.context and exc.context != problem:
+        started = exc.context_mark
+        if started is not None and mark is not None and (started.line, started.column) != (mark.line, mark.column):
+            context = f" ({exc.context} that starts at line {started.line + 1}, column {started.column + 1})"
+        else:
+            context = f" ({exc.context})"
+    hint = next((h for key, h in _YAML_HINTS.items() if key in problem), "")
+    return Issue(name, line, col, "", f"YAML syntax error: {problem}{context}{hint}")
+
+
+#: A nudge for the YAML errors people make most; keyed by a piece of the parser's message.
+_YAML_HINTS = {
+    "mapping values are not allowed here": "; check this line's indentation, or quote a value that contains ': '",
+    "did not find expected key": "; check the indentation, or whether a list item (- ...) sits among keys",
+    "did not find expected ',' or": "; a flow mapping or list ({...} or [...]) is never closed",
+    "found character that cannot start any token": "; quote the value (characters such as ` @ and % cannot start plain text)",
+}
+
+
+def _refuse_bombs(root: yaml.Node, name: str) -> None:
+    """Refuse, before building anything, a document whose aliases expand too far or loop.
+
+    Aliases share nodes in the composed graph, so counting with a memo is linear in the file
+    size however large the expansion is ("billion laughs" is refused in microseconds).
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node, path: PathKey) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if len(path) > MAX_DEPTH:
+            mark = node.start_mark
+            raise SpecError([Issue(name, mark.line + 1, mark.column + 1, dotted(path[:1]),
+                                   f"the document nests deeper than {MAX_DEPTH} levels; refusing it")])
+        if key in active:
+            mark = node.start_mark
+            raise SpecError([Issue(name, mark.line + 1, mark.column + 1, dotted(path),
+                                   "recursive alias: this anchor contains an alias to itself, so it never ends; "
+                                   "remove the alias or copy the values")])
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                label = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+                total += size(key_node, path) + size(value_node, (*path, label))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, child in enumerate(node.value):
+                total += size(child, (*path, index))
+        active.discard(key)
+        sizes[key] = total
+        if total > MAX_VALUES:
+            top = path[:1]
+            raise SpecError([Issue(name, node.start_mark.line + 1, node.start_mark.column + 1, dotted(top),
+                                   f"the document expands to {total:,} values through anchors and aliases "
+                                   f"(more than {MAX_VALUES:,}): an alias bomb? refusing it")])
+        return total
+
+    size(root, ())
 
 
 class _Builder:
@@ -176,14 +255,14 @@ class _Builder:
         if self.count > MAX_VALUES or depth > MAX_DEPTH:
             what = f"expands to more than {MAX_VALUES:,} values" if self.count > MAX_VALUES else f"nests deeper than {MAX_DEPTH} levels"
             mark = node.start_mark
-            raise SpecError([Issue(self.source.file, mark.line + 1, mark.column + 1, dotted(path),
+            raise SpecError([Issue(self.source.file, mark.line + 1, mark.column + 1, dotted(path[:1]),
                                    f"the document {what} (anchors and aliases expanding?); refusing it")])
         self.source.values.setdefault(path, Position(node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
-        return self._constructor.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+        return self._constructor.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -195,11 +274,10 @@ class _Builder:
                         for k, v in item.items():
                             out.setdefault(k, v)
                 continue
-            key = self._constructor.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None  # type: ignore[no-untyped-call]
+            key = self._constructor.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             key_pos = Position(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if not isinstance(key, str):
-                self.issues.append(Issue(self.source.file, key_pos.line, key_pos.col, dotted(path),
-                                         f"keys must be text, not {type(key).__name__} {key!r}; quote it"))
+                self.issues.append(Issue(self.source.file, key_pos.line, key_pos.col, dotted(path), _key_message(key, key_node)))
                 continue
             child = (*path, key)
             if key in out:
@@ -210,3 +288,11 @@ class _Builder:
             self.source.keys[child] = key_pos
             out[key] = self.build(value_node, child, depth + 1)
         return out
+
+
+def _key_message(key: Any, node: yaml.Node) -> str:
+    if isinstance(node, yaml.ScalarNode):
+        kinds = {bool: "true/false", int: "a number", float: "a number", type(None): "null"}
+        kind = next((v for k, v in kinds.items() if type(key) is k), type(key).__name__)
+        return f"key {node.value!r} is read as {kind}, but keys must be text; quote it: \"{node.value}\""
+    return "a key must be plain text, not a list or mapping"

@@ -31,6 +31,14 @@ def parse_duration(value: Any) -> Any:
     return value
 
 
+def format_duration(seconds: float) -> str:
+    """Seconds as people write them in agent.yaml: 90 -> "90s", 300 -> "5m", 5400 -> "1h30m"."""
+    if seconds <= 0 or seconds != int(seconds) or seconds < 60 or seconds % 60:
+        return f"{seconds:g}s"
+    hours, minutes = divmod(int(seconds) // 60, 60)
+    return (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
+
+
 _DURATION_SCHEMA = {
     "anyOf": [
         {"type": "number", "minimum": 0, "description": "seconds"},
@@ -99,15 +107,48 @@ def check_url(value: Any) -> Any:
 
 HttpsUrl = Annotated[str, BeforeValidator(check_url), WithJsonSchema({"type": "string", "format": "uri"})]
 
+AGENT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
+IDENTIFIER_PATTERN = r"^[a-z_][a-z0-9_]{0,63}$"
+ENVIRONMENT_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,19}$"
+ENTRYPOINT_PATTERN = r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"
+REGION_PATTERN = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
+ACCOUNT_PATTERN = r"^\d{12}$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+STATISTIC_PATTERN = r"^(p\d{1,2}(\.\d+)?|Average|Maximum|Minimum)$"
+
+#: What each pattern means, in words, for error messages (the regex itself helps nobody).
+PATTERN_HELP: dict[str, str] = {
+    AGENT_NAME_PATTERN: "lowercase letters, digits and dashes, starting with a letter, at most 40 characters",
+    IDENTIFIER_PATTERN: "lowercase letters, digits and underscores, starting with a letter or underscore",
+    ENVIRONMENT_NAME_PATTERN: "lowercase letters, digits and dashes, starting with a letter, at most 20 characters",
+    ENTRYPOINT_PATTERN: "module:Class, e.g. router_agent:SupportRouter",
+    REGION_PATTERN: "an AWS region such as us-east-1 or eu-west-1",
+    ACCOUNT_PATTERN: "a 12-digit AWS account id, quoted (\"123456789012\")",
+    EMAIL_PATTERN: "an email address such as oncall@example.com",
+    STATISTIC_PATTERN: "a percentile (p50, p95, p99, p99.9) or Average, Maximum, Minimum",
+}
+
 AgentName = Annotated[
     str,
     Field(
-        pattern=r"^[a-z][a-z0-9-]{0,39}$",
+        pattern=AGENT_NAME_PATTERN,
         description="lowercase letters, digits and dashes, starting with a letter; used in resource names",
     ),
 ]
-Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,63}$")]
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 EnvironmentName = Annotated[
     str,
-    Field(pattern=r"^[a-z][a-z0-9-]{0,19}$", description="lowercase letters, digits and dashes; used in resource names"),
+    Field(pattern=ENVIRONMENT_NAME_PATTERN, description="lowercase letters, digits and dashes; used in resource names"),
 ]
+
+
+class FieldProblem(ValueError):
+    """A rule across fields, broken by one of them: raised in a model validator, reported at `field`.
+
+    Without it pydantic places the error on the whole mapping; the loader uses `field` to point
+    at the line that has to change.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

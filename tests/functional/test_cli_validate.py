@@ -1,0 +1,86 @@
+"""`deployer validate` through the real console script: exit codes, output shape, never a traceback.
+
+Run from tests/fixtures/invalid/ so that file names print as typed; each invalid case prints its
+`.expected` lines on stderr (then the count for located problems) and exits 1.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "invalid"
+DEPLOYER = Path(sys.executable).parent / "deployer"
+
+pytestmark = pytest.mark.skipif(
+    not (ROOT / "deployer" / "commands" / "spec.py").is_file() or not DEPLOYER.is_file(),
+    reason="the validate command (deployer/commands/spec.py) or the console script is not there yet",
+)
+
+
+def validate(*args: str, cwd: Path = FIXTURES) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(DEPLOYER), "validate", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def expected_lines(stem: str) -> list[str]:
+    return (FIXTURES / f"{stem}.expected").read_text(encoding="utf-8").splitlines()
+
+
+def test_the_root_agent_yaml_is_valid_and_exits_0() -> None:
+    result = validate("--no-code", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("agent.yaml: valid (support-router: 3 environments")
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "stem",
+    [
+        "03_yaml_unclosed_quote",
+        "07_tab_indentation",
+        "15_unknown_top_level_key",
+        "40_bake_shorter_than_alarm_window",
+        "42_env_override_alarm_period_45s",
+        "60_secret_api_key_literal",
+        "65_empty_file",
+        "69_binary_file",
+        "70_not_utf8",
+        "71_yaml_bomb",
+        "72_recursive_alias",
+        "77_many_problems",
+        "78_many_compile_problems",
+    ],
+)
+def test_an_invalid_spec_prints_every_located_problem_then_the_count_and_exits_1(stem: str) -> None:
+    result = validate("--spec", f"{stem}.yaml")
+    expected = expected_lines(stem)
+    count = len(expected)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [*expected, f"{count} problem{'s' if count != 1 else ''} found"]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_spec_file_says_so_with_a_hint_and_exits_1() -> None:
+    result = validate("--spec", "76_missing_file.yaml")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == expected_lines("76_missing_file")
+
+
+def test_an_unknown_env_names_the_defined_ones_and_exits_1() -> None:
+    result = validate("--spec", "75_unknown_env.yaml", "--env", "prod")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.splitlines() == expected_lines("75_unknown_env")
+
+
+def test_a_ten_megabyte_spec_is_refused_with_exit_1(tmp_path: Path) -> None:
+    big = tmp_path / "agent.yaml"
+    big.write_bytes(b"name: demo-agent\n" + b"#" * 80 + b"\n" + (b"# padding\n" * 1_048_576))
+    result = validate("--spec", "agent.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[0].startswith("agent.yaml:1:1: file is 10.5 MB; an agent spec may be at most 1 MB")
+    assert "Traceback" not in result.stderr
