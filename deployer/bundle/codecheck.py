@@ -103,5 +103,5 @@ def _check_loader(root: Path, model_id: str, problems: list[tuple[str, str]]) ->
     except (TypeError, ValueError):
         return
     required = [p for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(params) < 2 and not any(p.kind is p.VAR_POSITIONAL for p in params) or len(required) > 2:
+    if (len(params) < 2 and not any(p.kind is p.VAR_POSITIONAL for p in params)) or len(required) > 2:
         problems.append(("model.id", f"{model_id} must accept (artifacts_dir: Path, parameters: dict)"))

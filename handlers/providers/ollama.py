@@ -36,6 +36,8 @@ class OllamaProvider(Provider):
             "messages": messages_from(prompt, system),
             "stream": False,
         }
+        if "max_tokens" in options:  # the spec's name for Ollama's num_predict
+            options["num_predict"] = options.pop("max_tokens")
         for key in TOP_LEVEL:
             if key in options:
                 payload[key] = options.pop(key)
