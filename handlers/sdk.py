@@ -14,6 +14,13 @@ The runtime creates the instance with `instantiate(cls, model=..., settings=...)
 `self.model` and `self.settings` *before* `__init__` runs. A plain `Router()` works too; reading
 `self.model` then raises a message saying how to provide one.
 
+For type checkers, declare what the runtime provides as annotations (no value)::
+
+    @agent
+    class Router:
+        model: Model
+        settings: AgentSettings
+
 This module imports nothing heavy: it is on the Lambda cold path.
 """
 

@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -86,7 +87,7 @@ def test_ollama_slow_answer_times_out(ollama: OllamaServer) -> None:
     ollama.script(Slow(1.0), Slow(1.0))
     provider = fast(OllamaProvider, endpoint=ollama.url, model_id="llama3.2", timeout_s=0.2, retries=1)
     started = time.monotonic()
-    with pytest.raises(ModelTimeout, match="did not answer within 0.20s"):
+    with pytest.raises(ModelTimeout, match=r"did not answer within 0\.20s"):
         provider.generate("hi")  # type: ignore[attr-defined]
     assert time.monotonic() - started < 0.9
 
@@ -97,7 +98,7 @@ def test_ollama_malformed_body_is_a_clear_error(ollama: OllamaServer) -> None:
     with pytest.raises(ModelResponseError, match="not JSON"):
         provider.generate("hi")  # type: ignore[attr-defined]
     ollama.script(Malformed(b'{"done": true}'))
-    with pytest.raises(ModelResponseError, match="without message.content"):
+    with pytest.raises(ModelResponseError, match=r"without message\.content"):
         provider.generate("hi")  # type: ignore[attr-defined]
 
 
@@ -220,11 +221,11 @@ def converse_response(text: str, inputs: int = 11, outputs: int = 3) -> dict[str
 
 
 @pytest.fixture
-def bedrock_client() -> object:
+def bedrock_client() -> Any:
     return boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
 
 
-def test_bedrock_converse_maps_parameters_and_usage(bedrock_client: object) -> None:
+def test_bedrock_converse_maps_parameters_and_usage(bedrock_client: Any) -> None:
     provider = fast(BedrockProvider, client=bedrock_client, model_id="anthropic.claude-3-haiku",
                     parameters={"max_tokens": 50, "temperature": 0.2})
     with Stubber(bedrock_client) as stub:
@@ -239,7 +240,7 @@ def test_bedrock_converse_maps_parameters_and_usage(bedrock_client: object) -> N
     assert (result.text, result.input_tokens, result.output_tokens) == ("cards", 11, 3)
 
 
-def test_bedrock_throttling_is_retried(bedrock_client: object) -> None:
+def test_bedrock_throttling_is_retried(bedrock_client: Any) -> None:
     provider = fast(BedrockProvider, client=bedrock_client, model_id="m", retries=2)
     with Stubber(bedrock_client) as stub:
         stub.add_client_error("converse", "ThrottlingException", "Too many requests", 429)
@@ -248,7 +249,7 @@ def test_bedrock_throttling_is_retried(bedrock_client: object) -> None:
         assert provider.generate("x").text == "ok"  # type: ignore[attr-defined]
 
 
-def test_bedrock_gives_up_and_validation_errors_are_not_retried(bedrock_client: object) -> None:
+def test_bedrock_gives_up_and_validation_errors_are_not_retried(bedrock_client: Any) -> None:
     provider = fast(BedrockProvider, client=bedrock_client, model_id="m", retries=1)
     with Stubber(bedrock_client) as stub:
         stub.add_client_error("converse", "ThrottlingException", "slow down", 429)

@@ -117,7 +117,7 @@ def test_timeout_is_enforced_off_the_main_thread(harness: Harness) -> None:
     thread = threading.Thread(target=lambda: results.append(harness.post("slow", {"seconds": 5})))
     thread.start()
     thread.join(10)
-    status, body, _, _ = results[0]
+    status, _, _, _ = results[0]
     assert status == 504
 
 

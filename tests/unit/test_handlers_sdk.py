@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers import AgentSettings, ModelResult, action, agent, instantiate, monitor
+from handlers import AgentSettings, Model, ModelResult, action, agent, instantiate, monitor
 from handlers.sdk import agent_actions, is_agent, monitor_overrides
 
 
@@ -17,6 +17,9 @@ class EchoModel:
 
 @agent
 class Notebook:
+    model: Model  # annotations only (for type checkers): the runtime provides both
+    settings: AgentSettings
+
     def __init__(self) -> None:
         self.seen_model_at_init = self.model
         self.seen_env_at_init = self.settings.environment
@@ -61,6 +64,8 @@ def test_action_names_and_monitor_overrides_are_discovered() -> None:
 def test_plain_construction_without_a_model_explains_how_to_provide_one() -> None:
     @agent
     class Plain:
+        model: Model
+
         @action
         def run(self, text: str) -> str:
             return str(self.model.generate(text))
@@ -89,7 +94,7 @@ def test_settings_default_when_not_given() -> None:
 
 
 def test_monitor_rejects_a_sample_rate_outside_0_1() -> None:
-    with pytest.raises(ValueError, match="between 0.0 and 1.0"):
+    with pytest.raises(ValueError, match=r"between 0\.0 and 1\.0"):
         monitor(sample_rate=1.5)
 
 
