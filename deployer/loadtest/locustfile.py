@@ -235,7 +235,7 @@ def _record(response: Any, sent: float, ms: float, lag_ms: float, index: int) ->
         payload = {}
     outcome: Outcome = "ok"
     error: str | None = None
-    if status == 0 or (exception is not None and not 200 <= status < 300):
+    if status == 0:  # no HTTP response: connection error or timeout
         name = type(exception).__name__ if exception is not None else "NoResponse"
         outcome = "timeout" if "timeout" in name.lower() or "timed out" in str(exception).lower() else "failed"
         error = name

@@ -37,9 +37,10 @@ def latency_over_time(buckets: Sequence[Bucket], slos: dict[str, float | None], 
     fig, ax = plt.subplots(figsize=(9, 3.6))
     xs = [b.start_s for b in buckets]
     rate_ax = ax.twinx()
-    rate_ax.bar(xs, [b.sent for b in buckets], width=0.9, color=COLORS["rps"], alpha=0.45, align="edge",
-                label="requests/s")
-    rate_ax.axhline(asked_rps, color=COLORS["rps"], linestyle=":", linewidth=1)
+    rate_ax.step([*xs, xs[-1] + 1], [*(b.sent for b in buckets), buckets[-1].sent], where="post",
+                 color="#999999", linewidth=1.0, label="requests/s")
+    rate_ax.axhline(asked_rps, color="#999999", linestyle=":", linewidth=1)
+    rate_ax.set_ylim(0, max(asked_rps, *(b.sent for b in buckets)) * 1.3)
     rate_ax.set_ylabel("requests per second", color="#888888")
     ax.set_zorder(rate_ax.get_zorder() + 1)
     ax.patch.set_visible(False)
@@ -60,7 +61,7 @@ def latency_over_time(buckets: Sequence[Bucket], slos: dict[str, float | None], 
                 va="top", fontsize=8, color=COLORS["slo"])
     ax.set_xlabel("seconds into the run")
     ax.set_ylabel("latency (ms)")
-    ax.set_title("Latency percentiles per second (dashed: SLO; bars: requests sent)")
+    ax.set_title("Latency percentiles per second (dashed: SLO; grey: requests sent per second)")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.25)
     return _png(fig)

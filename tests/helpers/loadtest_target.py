@@ -125,7 +125,8 @@ class Target:
 def loadtest_target(faults: Faults | None = None, *, credentials: Any = None,
                     region: str = "us-east-1") -> Iterator[Target]:
     state = TargetState(faults=faults or Faults(), credentials=credentials, region=region)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server_class = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 1024})  # no SYN drops
+    server = server_class(("127.0.0.1", 0), _handler(state))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
