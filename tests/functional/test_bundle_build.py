@@ -1,0 +1,140 @@
+"""The Lambda bundle: deterministic, content-hashed, runnable by a plain Python like Lambda's."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployer.bundle import CONFIG_FILE, build, bundle_hash
+from deployer.bundle.deps import find_interpreter, platforms
+from deployer.errors import DeployerError
+from tests.helpers.agent_fixtures import compile_project, write_project
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("DEPLOYER_CACHE_DIR") or REPO / ".deployer" / "cache")
+PYTHON = "3.12"
+
+RUN_HANDLER = r"""
+import json, sys, time
+bundle = sys.argv[1]
+sys.path[:] = [bundle] + [p for p in sys.path if p and "site-packages" not in p]
+started = time.perf_counter()
+import handlers.runtime
+import_ms = (time.perf_counter() - started) * 1000
+heavy_at_import = sorted({m.split(".")[0] for m in sys.modules} & {"pydantic", "boto3", "botocore", "structlog", "yaml"})
+
+class Context:
+    aws_request_id = "lambda-req"
+    function_version = "4"
+    memory_limit_in_mb = 512
+    def get_remaining_time_in_millis(self):
+        return 10_000
+
+answers = []
+for line in sys.stdin:
+    action, body = json.loads(line)
+    event = {"version": "2.0", "rawPath": "/" + action, "headers": {},
+             "requestContext": {"http": {"method": "POST", "path": "/" + action}}, "body": body,
+             "isBase64Encoded": False}
+    answers.append(handlers.runtime.handler(event, Context()))
+print("RESULT " + json.dumps({"answers": answers, "import_ms": import_ms, "heavy_at_import": heavy_at_import,
+                               "handlers_file": handlers.runtime.__file__}))
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_project(tmp_path_factory.mktemp("bundle-project"), sample_rate=1.0)
+
+
+@pytest.fixture(scope="module")
+def built(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return build(compile_project(project), tmp_path_factory.mktemp("out"), cache_dir=CACHE)
+
+
+def test_bundle_holds_config_code_artifacts_handlers_and_dependencies(built: Any) -> None:
+    root = built.path
+    config = json.loads((root / CONFIG_FILE).read_text())
+    assert config["code"]["root"] == "." and config["agent"] == "fixture-agent"
+    for relative in ("handlers/runtime.py", "handlers/providers/ollama.py", "fixture_agent.py", "fixture_model.py",
+                     "model/keywords.json", "pydantic/__init__.py"):
+        assert (root / relative).is_file(), relative
+    assert not (root / "notes.txt").exists()  # only .py files and declared artifacts
+    assert not (root / "agent.yaml").exists()
+    assert not (root / "boto3").exists()  # the Lambda runtime provides boto3
+    assert built.path.name == f"fixture-agent-local-{built.hash[:16]}"
+    assert bundle_hash(root) == built.hash
+
+
+def test_pyc_files_are_hash_based(built: Any) -> None:
+    if not built.compiled:
+        pytest.skip(f"no python{PYTHON} on this machine")
+    pyc = built.path / "__pycache__" / "fixture_agent.cpython-312.pyc"
+    flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+    assert flags == 0b11  # hash-based, checked
+    assert (built.path / "handlers" / "__pycache__" / "runtime.cpython-312.pyc").exists()
+    assert (built.path / "pydantic" / "__pycache__").is_dir()
+
+
+def test_builds_are_deterministic(project: Path, built: Any, tmp_path: Path) -> None:
+    again = build(compile_project(project), tmp_path, cache_dir=CACHE)
+    assert again.hash == built.hash and again.path.name == built.path.name
+
+
+def test_a_config_only_change_changes_the_hash(project: Path, built: Any, tmp_path: Path) -> None:
+    model = compile_project(project)
+    changed = dataclasses.replace(model, monitoring=dataclasses.replace(model.monitoring, sample_rate=0.5))
+    assert build(changed, tmp_path, cache_dir=CACHE).hash != built.hash
+
+
+def test_a_missing_artifact_is_reported(project: Path, tmp_path: Path) -> None:
+    model = compile_project(project)
+    broken = dataclasses.replace(model, code=dataclasses.replace(model.code, artifacts=("model/missing.bin",)))
+    with pytest.raises(DeployerError, match=r"model/missing\.bin does not exist"):
+        build(broken, tmp_path, cache_dir=CACHE)
+
+
+def test_platform_tags_follow_architecture_and_python() -> None:
+    assert platforms("arm64", "3.11") == ("manylinux2014_aarch64",)
+    assert "manylinux_2_28_x86_64" in platforms("x86_64", "3.12")
+
+
+def run_bundle(path: Path, requests: list[tuple[str, str]], tmp_path: Path) -> dict[str, Any]:
+    interpreter = find_interpreter(PYTHON)
+    if interpreter is None:
+        pytest.skip(f"no python{PYTHON} on this machine")
+    stdin = "".join(json.dumps(r) + "\n" for r in requests)
+    env = {"PATH": os.environ.get("PATH", ""), "AWS_LAMBDA_FUNCTION_VERSION": "4", "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([interpreter, "-I", "-S", "-c", RUN_HANDLER, str(path)], input=stdin, capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    result_line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
+    result: dict[str, Any] = json.loads(result_line[len("RESULT "):])
+    result["lines"] = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return result
+
+
+def test_the_bundle_handler_runs_in_a_plain_python_process(built: Any, tmp_path: Path) -> None:
+    result = run_bundle(built.path, [
+        ("classify", json.dumps({"text": "charge on my card"})),
+        ("echo", json.dumps({"text": 5})),
+        ("nope", "{}"),
+        ("fail", json.dumps({"text": "x@y.io"})),
+    ], tmp_path)
+    assert result["handlers_file"].startswith(str(built.path))
+    assert result["heavy_at_import"] == []  # nothing heavy on the import path
+    statuses = [answer["statusCode"] for answer in result["answers"]]
+    assert statuses == [200, 422, 404, 500]
+    first = json.loads(result["answers"][0]["body"])
+    assert first["output"]["team"] in ("billing", "cards") and first["version"] == "4"
+    records = [line for line in result["lines"] if line.get("event") == "request"]
+    metrics = [line for line in result["lines"] if "_aws" in line]
+    assert len(records) == 4 and len(metrics) == 4
+    assert records[3]["input"] == {"text": "[REDACTED:email]"}
+    assert metrics[0]["Version"] == "4" and metrics[0]["ModelConfidence"] > 0
