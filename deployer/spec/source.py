@@ -241,6 +241,17 @@ def _refuse_bombs(root: yaml.Node, name: str) -> None:
     size(root, ())
 
 
+#: Tags the safe constructor builds into plain data; anything else (`!!python/object`, `!Ref`) is refused.
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary", "omap", "pairs", "set", "merge")
+)
+
+
+def _show_tag(tag: str) -> str:
+    return repr("!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag)
+
+
 class _Builder:
     """Builds plain data from a composed node graph, recording positions and refusing bombs."""
 
@@ -258,11 +269,26 @@ class _Builder:
             raise SpecError([Issue(self.source.file, mark.line + 1, mark.column + 1, dotted(path[:1]),
                                    f"the document {what} (anchors and aliases expanding?); refusing it")])
         self.source.values.setdefault(path, Position(node.start_mark.line + 1, node.start_mark.column + 1))
+        if node.tag not in _PLAIN_TAGS:
+            self._refuse(node, path, f"YAML tag {_show_tag(node.tag)} is not allowed; agent.yaml holds plain values "
+                                     "(remove the tag, or quote the value if it is text)")
+            return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
-        return self._constructor.construct_object(node, deep=True)
+        return self._scalar(node, path)
+
+    def _scalar(self, node: yaml.Node, path: PathKey) -> Any:
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, AttributeError):  # e.g. `!!int ten`, `!!binary ###`
+            self._refuse(node, path, f"{node.value!r} cannot be read as {_show_tag(node.tag)}; remove the tag or fix the value")
+            return None
+
+    def _refuse(self, node: yaml.Node, path: PathKey, message: str) -> None:
+        mark = node.start_mark
+        self.issues.append(Issue(self.source.file, mark.line + 1, mark.column + 1, dotted(path), message))
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -274,7 +300,10 @@ class _Builder:
                         for k, v in item.items():
                             out.setdefault(k, v)
                 continue
-            key = self._constructor.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if key_node.tag not in _PLAIN_TAGS:
+                self._refuse(key_node, path, f"YAML tag {_show_tag(key_node.tag)} is not allowed on a key; keys are plain text")
+                continue
+            key = self._scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
             key_pos = Position(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if not isinstance(key, str):
                 self.issues.append(Issue(self.source.file, key_pos.line, key_pos.col, dotted(path), _key_message(key, key_node)))

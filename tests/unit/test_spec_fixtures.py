@@ -15,7 +15,8 @@ import pytest
 from deployer.compiler import compile_all, compile_environment
 from deployer.errors import DeployerError, SpecError
 from deployer.spec import load_spec
-from deployer.spec.source import MAX_FILE_BYTES
+from deployer.spec.loader import validate_document
+from deployer.spec.source import MAX_FILE_BYTES, parse_document
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "invalid"
 EXPECTED = sorted(FIXTURES.glob("*.expected"))
@@ -129,3 +130,26 @@ def test_the_minimal_spec_the_fixtures_start_from_is_valid(tmp_path: Path) -> No
     (tmp_path / "agent.yaml").write_text(MINIMAL_SPEC, encoding="utf-8")
     models = compile_all(load_spec(tmp_path / "agent.yaml"))
     assert list(models) == ["staging"]
+
+
+MUTATIONS = ("", "[1, {a: b}]", "{x: 1}", "-5", "null", "!Ref x")
+
+
+def test_no_edit_of_any_line_of_the_root_spec_escapes_as_anything_but_a_deployer_error() -> None:
+    """Drop each line of agent.yaml, and give each key a value of the wrong shape: never a traceback."""
+    lines = (FIXTURES.parents[2] / "agent.yaml").read_text(encoding="utf-8").splitlines()
+    variants = []
+    for index, line in enumerate(lines):
+        variants.append(lines[:index] + lines[index + 1 :])
+        if key := re.match(r"^(\s*(?:- )?[\w]+:)", line):
+            value = MUTATIONS[index % len(MUTATIONS)]  # each kind of wrong value lands on about a sixth of the keys
+            variants.append([*lines[:index], f"{key.group(1)} {value}", *lines[index + 1 :]])
+    refused = 0
+    for variant in variants:
+        raw = ("\n".join(variant) + "\n").encode()
+        try:
+            compile_all(validate_document(parse_document(raw, name="agent.yaml", path=FIXTURES / "agent.yaml")))
+        except DeployerError:
+            refused += 1
+    assert len(variants) > 200
+    assert refused > len(variants) // 3
