@@ -97,7 +97,7 @@ def is_low_sample(statistic: str, samples: int) -> bool:
     if p is None:
         return False
     fraction = p / 100.0
-    needed = 10.0 / (1.0 - fraction) if fraction >= 0.5 else 10.0 / max(fraction, 1e-9)
+    needed = round(10.0 / (1.0 - fraction) if fraction >= 0.5 else 10.0 / max(fraction, 1e-9), 6)
     return samples < needed
 
 

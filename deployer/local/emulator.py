@@ -167,9 +167,11 @@ class Emulator:
         (self.state_dir / "logs").mkdir(exist_ok=True)
         self._moto = MotoProcess(self._ports[2])
         try:
-            self.moto_endpoint = self._moto.start()
+            self.moto_endpoint = self._moto.launch()
             if self._model is not None:
                 self._bind(self._model)
+            else:
+                self._moto.wait_ready()
         except BaseException:
             self.stop()
             raise
@@ -178,7 +180,8 @@ class Emulator:
     def _bind(self, m: DeploymentModel) -> None:
         self._model = m
         self.state = EmulatorState(agent=m.agent, environment=m.environment)
-        self.aws = AwsState(self.moto_endpoint, m)
+        self.aws = AwsState(self.moto_endpoint, m)  # clients are built while moto boots
+        self._moto.wait_ready()
         self.aws.create_static()
         self.metrics = MetricStore(retention_s=max(7200.0, 3 * max([0, *(a.window_s for a in m.alarms)])))
         self._moto_writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moto-writes")

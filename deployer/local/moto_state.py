@@ -11,9 +11,9 @@ Any boto3 code pointed at `endpoint` (AWS_ENDPOINT_URL) sees the same resources.
 from __future__ import annotations
 
 import io
+import socket
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -41,33 +41,59 @@ class MotoProcess:
     def __init__(self, port: int = 0) -> None:
         self._port = port
         self._proc: subprocess.Popen[str] | None = None
+        self._ready = False
         self.endpoint = ""
 
-    def start(self, timeout_s: float = 30.0) -> str:
+    def launch(self) -> str:
+        """Start the child process; returns the endpoint at once (see `wait_ready`)."""
+        port = self._port or _free_port()
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, str(self._port)],
+            [sys.executable, "-c", _BOOT, str(port)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
-        assert self._proc.stdout is not None
-        deadline = time.monotonic() + timeout_s
-        line = self._proc.stdout.readline().strip()
-        if not line.isdigit() or time.monotonic() > deadline:
-            self.stop()
-            raise DeployerError("the moto server did not start", hint=f"is port {self._port} free?")
-        self.endpoint = f"http://127.0.0.1:{line}"
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self._ready = False
         return self.endpoint
+
+    def wait_ready(self) -> None:
+        """Block until the server listens (its first line of output is the port)."""
+        if self._ready:
+            return
+        proc = self._proc
+        if proc is None or proc.stdout is None:
+            raise DeployerError("the moto server was not launched")
+        line = proc.stdout.readline().strip()
+        if not line.isdigit():
+            self.stop()
+            raise DeployerError("the moto server did not start", hint=f"is {self.endpoint} free?")
+        self._ready = True
+
+    def start(self) -> str:
+        endpoint = self.launch()
+        self.wait_ready()
+        return endpoint
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        try:
+        try:  # moto's state lives in memory and the emulator persists its own: no need to drain
             if proc.stdin is not None:
                 proc.stdin.close()
+            proc.terminate()
             proc.wait(timeout=5)
         except (subprocess.TimeoutExpired, OSError):
             proc.kill()
             proc.wait(timeout=5)
+        finally:
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def client(service: str, endpoint: str, region: str) -> Any:
