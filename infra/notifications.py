@@ -56,6 +56,14 @@ class Notifications(Construct):
             topic = sns.Topic(self, f"{target.name}Topic", topic_name=target.topic_name,
                               display_name=f"deployer {target.name}", master_key=self.key,
                               enforce_ssl=True)
+            # A topic policy replaces SNS's default one: let this account's alarms publish.
+            topic.add_to_resource_policy(iam.PolicyStatement(
+                sid="AllowAlarmsOfThisAccount",
+                actions=["sns:Publish"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=[topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+            ))
             self.topics[target.name] = topic
             if target.kind == "email":
                 for address in target.addresses or (target.endpoint,):

@@ -12,11 +12,10 @@ from constructs import Construct
 
 from deployer.compiled import FunctionModel, RequestLogModel
 from handlers import records
+from handlers.recorder import TABLE_ENV, TTL_ENV
 from infra.function import acknowledge_pinned_runtime, log_retention, python_runtime
 
 RECORDER_HANDLER = "handlers.recorder.handler"
-#: Environment variable naming the table for the recorder.
-TABLE_ENV = "DEPLOYER_REQUEST_TABLE"
 
 
 class RequestLog(Construct):
@@ -66,7 +65,7 @@ class RequestLog(Construct):
             log_group=self.log_group,
             role=role,
             environment={TABLE_ENV: self.table.table_name,
-                         "DEPLOYER_RECORD_TTL_DAYS": str(request_log.ttl_days)},
+                         TTL_ENV: str(request_log.ttl_days)},
             description=f"Writes request records of {function.name} into {request_log.table_name}",
         )
         acknowledge_pinned_runtime(self.recorder, function.python)

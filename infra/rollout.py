@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -112,9 +113,10 @@ class StepFunctionsRollout(Construct):
                 for index, topic in enumerate(notify)
             ]
 
-        def link(states: Sequence[sfn.INextable | sfn.IChainable]) -> None:
+        def link(states: Sequence[Any]) -> None:
+            """Chain states in order (each but the last is an INextable state)."""
             for before, after in itertools.pairwise(states):
-                before.next(after)  # type: ignore[union-attr]
+                before.next(after)
 
         rollback = update_alias("Rollback", "{% $stable %}", "{% {} %}")
         failed = sfn.Fail.jsonata(self, "RolledBack", error="RolloutAlarm",
@@ -123,7 +125,7 @@ class StepFunctionsRollout(Construct):
 
         start = sfn.Pass.jsonata(self, "Start", assign={"stable": "{% $states.input.stable %}",
                                                         "candidate": "{% $states.input.candidate %}"})
-        sequence: list[sfn.INextable | sfn.IChainable] = [start]
+        sequence: list[Any] = [start]
         for index, step in enumerate(rollout.steps):
             if step.percent >= 100:
                 break

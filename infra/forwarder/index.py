@@ -41,7 +41,7 @@ def resolve(ref: str, *, clients: dict[str, Any] | None = None) -> str:
 def _client(service: str) -> Any:
     import boto3  # lazily: only on the first resolution of a cold start
 
-    return boto3.client(service)
+    return boto3.client(service)  # type: ignore[call-overload]
 
 
 def alarm_from(record: dict[str, Any]) -> dict[str, Any]:

@@ -50,7 +50,7 @@ def alarm(name: str, kind: str, metric: str, statistic: str, threshold: float, *
 
 def model(agent: str = "demo-agent", environment: str = "staging", *, engine: str = "stepfunctions",
           **overrides: Any) -> DeploymentModel:
-    steps = (RolloutStep(5, 300), RolloutStep(50, 300), RolloutStep(100, 0))
+    steps: tuple[RolloutStep, ...] = (RolloutStep(5, 300), RolloutStep(50, 300), RolloutStep(100, 0))
     codedeploy = None
     strategy = "steps"
     if engine == "codedeploy":
