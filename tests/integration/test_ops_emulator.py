@@ -1,0 +1,288 @@
+"""Incident response against the real local emulator, the whole story once per module.
+
+A small agent (tests/helpers/agent_fixtures) runs in the emulator (moto in a child process,
+version workers running the real bundle, the alarm evaluator, the rollout engine) with a scaled
+clock. Its alerts page through PagerDuty Events v2 and chat through a Slack webhook, both pointed
+at a stdlib HTTP receiver on 127.0.0.1. The story: nothing deployed yet (no errors, nothing to
+roll back), v1 healthy, v2 with an injected 100 % error rate rolled back by its alarms; then
+errors, replay against the stable version, debug, logs and alerts through `Pipeline` and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployer.errors import DeployerError
+from deployer.pipeline import Pipeline
+from tests.helpers.agent_fixtures import forget_modules, write_project
+
+DEPLOYER = str(Path(sys.executable).parent / "deployer")
+ROOT = Path(__file__).resolve().parents[2]
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"  # the workers run this interpreter
+
+SPEC = """\
+name: ops-agent
+description: The operations test agent.
+code:
+  path: code
+  entrypoint: fixture_agent:FixtureAgent
+  artifacts: [model/keywords.json]
+runtime: {{python: "{python}", memory_mb: 512, timeout: 10s}}
+model: {{provider: python, id: fixture_model:load, pricing: {{input_per_1k: 0.5, output_per_1k: 1.5}}}}
+actions:
+  echo: {{timeout: 2s}}
+  classify: {{timeout: 2s}}
+monitoring: {{sample_rate: 1.0}}
+slos: {{error_rate_pct: 1, latency_p99_ms: 1000, min_samples: 10}}
+alerts:
+  error_rate_spike: {{kind: error_rate, threshold: 2, window: 60s, action: [page, chat]}}
+notifications:
+  page: {{type: pagerduty, routing_key: "ssm:/ops-agent/pagerduty-key"}}
+  chat: {{type: slack, webhook_url: "secretsmanager:ops-agent/slack"}}
+rollout: {{strategy: canary, initial_percent: 20, bake: 5m}}
+environments:
+  local:
+    target: local
+    expected_traffic: {{requests_per_day: 1000}}
+    notifications:
+      page: {{type: pagerduty, routing_key: "ssm:/ops-agent/pagerduty-key", url: "{receiver}/v2/enqueue"}}
+      chat: {{type: slack, webhook_url: "{receiver}/slack"}}
+"""
+
+
+class Receiver:
+    """A loopback HTTP server that keeps every JSON body it is sent."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        calls = self.calls
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                calls.append((self.path, json.loads(body)))
+                self.send_response(202)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait_for(self, path: str, timeout_s: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = [body for p, body in self.calls if p == path]
+            if found:
+                return found
+            time.sleep(0.05)
+        return []
+
+
+def wait_until(check: Any, timeout_s: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    return check()
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    from deployer.local import Emulator
+    from deployer.local.control import state_dir_for
+
+    receiver = Receiver()
+    root = tmp_path_factory.mktemp("ops-agent")
+    spec = write_project(root, python=PY)
+    spec.write_text(SPEC.format(python=PY, receiver=receiver.url))
+    forget_modules()
+    pipeline = Pipeline.from_spec(spec)
+    model = pipeline.model("local")
+    out: dict[str, Any] = {"spec": spec, "receiver": receiver, "pipeline": pipeline}
+    with Emulator(model, state_dir=state_dir_for(spec), time_scale=60, advertise=True) as emu:
+        pipeline.emulator = emu
+        out["emulator"] = emu
+        out["errors_before_deploy"] = pipeline.inspect_errors("local")
+        v1 = pipeline.deploy("local")
+        try:
+            pipeline.rollback("local", reason="nothing to go back to")
+        except DeployerError as exc:
+            out["rollback_without_previous"] = exc
+        for i in range(10):
+            emu.invoke("echo", {"text": f"fine {i}"})
+        v2 = pipeline.deploy("local", faults={"error_rate": 1.0})
+        out["versions"] = (v1["version"], v2["version"])
+        deadline = time.monotonic() + 60
+        sent = 0
+        while time.monotonic() < deadline and (pipeline.rollout("local") or {}).get("status") == "in_progress":
+            emu.invoke("echo", {"text": f"during canary {sent}"})
+            sent += 1
+            time.sleep(0.02)
+        out["rollout"] = pipeline.rollout("local")
+        emu.recorder.flush()
+        yield out
+    receiver.close()
+
+
+def test_no_errors_before_anything_is_deployed(story: dict[str, Any]) -> None:
+    assert story["errors_before_deploy"] == []
+
+
+def test_rollback_with_no_previous_version_says_there_is_none(story: dict[str, Any]) -> None:
+    error = story["rollback_without_previous"]
+    assert "no previous version to roll back to" in error.message
+    assert "version 1 is the only one deployed" in error.message
+
+
+def test_the_faulty_canary_was_rolled_back_by_its_alarms(story: dict[str, Any]) -> None:
+    assert story["versions"] == ("1", "2")
+    rollout = story["rollout"]
+    assert rollout["version"] == "2" and rollout["status"] == "rolled_back", rollout
+    assert "ALARM" in rollout["reason"]
+
+
+def test_errors_lists_the_faulty_versions_failures_with_their_input(story: dict[str, Any]) -> None:
+    failures = story["pipeline"].inspect_errors("local", limit=100)
+    assert failures, "the faulty canary served failures"
+    assert {f.version for f in failures} == {"2"}
+    assert [f.ts_ms for f in failures] == sorted((f.ts_ms for f in failures), reverse=True)
+    first = failures[0]
+    assert first.status >= 500 and first.error_type and first.has_input
+    assert first.input["text"].startswith("during canary")
+    assert story["pipeline"].inspect_errors("local", version="1") == []
+
+
+def test_replay_against_stable_succeeds_and_is_marked_as_a_replay(story: dict[str, Any]) -> None:
+    pipeline: Pipeline = story["pipeline"]
+    failure = pipeline.inspect_errors("local", limit=1)[0]
+    result = pipeline.replay_request("local", request_id=failure.request_id, against="stable")
+    assert result.new.version == "1" and result.new.ok and not result.original.ok
+    assert result.new.output == {"text": failure.input["text"]}
+    assert result.changed is True
+    assert result.new.latency_ms is not None and result.new.cost_usd is not None
+    emu = story["emulator"]
+    emu.recorder.flush()
+    replayed = wait_until(lambda: pipeline.target("local").requests().get(str(result.new.request_id)))
+    assert replayed is not None and replayed["replay"] == {"BOOL": True}
+    # its metrics went to the replay namespace, never to the one the canary's alarms watch
+    cloudwatch = pipeline.target("local").client("cloudwatch")
+    assert wait_until(lambda: cloudwatch.list_metrics(Namespace="Deployer/Replay")["Metrics"], timeout_s=15)
+
+
+def test_replay_of_an_unknown_request_id_says_records_expire(story: dict[str, Any]) -> None:
+    with pytest.raises(DeployerError) as caught:
+        story["pipeline"].replay_request("local", request_id="req_xyz")
+    assert "no request with id req_xyz in the last 7 days of records; records expire after 7 days" in caught.value.message
+
+
+def test_replay_against_canary_after_the_rollback_says_there_is_none(story: dict[str, Any]) -> None:
+    failure = story["pipeline"].inspect_errors("local", limit=1)[0]
+    with pytest.raises(DeployerError, match="no canary"):
+        story["pipeline"].replay_request("local", request_id=failure.request_id, against="canary")
+
+
+def test_replay_last_errors_summarises_the_batch(story: dict[str, Any]) -> None:
+    batch = story["pipeline"].replay_last("local", 3, errors_only=True)
+    summary = batch.summary()
+    assert summary["replayed"] == 3 and summary["now_succeed"] == 3 and summary["fail"] == 0
+    assert summary["fixed"] == 3 and summary["changed"] == 3 and batch.version == "1"
+
+
+def test_debug_shows_weights_alarms_and_the_deploy_record(story: dict[str, Any]) -> None:
+    report = story["pipeline"].debug("local")
+    assert report["routing"] == [{"version": "1", "weight": 1.0, "role": "stable"}]
+    assert report["rollout"]["status"] == "rolled_back"
+    assert {a["name"] for a in report["alarms"]} >= {"error_rate_spike"}
+    assert report["current"]["version"] == "1" and report["current"]["requests"] >= 10
+    assert report["current"]["deploy"]["code_hash"]
+
+
+def test_logs_shows_the_request_lines_filtered(story: dict[str, Any]) -> None:
+    lines = story["pipeline"].logs("local", "outcome=error", "version=2", limit=5)
+    assert lines and all(line.record and line.record["outcome"] == "error" for line in lines)
+    assert all(line.record and line.record["version"] == "2" for line in lines)
+
+
+def test_the_page_reached_the_receiver_as_a_pagerduty_event(story: dict[str, Any]) -> None:
+    pages = story["receiver"].wait_for("/v2/enqueue")
+    trigger = next(p for p in pages if p["event_action"] == "trigger")
+    assert trigger["routing_key"] == "ssm:/ops-agent/pagerduty-key"
+    assert trigger["event_action"] == "trigger"
+    assert trigger["dedup_key"] == "ops-agent/local/error_rate_spike"
+    payload = trigger["payload"]
+    assert payload["summary"] == "ALARM: error_rate_spike on ops-agent (local)"
+    assert payload["severity"] == "critical"
+    assert payload["source"] == "deployer-emulator/ops-agent/local"
+    assert payload["component"] == "ops-agent" and payload["group"] == "local"
+    details = payload["custom_details"]
+    assert details["alarm"] == "error_rate_spike" and details["state"] == "ALARM" and details["version"] == "2"
+    assert "Threshold Crossed" in details["reason"]
+
+
+def test_the_chat_message_reached_the_receiver_as_a_slack_webhook(story: dict[str, Any]) -> None:
+    messages = story["receiver"].wait_for("/slack")
+    alarm = next(m for m in messages if "ALARM" in m["text"])
+    assert alarm["text"] == ":rotating_light: ALARM: error_rate_spike on ops-agent (local)"
+    section, context = alarm["blocks"]
+    assert section["type"] == "section" and section["text"]["type"] == "mrkdwn"
+    assert section["text"]["text"].startswith("*ALARM: error_rate_spike on ops-agent (local)*\n")
+    assert context["type"] == "context" and "version 2" in context["elements"][0]["text"]
+
+
+def test_alerts_lists_the_deliveries(story: dict[str, Any]) -> None:
+    alerts = story["pipeline"].alerts("local")
+    delivered = [a for a in alerts if a.get("alarm") == "error_rate_spike" and a.get("state") == "ALARM"]
+    assert {a["target"] for a in delivered} == {"page", "chat"}
+    assert all(a["delivery"]["delivered"] for a in delivered)
+
+
+def cli(story: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    return subprocess.run([DEPLOYER, *args, "--spec", str(story["spec"]), "--env", "local"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_cli_errors_replay_debug_and_logs_find_the_running_emulator(story: dict[str, Any]) -> None:
+    listed = cli(story, "errors", "--limit", "2", "--json")
+    assert listed.returncode == 0, listed.stderr
+    data = json.loads(listed.stdout)
+    assert data["count"] == 2 and all(e["version"] == "2" for e in data["errors"])
+    request_id = data["errors"][0]["request_id"]
+    table = cli(story, "errors", "--limit", "2")
+    assert table.returncode == 0 and request_id in table.stdout
+    replayed = cli(story, "replay", request_id, "--against", "stable")
+    assert replayed.returncode == 0, replayed.stderr
+    assert "the output changed" in replayed.stdout and "now succeeds" in replayed.stdout
+    as_json = json.loads(cli(story, "replay", request_id, "--version", "1", "--json").stdout)
+    assert as_json["replay"]["version"] == "1" and as_json["changed"] is True
+    batch = cli(story, "replay", "--last", "2", "--errors")
+    assert batch.returncode == 0 and "2 replayed: 2 now succeed, 0 fail, 2 changed" in batch.stdout
+    debug = cli(story, "debug")
+    assert debug.returncode == 0 and "error_rate_spike" in debug.stdout
+    logs = cli(story, "logs", "--filter", "outcome=error", "--limit", "3", "--json")
+    assert logs.returncode == 0, logs.stderr
+    assert all(json.loads(line)["outcome"] == "error" for line in logs.stdout.splitlines())
+    unknown = cli(story, "replay", "nope")
+    assert unknown.returncode == 1 and "no request with id nope" in unknown.stderr
