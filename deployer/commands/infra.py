@@ -1,0 +1,138 @@
+"""`deployer synth`, `diff` and `deploy`: the spec as CloudFormation, and on AWS (or locally)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from deployer.commands.options import env_option, json_option, spec_option
+from deployer.errors import DeployerError
+
+out_option = click.option("--out", "out_dir", default="cdk.out", show_default=True,
+                          type=click.Path(file_okay=False), help="cloud assembly directory")
+
+
+@click.command()
+@spec_option
+@env_option(required=False)
+@out_option
+@click.option("--cfn-validate", is_flag=True, help="also run CDK's CloudFormation schema validation (~3 s)")
+def synth(spec_path: str, env: str | None, out_dir: str, cfn_validate: bool) -> None:
+    """Write CloudFormation templates and assets to cdk.out (cdk-nag checked, offline)."""
+    from deployer.synth import prepare_targets
+    from deployer.synth import synth as run_synth
+
+    targets = prepare_targets(spec_path, environments=[env] if env else None, out_dir=out_dir)
+    result = run_synth(targets, out_dir=out_dir, cfn_validate=cfn_validate)
+    for stack, template in result.templates.items():
+        click.echo(f"{stack}: {_relative(template)}")
+    click.echo(f"synthesized {len(result.templates)} stack(s) in {result.seconds:.1f}s; cdk-nag AwsSolutions: "
+               f"0 open findings, {result.acknowledged} acknowledged with reasons")
+
+
+@click.command()
+@spec_option
+@env_option()
+@out_option
+@click.option("--role-arn", default=None, help="CloudFormation service role for the change set")
+@json_option
+def diff(spec_path: str, env: str, out_dir: str, role_arn: str | None, as_json: bool) -> None:
+    """Show what `deployer deploy` would change in the environment's stack."""
+    from deployer.aws.clients import AwsClients
+    from deployer.aws.deploy import DeployOptions, diff_stack
+
+    model = _model(spec_path, env)
+    if model.target != "aws":
+        raise DeployerError(f"environment {env} runs in the local emulator; there is no stack to diff",
+                            hint=f"`deployer deploy --env {env}` deploys it locally")
+    result = diff_stack(model, clients=AwsClients.for_region(model.region),
+                        options=DeployOptions(out_dir=Path(out_dir), role_arn=role_arn))
+    if as_json:
+        click.echo(json.dumps({"stack": result.stack, "exists": result.exists,
+                               "changes": [c.__dict__ for c in result.changes],
+                               "template_changes": result.template_changes}, indent=2))
+        return
+    if not result.exists:
+        click.echo(f"{result.stack} does not exist yet; deploying creates {len(result.template_changes)} resources:")
+        for line in result.template_changes:
+            click.echo(f"  {line}")
+        return
+    if not result.changes and not result.template_changes:
+        click.echo(f"{result.stack}: no changes")
+        return
+    click.echo(f"{result.stack}: {len(result.changes)} change(s) in the change set")
+    for change in result.changes:
+        click.echo(f"  {change}")
+    if result.template_changes:
+        click.echo("template diff against the deployed stack:")
+        for line in result.template_changes:
+            click.echo(f"  {line}")
+
+
+@click.command()
+@spec_option
+@env_option()
+@out_option
+@click.option("--wait", is_flag=True, help="wait for the rollout to finish (Step Functions rollouts)")
+@click.option("--no-rollout", is_flag=True, help="update the stack but do not start the traffic shift")
+@click.option("--role-arn", default=None, help="CloudFormation service role for the change set")
+@json_option
+def deploy(spec_path: str, env: str, out_dir: str, wait: bool, no_rollout: bool, role_arn: str | None,
+           as_json: bool) -> None:
+    """Deploy one environment: to AWS (assets, change set, rollout) or into the local emulator."""
+    model = _model(spec_path, env)
+    if model.target == "local":
+        try:
+            from deployer.local.deploy import deploy_local
+        except ModuleNotFoundError as exc:
+            raise DeployerError("the local emulator is not available yet") from exc
+        local = deploy_local(model, spec_path=spec_path, wait=wait)
+        click.echo(json.dumps(local, indent=2, default=str) if as_json else _local_summary(local))
+        return
+    from deployer.aws.clients import AwsClients
+    from deployer.aws.deploy import DeployOptions, deploy_stack
+
+    result = deploy_stack(model, clients=AwsClients.for_region(model.region), options=DeployOptions(
+        out_dir=Path(out_dir), role_arn=role_arn, start_rollout=not no_rollout, wait_rollout=wait))
+    if as_json:
+        click.echo(json.dumps({"stack": result.stack, "status": result.status, "version": result.version,
+                               "stable_version": result.stable_version, "outputs": result.outputs,
+                               "rollout_execution": result.rollout_execution,
+                               "rollout_status": result.rollout_status, "seconds": round(result.seconds, 1)},
+                              indent=2))
+        return
+    click.echo(f"{result.stack}: {result.status} in {result.seconds:.0f}s "
+               f"({result.uploaded_assets} asset(s) uploaded, {len(result.changes)} change(s))")
+    if result.version:
+        click.echo(f"  version {result.version}" + (f" (serving: {result.stable_version})"
+                                                     if result.stable_version else ""))
+    for key, value in sorted(result.outputs.items()):
+        click.echo(f"  {key}: {value}")
+    if result.rollout_execution:
+        click.echo(f"  rollout {result.rollout_status}: {result.rollout_execution}")
+
+
+def _model(spec_path: str, env: str) -> Any:
+    from deployer.compiler import compile_environment
+    from deployer.spec.loader import load_spec
+
+    return compile_environment(load_spec(spec_path), env)
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _local_summary(result: dict[str, Any]) -> str:
+    lines = [f"local: version {result.get('version')}" + (" (new)" if result.get("created") else " (unchanged)")]
+    if result.get("message"):
+        lines.append(f"  {result['message']}")
+    if result.get("rollout"):
+        lines.append(f"  rollout: {json.dumps(result['rollout'], default=str)}")
+    return "\n".join(lines)
