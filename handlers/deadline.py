@@ -9,21 +9,30 @@ deadline (Python cannot kill a thread; the late result is dropped).
 
 from __future__ import annotations
 
-import _signal  # type: ignore[import-not-found]  # the C module: no enum wrapping, ~10x faster
+import _signal  # type: ignore[import-not-found]  # the C module: no enum wrapping (and no enum import)
+import _thread
 import contextvars
-import signal
-import threading
+import sys
 import time
-from collections.abc import Callable
-from types import FrameType
-from typing import Any, TypeVar
 
 from handlers.usage import ActionTimeout
 
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
+    from typing import Any, TypeVar
 
-_MAIN_THREAD = threading.main_thread().ident
-_HAS_ITIMER = hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
+    T = TypeVar("T")
+
+
+def _main_thread_ident() -> int | None:
+    threading = sys.modules.get("threading")
+    return threading.main_thread().ident if threading is not None else _thread.get_ident()
+
+
+_MAIN_THREAD = _main_thread_ident()
+_HAS_ITIMER = hasattr(_signal, "setitimer") and hasattr(_signal, "SIGALRM")
 # [deadline or None, previous handler, outer timer fired]
 _state: list[Any] = [None, None, False]
 
@@ -43,9 +52,10 @@ def call_with_deadline(func: Callable[[], T], timeout_s: float) -> T:
     """Run `func()`; raise `ActionTimeout` if it runs longer than `timeout_s`."""
     if timeout_s <= 0:
         raise ActionTimeout()
-    if _HAS_ITIMER and threading.get_ident() == _MAIN_THREAD and _state[0] is None:
+    ident = _thread.get_ident()
+    if _HAS_ITIMER and ident == _MAIN_THREAD and _state[0] is None:
         return _with_alarm(func, timeout_s)
-    if threading.get_ident() == _MAIN_THREAD and _state[0] is not None:
+    if ident == _MAIN_THREAD and _state[0] is not None:
         return func()  # nested call: the outer deadline already applies
     return _in_thread(func, timeout_s)
 
@@ -73,6 +83,8 @@ def _with_alarm(func: Callable[[], T], timeout_s: float) -> T:
 
 
 def _in_thread(func: Callable[[], T], timeout_s: float) -> T:
+    import threading
+
     context = contextvars.copy_context()
     box: dict[str, Any] = {}
     done = threading.Event()

@@ -12,35 +12,51 @@ with a `status` key added.
 
 from __future__ import annotations
 
-import base64
-import json
-from dataclasses import dataclass
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 UNSET: Any = object()
 
 
-@dataclass(slots=True)
 class Request:
-    action: str
-    http: bool
-    method: str = "POST"
-    body: str | bytes | None = None  # raw JSON of an HTTP request
-    data: Any = UNSET  # parsed input of a direct invoke
-    request_id: str | None = None
-    replay: bool = False
+    """One request, whatever event it came in."""
+
+    __slots__ = ("action", "body", "data", "http", "method", "replay", "request_id")
+
+    def __init__(
+        self,
+        action: str,
+        http: bool,
+        method: str = "POST",
+        body: str | bytes | None = None,  # raw JSON of an HTTP request
+        data: Any = UNSET,  # parsed input of a direct invoke
+        request_id: str | None = None,
+        replay: bool = False,
+    ) -> None:
+        self.action = action
+        self.http = http
+        self.method = method
+        self.body = body
+        self.data = data
+        self.request_id = request_id
+        self.replay = replay
 
     def size_bytes(self) -> int:
         if self.body is not None:
             return len(self.body) if isinstance(self.body, bytes) else len(self.body.encode())
         if self.data is UNSET:
             return 0
+        import json
+
         return len(json.dumps(self.data, default=str).encode())
 
     def input_for_log(self) -> Any:
         """The input as a JSON value for the request record (the raw text if it is not JSON)."""
         if self.body is None:
             return None if self.data is UNSET else self.data
+        import json
+
         try:
             return json.loads(self.body)
         except ValueError:
@@ -56,17 +72,19 @@ def parse_event(event: Any) -> Request:
     if not isinstance(event, dict):
         raise ValueError(f"event must be a JSON object, not {type(event).__name__}")
     context = event.get("requestContext")
-    if isinstance(context, dict) and ("http" in context or "httpMethod" in event):
+    if context.__class__ is dict and ("http" in context or "httpMethod" in event):
         http = context.get("http") or {}
         method = str(http.get("method") or event.get("httpMethod") or "POST").upper()
         path = str(event.get("rawPath") or http.get("path") or event.get("path") or "/")
         params = event.get("pathParameters") or {}
         action = str(params.get("action") or path.rstrip("/").rsplit("/", 1)[-1])
         headers = event.get("headers") or {}
-        if headers and not all(k.islower() for k in headers):
+        if "httpMethod" in event:  # payload 1.0 keeps the client's header case; 2.0 lower-cases them
             headers = {str(k).lower(): v for k, v in headers.items()}
         body = event.get("body")
         if body is not None and event.get("isBase64Encoded"):
+            import base64
+
             body = base64.b64decode(body)
         return Request(
             action=action,
@@ -96,4 +114,6 @@ def http_response(status: int, body: str, request_id: str) -> dict[str, Any]:
 
 
 def error_body(request_id: str, error_type: str, message: str) -> str:
+    import json
+
     return json.dumps({"request_id": request_id, "error": {"type": error_type, "message": message}})

@@ -11,10 +11,12 @@ Function environment variables (none set = no effect and no per-request cost):
 from __future__ import annotations
 
 import os
-import random
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import random
+    from collections.abc import Mapping
 
 ERROR_RATE = "DEPLOYER_FAULT_ERROR_RATE"
 LATENCY_MS = "DEPLOYER_FAULT_LATENCY_MS"
@@ -30,12 +32,16 @@ class InjectedFault(RuntimeError):
 _leaked: list[bytearray] = []
 
 
-@dataclass(frozen=True, slots=True)
 class Faults:
-    error_rate: float = 0.0
-    latency_ms: float = 0.0
-    cost_multiplier: float = 1.0
-    leak_kb: int = 0
+    __slots__ = ("cost_multiplier", "error_rate", "latency_ms", "leak_kb")
+
+    def __init__(
+        self, error_rate: float = 0.0, latency_ms: float = 0.0, cost_multiplier: float = 1.0, leak_kb: int = 0
+    ) -> None:
+        self.error_rate = error_rate
+        self.latency_ms = latency_ms
+        self.cost_multiplier = cost_multiplier
+        self.leak_kb = leak_kb
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Faults | None:

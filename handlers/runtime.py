@@ -9,26 +9,26 @@ request-record log line and one EMF line.
 
 from __future__ import annotations
 
-import importlib
+import _thread
 import os
-import random
 import sys
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
-from json.encoder import encode_basestring_ascii as _enc
-from typing import Any, TextIO
 
-from handlers.config import RuntimeConfig, resolve_policy
 from handlers.deadline import call_with_deadline
 from handlers.events import UNSET, Request, error_body, http_response, parse_event
-from handlers.faults import Faults
-from handlers.redaction import Redactor
-from handlers.sdk import AgentSettings, agent_actions, instantiate, is_agent, monitor_overrides
-from handlers.telemetry import RequestReport, Telemetry, _num, render_value
+from handlers.telemetry import RequestReport, Telemetry, render_value
 from handlers.usage import CURRENT_USAGE, ActionTimeout, RequestUsage, cost_usd
+
+# Only what a request needs is imported here; the rest (config parsing, the SDK, pydantic, the
+# model provider, redaction patterns) is imported when the runtime is created, on first use.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import random
+    from collections.abc import Callable
+    from typing import Any, TextIO
+
+    from handlers.config import RuntimeConfig
+    from handlers.redaction import Redactor
 
 try:
     import resource
@@ -46,28 +46,41 @@ except ImportError:  # pragma: no cover - not Linux
 LAMBDA_MARGIN_S = 0.05
 
 
+class _NotLoaded(Exception):
+    """Placeholder until `handlers.validation` is imported on the first request."""
+
+
+_InputError: type[Exception] = _NotLoaded
+
+
 class _Reject(Exception):
     def __init__(self, status: int, error_type: str, message: str) -> None:
         super().__init__(message)
         self.status, self.error_type, self.message = status, error_type, message
 
 
-@dataclass(slots=True)
 class ActionRuntime:
     """One action as the runtime runs it."""
 
-    name: str
-    call: Callable[..., Any]
-    timeout_s: float
-    max_payload_bytes: int
-    log_inputs: bool
-    log_outputs: bool
-    log_latency: bool
-    log_errors: bool
-    sample_rate: float
-    redactor: Redactor
-    validator: Any = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    __slots__ = ("call", "lock", "log_errors", "log_inputs", "log_latency", "log_outputs", "max_payload_bytes", "name",
+                 "redactor", "sample_rate", "timeout_s", "validator")
+
+    def __init__(
+        self, *, name: str, call: Callable[..., Any], timeout_s: float, max_payload_bytes: int, log_inputs: bool,
+        log_outputs: bool, log_latency: bool, log_errors: bool, sample_rate: float, redactor: Redactor,
+    ) -> None:
+        self.name = name
+        self.call = call
+        self.timeout_s = timeout_s
+        self.max_payload_bytes = max_payload_bytes
+        self.log_inputs = log_inputs
+        self.log_outputs = log_outputs
+        self.log_latency = log_latency
+        self.log_errors = log_errors
+        self.sample_rate = sample_rate
+        self.redactor = redactor
+        self.validator: Any = None
+        self.lock = _thread.allocate_lock()
 
     def arguments(self, request: Request) -> dict[str, Any]:
         validator = self.validator
@@ -93,11 +106,13 @@ class ActionRuntime:
         return f"payload of {size} bytes is over the {self.max_payload_bytes}-byte limit of action {self.name!r}"
 
 
-@dataclass(slots=True)
 class _Loaded:
-    actions: dict[str, ActionRuntime]
-    agent: Any = None
-    error: str | None = None
+    __slots__ = ("actions", "agent", "error")
+
+    def __init__(self, actions: dict[str, ActionRuntime], agent: Any = None, error: str | None = None) -> None:
+        self.actions = actions
+        self.agent = agent
+        self.error = error
 
 
 class Runtime:
@@ -111,6 +126,11 @@ class Runtime:
         environ: dict[str, str] | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        import random
+
+        from handlers.faults import Faults
+        from handlers.redaction import Redactor
+
         env = os.environ if environ is None else environ
         self.config = config
         self.telemetry = Telemetry(
@@ -128,7 +148,7 @@ class Runtime:
         self._rng = rng or random.Random()
         top = config.monitoring.get("redaction") or {}
         self._fallback_redactor = Redactor(top.get("builtins") or (), top.get("patterns") or ())
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._loaded: _Loaded | None = None
         self._to_json: Callable[[Any], bytes] | None = None
         self._to_jsonable: Callable[[Any], Any] | None = None
@@ -148,8 +168,17 @@ class Runtime:
         return self._loaded
 
     def _load(self, version: str) -> _Loaded:
+        global _InputError
+        import importlib
+
         from pydantic_core import to_json, to_jsonable_python
 
+        from handlers.config import resolve_policy
+        from handlers.redaction import Redactor
+        from handlers.sdk import AgentSettings, agent_actions, instantiate, is_agent, monitor_overrides
+        from handlers.validation import InputError
+
+        _InputError = InputError
         self._to_json, self._to_jsonable = to_json, to_jsonable_python
         cfg = self.config
         root = str(cfg.code_root)
@@ -230,12 +259,12 @@ class Runtime:
                 raise _Reject(404, "UnknownAction", f"unknown action {request.action!r}; known actions: {known}")
             if request.http and request.method != "POST":
                 raise _Reject(405, "MethodNotAllowed", f"use POST /{action.name} with a JSON body")
-            from handlers.validation import InputError
-
             try:
                 kwargs = action.arguments(request)
-            except InputError as exc:
-                raise _Reject(exc.status, "BadRequest" if exc.status == 400 else "ValidationError", exc.message) from None
+            except _InputError as exc:
+                status_code: int = exc.status  # type: ignore[attr-defined]
+                raise _Reject(status_code, "BadRequest" if status_code == 400 else "ValidationError",
+                              exc.message) from None  # type: ignore[attr-defined]
             timeout = action.timeout_s
             remaining = getattr(context, "get_remaining_time_in_millis", None)
             if remaining is not None:
@@ -243,10 +272,11 @@ class Runtime:
             usage = RequestUsage(deadline=time.monotonic() + timeout)
             token = CURRENT_USAGE.set(usage)
             try:
+                call = action.call
                 if self.faults is None:
-                    result = call_with_deadline(partial(action.call, **kwargs), timeout)
+                    result = call_with_deadline(lambda: call(**kwargs), timeout)
                 else:
-                    result = call_with_deadline(partial(self._faulty, action.call, kwargs), timeout)
+                    result = call_with_deadline(lambda: self._faulty(call, kwargs), timeout)
             finally:
                 CURRENT_USAGE.reset(token)
             try:
@@ -278,18 +308,15 @@ class Runtime:
         action: ActionRuntime | None, usage: RequestUsage | None, status: int, error_type: str | None,
         error_message: str | None, result: Any, output_json: str, context: Any,
     ) -> dict[str, Any]:
-        latency_ms = (time.perf_counter() - start) * 1000.0
+        latency_ms = round((time.perf_counter() - start) * 1000.0, 3)
         memory_mb = _memory_mb()
-        input_tokens = usage.input_tokens if usage else 0
-        output_tokens = usage.output_tokens if usage else 0
-        confidence = usage.confidence if usage else None
+        if usage is not None:
+            input_tokens, output_tokens, confidence = usage.input_tokens, usage.output_tokens, usage.confidence
+        else:
+            input_tokens, output_tokens, confidence = 0, 0, None
         billed_memory = getattr(context, "memory_limit_in_mb", None) or self.config.function_memory_mb
-        cost = cost_usd(
-            input_tokens=input_tokens, output_tokens=output_tokens,
-            input_per_1k_usd=self.input_per_1k_usd, output_per_1k_usd=self.output_per_1k_usd,
-            billed_ms=latency_ms, memory_mb=float(billed_memory),
-            gb_second_usd=self.config.gb_second_usd, request_usd=self.config.request_usd,
-        )
+        cost = cost_usd(input_tokens, output_tokens, self.input_per_1k_usd, self.output_per_1k_usd,
+                        latency_ms, float(billed_memory), self.config.gb_second_usd, self.config.request_usd)
         if self.faults is not None:
             cost *= self.faults.cost_multiplier
         name = action.name if action is not None else request.action
@@ -301,12 +328,14 @@ class Runtime:
         self._apply_policy(report, request, action, error_message, result)
         self.telemetry.emit(report)
         if status == 200:
+            n_latency, n_cost, n_confidence, n_memory = report.numbers()
+            s_id, s_action, s_version = report.strings()
             body = "".join((
-                '{"request_id": ', _enc(request_id), ', "action": ', _enc(name), ', "version": ', _enc(version),
+                '{"request_id": ', s_id, ', "action": ', s_action, ', "version": ', s_version,
                 ', "output": ', output_json,
-                ', "usage": {"latency_ms": ', _num(latency_ms), ', "input_tokens": ', str(input_tokens),
-                ', "output_tokens": ', str(output_tokens), ', "cost_usd": ', _num(cost),
-                ', "confidence": ', _num(confidence), ', "memory_mb": ', _num(memory_mb), "}}",
+                ', "usage": {"latency_ms": ', n_latency, ', "input_tokens": ', str(input_tokens),
+                ', "output_tokens": ', str(output_tokens), ', "cost_usd": ', n_cost,
+                ', "confidence": ', n_confidence, ', "memory_mb": ', n_memory, "}}",
             ))
         else:
             body = error_body(request_id, error_type or "Error", error_message or "")
@@ -346,7 +375,7 @@ class Runtime:
 
 
 _runtime: Runtime | None = None
-_runtime_lock = threading.Lock()
+_runtime_lock = _thread.allocate_lock()
 
 
 def get_runtime() -> Runtime:
@@ -355,6 +384,8 @@ def get_runtime() -> Runtime:
     if _runtime is None:
         with _runtime_lock:
             if _runtime is None:
+                from handlers.config import RuntimeConfig
+
                 _runtime = Runtime(RuntimeConfig.load())
     return _runtime
 

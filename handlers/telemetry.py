@@ -13,14 +13,15 @@ at the root. Replays are written to the replay namespace so that they never trip
 
 from __future__ import annotations
 
-import json
 import math
 import sys
-from dataclasses import dataclass
-from json.encoder import encode_basestring_ascii as _enc
-from typing import Any, TextIO
+from _json import encode_basestring_ascii as _enc  # the C encoder, without importing json (and re)
 
 from handlers.records import REQUEST_EVENT
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 #: (metric name, unit) of every EMF line, in order. ModelConfidence only when a model gave one.
 METRICS: tuple[tuple[str, str], ...] = (
@@ -46,34 +47,75 @@ def _num(value: float | int | None) -> str:
 
 
 def _json(value: Any) -> str:
+    import json
+
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
 
 
-@dataclass(slots=True)
 class RequestReport:
     """Everything the two lines say about one request."""
 
-    request_id: str
-    ts_ms: int
-    action: str
-    version: str
-    status: int
-    latency_ms: float
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-    confidence: float | None = None
-    memory_mb: float = 0.0
-    error_type: str | None = None
-    error_message: str | None = None
-    input_json: str | None = None  # already redacted and rendered; None = not logged
-    output_json: str | None = None
-    replay: bool = False
-    log_latency: bool = True
+    __slots__ = (
+        "_numbers", "_strings", "action", "confidence", "cost_usd", "error_message", "error_type", "input_json",
+        "input_tokens", "latency_ms", "log_latency", "memory_mb", "output_json", "output_tokens", "replay",
+        "request_id", "status", "ts_ms", "version",
+    )
+
+    def __init__(
+        self,
+        request_id: str,
+        ts_ms: int,
+        action: str,
+        version: str,
+        status: int,
+        latency_ms: float,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cost_usd: float = 0.0,
+        confidence: float | None = None,
+        memory_mb: float = 0.0,
+        error_type: str | None = None,
+        error_message: str | None = None,
+        input_json: str | None = None,  # already redacted and rendered; None = not logged
+        output_json: str | None = None,
+        replay: bool = False,
+        log_latency: bool = True,
+    ) -> None:
+        self.request_id = request_id
+        self.ts_ms = ts_ms
+        self.action = action
+        self.version = version
+        self.status = status
+        self.latency_ms = latency_ms
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.cost_usd = cost_usd
+        self.confidence = confidence
+        self.memory_mb = memory_mb
+        self.error_type = error_type
+        self.error_message = error_message
+        self.input_json = input_json
+        self.output_json = output_json
+        self.replay = replay
+        self.log_latency = log_latency
+        self._numbers: tuple[str, str, str, str] | None = None
+        self._strings: tuple[str, str, str] | None = None
 
     @property
     def ok(self) -> bool:
         return self.status < 400
+
+    def numbers(self) -> tuple[str, str, str, str]:
+        """latency, cost, confidence and memory as JSON numbers, rendered once per request."""
+        if self._numbers is None:
+            self._numbers = (_num(self.latency_ms), _num(self.cost_usd), _num(self.confidence), _num(self.memory_mb))
+        return self._numbers
+
+    def strings(self) -> tuple[str, str, str]:
+        """request id, action and version as JSON strings, encoded once per request."""
+        if self._strings is None:
+            self._strings = (_enc(self.request_id), _enc(self.action), _enc(self.version))
+        return self._strings
 
 
 class Telemetry:
@@ -103,24 +145,26 @@ class Telemetry:
         return self._stream if self._stream is not None else sys.stdout
 
     def log_line(self, r: RequestReport) -> str:
+        latency, cost, confidence, memory = r.numbers()
+        request_id, action, version = r.strings()
         parts = [
             self._log_prefix,
             ', "level": "info"' if r.ok else ', "level": "error"',
-            ', "request_id": ', _enc(r.request_id),
+            ', "request_id": ', request_id,
             ', "ts": ', str(r.ts_ms),
-            ', "action": ', _enc(r.action),
-            ', "version": ', _enc(r.version),
+            ', "action": ', action,
+            ', "version": ', version,
             ', "status": ', str(r.status),
             ', "outcome": "ok"' if r.ok else ', "outcome": "error"',
         ]
         if r.log_latency:
-            parts += [', "latency_ms": ', _num(r.latency_ms)]
+            parts += [', "latency_ms": ', latency]
         parts += [
             ', "input_tokens": ', str(r.input_tokens),
             ', "output_tokens": ', str(r.output_tokens),
-            ', "cost_usd": ', _num(r.cost_usd),
-            ', "confidence": ', _num(r.confidence),
-            ', "memory_mb": ', _num(r.memory_mb),
+            ', "cost_usd": ', cost,
+            ', "confidence": ', confidence,
+            ', "memory_mb": ', memory,
             ', "error_type": ', "null" if r.error_type is None else _enc(r.error_type),
             ', "error_message": ', "null" if r.error_message is None else _enc(r.error_message),
         ]
@@ -135,6 +179,8 @@ class Telemetry:
         key = (version, replay, confidence)
         head = self._emf_mid.get(key)
         if head is None:
+            import json
+
             metrics = [*METRICS, CONFIDENCE_METRIC] if confidence else list(METRICS)
             directive = {
                 "Namespace": self.replay_namespace if replay else self.namespace,
@@ -149,23 +195,25 @@ class Telemetry:
         return head
 
     def emf_line(self, r: RequestReport) -> str:
-        has_confidence = r.confidence is not None and math.isfinite(r.confidence)
+        latency, cost, confidence, memory = r.numbers()
+        request_id, action, _ = r.strings()
+        has_confidence = confidence != "null"
         parts = [
             '{"_aws": {"Timestamp": ', str(r.ts_ms),
             self._emf_head(r.version, r.replay, has_confidence),
-            ', "Action": ', _enc(r.action),
-            ', "request_id": ', _enc(r.request_id),
+            ', "Action": ', action,
+            ', "request_id": ', request_id,
             ', "Invocations": 1',
             ', "Errors": 1' if r.status >= 500 else ', "Errors": 0',
             ', "ClientErrors": 1' if 400 <= r.status < 500 else ', "ClientErrors": 0',
-            ', "Latency": ', _num(r.latency_ms),
+            ', "Latency": ', latency,
             ', "InputTokens": ', str(r.input_tokens),
             ', "OutputTokens": ', str(r.output_tokens),
-            ', "CostUSD": ', _num(r.cost_usd),
-            ', "MemoryUsedMB": ', _num(r.memory_mb),
+            ', "CostUSD": ', cost,
+            ', "MemoryUsedMB": ', memory,
         ]
         if has_confidence:
-            parts += [', "ModelConfidence": ', _num(r.confidence)]
+            parts += [', "ModelConfidence": ', confidence]
         parts.append("}")
         return "".join(parts)
 

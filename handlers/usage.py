@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import time
 from contextvars import ContextVar
-from dataclasses import dataclass
 
-from handlers.sdk import ModelResult
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from handlers.sdk import ModelResult
 
 
 class ActionTimeout(BaseException):
@@ -22,13 +23,17 @@ class ActionTimeout(BaseException):
     """
 
 
-@dataclass(slots=True)
 class RequestUsage:
-    deadline: float  # time.monotonic() value after which the action has timed out
-    input_tokens: int = 0
-    output_tokens: int = 0
-    confidence: float | None = None
-    model_calls: int = 0
+    """Tokens and confidence of one request's model calls; `deadline` is a `time.monotonic()` value."""
+
+    __slots__ = ("confidence", "deadline", "input_tokens", "model_calls", "output_tokens")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.confidence: float | None = None
+        self.model_calls = 0
 
     def add(self, result: ModelResult) -> None:
         self.model_calls += 1
@@ -52,7 +57,6 @@ def current_usage() -> RequestUsage | None:
 
 
 def cost_usd(
-    *,
     input_tokens: int,
     output_tokens: int,
     input_per_1k_usd: float,
