@@ -83,14 +83,14 @@ def main() -> None:
         bundle, python, action, body = build(args, Path(tmp))
         interpreter = find_interpreter(python) or sys.executable
         base = [interpreter, "-I", "-S", "-c"]
-        wall_ms(base + [IMPORT, str(bundle)], 3)  # warm the page cache
+        wall_ms([*base, IMPORT, str(bundle)], 3)  # warm the page cache
         bare, handler = [], []
         for _ in range(args.runs):  # interleaved, so drift hits both
-            bare += wall_ms(base + [SETUP, str(bundle)], 1)
-            handler += wall_ms(base + [IMPORT, str(bundle)], 1)
-        imported = json.loads(subprocess.run(base + [REPORT, str(bundle)], check=True, capture_output=True,
+            bare += wall_ms([*base, SETUP, str(bundle)], 1)
+            handler += wall_ms([*base, IMPORT, str(bundle)], 1)
+        imported = json.loads(subprocess.run([*base, REPORT, str(bundle)], check=True, capture_output=True,
                                              text=True).stdout)
-        first = [json.loads(subprocess.run(base + [FIRST_REQUEST, str(bundle), action, body], check=True,
+        first = [json.loads(subprocess.run([*base, FIRST_REQUEST, str(bundle), action, body], check=True,
                                            capture_output=True, text=True).stdout.splitlines()[-1])
                  for _ in range(5)]
     bare_ms, handler_ms = statistics.median(bare), statistics.median(handler)
