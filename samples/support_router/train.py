@@ -1,0 +1,228 @@
+"""Train the support router and export it to a small JSON artifact (scikit-learn at training time only).
+
+    .venv/bin/python samples/support_router/train.py            # ~2 minutes on 2 cores
+
+1. Split `data/train.csv` (BANKING77) into training and a stratified held-out set (15 %, fixed
+   seed) and write the held-out row ids to `data/holdout_ids.json`. Nothing held out is used below.
+2. Fit TF-IDF (word 1-2 grams + char_wb 2-5 grams, sublinear tf) + multinomial logistic regression.
+3. Keep the largest `--keep` share of the weights (the rest are ~0) and export vocabulary, idf and
+   sparse weights to `model/router.json`, which `router_model.py` scores with the standard library.
+4. Choose the confidence threshold by 5-fold cross-validation on the training part only: the
+   lowest threshold whose out-of-fold auto-routed share is at least `--target-accuracy` correct.
+   It is written into the artifact's metadata; put it in agent.yaml `model.confidence_threshold`.
+
+Deterministic: the same data, seed and options give a byte-identical artifact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+from router_data import ARTIFACT, HOLDOUT_IDS, Example, load_examples, split_examples
+from router_model import FORMAT, encode_array
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.pipeline import FeatureUnion
+
+WORD_NGRAMS = (1, 2)
+CHAR_NGRAMS = (2, 5)
+THRESHOLD_GRID = [round(0.30 + 0.01 * i, 2) for i in range(66)]  # 0.30 .. 0.95
+
+
+def build_features() -> FeatureUnion:
+    return FeatureUnion(
+        [
+            ("word", TfidfVectorizer(analyzer="word", ngram_range=WORD_NGRAMS, sublinear_tf=True, dtype=np.float64)),
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb", ngram_range=CHAR_NGRAMS, sublinear_tf=True, min_df=2, dtype=np.float64
+                ),
+            ),
+        ]
+    )
+
+
+class FittedRouter:
+    """The scikit-learn model with its weights pruned and rounded to float32, as exported."""
+
+    def __init__(self, examples: Sequence[Example], *, c: float, keep: float) -> None:
+        self.features = build_features()
+        matrix = self.features.fit_transform([e.text for e in examples])
+        self.classifier = LogisticRegression(C=c, max_iter=5000)
+        self.classifier.fit(matrix, [e.intent for e in examples])
+        self.intents: list[str] = [str(name) for name in self.classifier.classes_]
+        weights = self.classifier.coef_.astype(np.float32)
+        if keep < 1.0:
+            cutoff = np.quantile(np.abs(weights), 1.0 - keep)
+            weights[np.abs(weights) < cutoff] = 0.0
+        self.weights = weights
+        self.intercept = self.classifier.intercept_.astype(np.float32)
+
+    def intent_probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        scores = self.features.transform(list(texts)) @ self.weights.T.astype(np.float64)
+        scores = np.asarray(scores) + self.intercept.astype(np.float64)
+        scores -= scores.max(axis=1, keepdims=True)
+        probs = np.exp(scores)
+        probs /= probs.sum(axis=1, keepdims=True)
+        return np.asarray(probs)
+
+    def export(self, intent_team: dict[str, str], metadata: dict[str, Any]) -> dict[str, Any]:
+        blocks = []
+        offset = 0
+        for name, vectorizer in self.features.transformer_list:
+            vocabulary: dict[str, int] = vectorizer.vocabulary_
+            terms = sorted(vocabulary, key=vocabulary.__getitem__)
+            block_weights = self.weights[:, offset : offset + len(terms)]
+            offset += len(terms)
+            row_start: list[int] = [0]
+            classes: list[int] = []
+            values: list[float] = []
+            for j in range(len(terms)):
+                nonzero = np.flatnonzero(block_weights[:, j])
+                classes.extend(int(k) for k in nonzero)
+                values.extend(float(v) for v in block_weights[nonzero, j])
+                row_start.append(len(classes))
+            blocks.append(
+                {
+                    "name": name,
+                    "analyzer": vectorizer.analyzer,
+                    "ngram_range": list(vectorizer.ngram_range),
+                    "terms": terms,
+                    "idf": encode_array(vectorizer.idf_.astype(np.float32).tolist(), "f"),
+                    "row_start": encode_array(row_start, "I"),
+                    "classes": encode_array(classes, "B"),
+                    "weights": encode_array(values, "f"),
+                }
+            )
+        return {
+            "format": FORMAT,
+            "intents": self.intents,
+            "teams": sorted(set(intent_team.values())),
+            "intent_team": {name: intent_team[name] for name in self.intents},
+            "intercept": [float(b) for b in self.intercept],
+            "blocks": blocks,
+            "metadata": metadata,
+        }
+
+
+def team_confidence(
+    probs: np.ndarray, intents: Sequence[str], teams: Sequence[str], intent_team: dict[str, str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(chosen team index, its probability) per row; team probability = sum of its intents'."""
+    membership = np.zeros((len(intents), len(teams)))
+    for i, name in enumerate(intents):
+        membership[i, teams.index(intent_team[name])] = 1.0
+    team_probs = probs @ membership
+    return team_probs.argmax(axis=1), team_probs.max(axis=1)
+
+
+def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target: float) -> dict[str, float]:
+    """Lowest grid threshold whose auto-routed share reaches `target` accuracy (else the highest)."""
+    best: dict[str, float] = {}
+    for threshold in THRESHOLD_GRID:
+        routed = confidence >= threshold
+        accuracy = float(correct[routed].mean()) if routed.any() else 1.0
+        best = {"threshold": threshold, "auto_routed_share": float(routed.mean()), "auto_routed_accuracy": accuracy}
+        if accuracy >= target:
+            break
+    return best
+
+
+def cross_validate(
+    training: Sequence[Example], intent_team: dict[str, str], *, folds: int, seed: int, c: float, keep: float,
+    target: float,
+) -> dict[str, Any]:
+    labels = np.array([e.intent for e in training])
+    confidence = np.zeros(len(training))
+    correct = np.zeros(len(training), dtype=bool)
+    teams = sorted(set(intent_team.values()))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for fit_rows, val_rows in splitter.split(np.zeros(len(training)), labels):
+        fold = FittedRouter([training[i] for i in fit_rows], c=c, keep=keep)
+        probs = fold.intent_probabilities([training[i].text for i in val_rows])
+        chosen, conf = team_confidence(probs, fold.intents, teams, intent_team)
+        confidence[val_rows] = conf
+        correct[val_rows] = [teams[t] == training[i].team for t, i in zip(chosen, val_rows, strict=True)]
+    choice = choose_threshold(confidence, correct, target)
+    return {"folds": folds, "target_accuracy": target, "team_accuracy": float(correct.mean()), **choice}
+
+
+def write_json(path: Path, data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seed", type=int, default=2020)
+    parser.add_argument("--holdout-fraction", type=float, default=0.15)
+    parser.add_argument("--c", type=float, default=30.0, help="inverse L2 strength of the logistic regression")
+    parser.add_argument("--keep", type=float, default=0.1, help="share of the weights kept in the artifact")
+    parser.add_argument("--cv-folds", type=int, default=5, help="0 skips the threshold search")
+    parser.add_argument("--target-accuracy", type=float, default=0.99)
+    parser.add_argument("--train-fraction", type=float, default=1.0,
+                        help="train on a stratified share of the training part (fast tests)")
+    parser.add_argument("--out", type=Path, default=ARTIFACT)
+    parser.add_argument("--split-out", type=Path, default=HOLDOUT_IDS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    examples = load_examples()
+    intent_team = {e.intent: e.team for e in examples}
+    rows = [e.row for e in examples]
+    _, holdout_rows = train_test_split(
+        rows, test_size=args.holdout_fraction, stratify=[e.intent for e in examples], random_state=args.seed
+    )
+    holdout_set = {int(r) for r in holdout_rows}
+    write_json(args.split_out, {"seed": args.seed, "fraction": args.holdout_fraction, "rows": sorted(holdout_set)})
+    training, holdout = split_examples(examples, holdout_set)
+    if args.train_fraction < 1.0:
+        training, _ = train_test_split(
+            training, train_size=args.train_fraction, stratify=[e.intent for e in training], random_state=args.seed
+        )
+        training = sorted(training, key=lambda e: e.row)
+    print(f"training on {len(training)} messages, {len(holdout)} held out", file=sys.stderr)
+
+    metadata: dict[str, Any] = {
+        "dataset": "BANKING77 train.csv (PolyAI, CC BY 4.0)",
+        "seed": args.seed,
+        "holdout_fraction": args.holdout_fraction,
+        "training_examples": len(training),
+        "c": args.c,
+        "keep": args.keep,
+        "word_ngrams": list(WORD_NGRAMS),
+        "char_ngrams": list(CHAR_NGRAMS),
+        "sklearn_version": sklearn.__version__,
+    }
+    if args.cv_folds >= 2:
+        cv = cross_validate(training, intent_team, folds=args.cv_folds, seed=args.seed, c=args.c, keep=args.keep,
+                            target=args.target_accuracy)
+        metadata["cross_validation"] = cv
+        metadata["confidence_threshold"] = cv["threshold"]
+        print(f"cross-validation: {json.dumps(cv)}", file=sys.stderr)
+
+    router = FittedRouter(training, c=args.c, keep=args.keep)
+    digest = write_json(args.out, router.export(intent_team, metadata))
+    nonzero = int(np.count_nonzero(router.weights))
+    print(json.dumps({"artifact": str(args.out), "sha256": digest, "bytes": args.out.stat().st_size,
+                      "features": int(router.weights.shape[1]), "nonzero_weights": nonzero,
+                      "confidence_threshold": metadata.get("confidence_threshold")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
