@@ -399,8 +399,7 @@ class Emulator:
                         + (f" + {saved.additional}" if saved.additional else ""))
             self._apply_weights(saved.primary, saved.additional)
         if self.state.primary is not None:
-            self.evaluator.watch(self.state.primary, self.clock.now())
-            self.aws.watch_version(self.state.primary)
+            self._watch(self.state.primary, "emulator restarted")
         self._persist()
 
     # -- deploy -------------------------------------------------------------------------------
@@ -461,14 +460,12 @@ class Emulator:
                 self.state.rollout = rollout.to_dict()
                 self._apply_weights(number, {})
                 self._set_stable(number)
-                self.evaluator.watch(number, self.clock.now())
-                self.aws.watch_version(number)
+                self._watch(number, f"first version {number}")
                 message = f"version {number} is the first version: 100 % at once (nothing to shift from)"
                 self._event("complete", message, version=number)
                 return DeployResult(number, True, message, self.state.rollout)
             rollout = RolloutEngine.plan(number, stable, model.rollout.steps, self.clock.now())
-            self.evaluator.watch(number, self.clock.now(), reason=f"deploy of version {number}")
-            self.aws.watch_version(number)
+            self._watch(number, f"deploy of version {number}")
             self._start_engine(rollout)
         if wait:
             self.wait_for_rollout(timeout_s)
@@ -483,6 +480,18 @@ class Emulator:
             self.recorder.write_item(item)
         except Exception as exc:
             self._event("warning", f"could not write the deploy record: {exc}")
+
+    def _watch(self, version: str, why: str) -> None:
+        """Point the alarms at `version`, in the evaluator and (in order, off this thread) in moto."""
+        reason = f"{why}: alarms now watch version {version}"
+        self.evaluator.watch(version, self.clock.now(), reason=reason)
+
+        def write() -> None:
+            self.aws.watch_version(version)
+            for alarm in self.model.alarms:
+                self.aws.set_alarm_state(alarm.name, "INSUFFICIENT_DATA", reason)
+
+        self._moto_writes.submit(write)
 
     def _set_stable(self, version: str) -> None:
         with self._lock:
@@ -510,13 +519,8 @@ class Emulator:
         state = engine.run()
         if state.status == "succeeded":
             self._set_stable(state.version)
-        elif state.status == "rolled_back" and state.stable_version:
-            self.evaluator.watch(state.stable_version, self.clock.now(),
-                                 reason=f"version {state.version} rolled back; watching {state.stable_version}")
-            try:
-                self.aws.watch_version(state.stable_version)
-            except Exception:
-                pass
+        # after a rollback the alarms keep watching the rolled-back version, as the deployed alarms do
+        # in AWS until the next deploy: they return to OK (and resolve their pages) once its data stops
         with self._lock:
             self.state.rollout = state.to_dict()
         self._persist()
@@ -586,8 +590,7 @@ class Emulator:
                 raise DeployerError(f"no version {target}; versions: {', '.join(v.version for v in self.state.versions)}")
         self._apply_weights(target, {})
         self._set_stable(target)
-        self.evaluator.watch(target, self.clock.now(), reason=f"rollback to version {target}")
-        self.aws.watch_version(target)
+        self._watch(target, f"rollback to version {target}")
         message = f"rolled back to version {target} (from {current}) by {who}: {reason}"
         self._event("rollback", message, version=target, previous=current, who=who, reason=reason)
         self._persist()
