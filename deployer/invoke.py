@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ class Invocation:
     log_line: str
     emf_line: str
     response: dict[str, Any] = field(repr=False)
+    init_ms: float | None = None  # agent import + model load, when this request cold-started the runtime
 
     @property
     def record(self) -> dict[str, Any]:
@@ -102,6 +104,11 @@ class LocalAgent:
         if request_id:
             headers["x-request-id"] = request_id
         event = function_url_event(action, body, headers)
+        init_ms = None
+        if self.runtime._loaded is None:  # cold: load first, so the request's latency is its own
+            started = time.perf_counter()
+            self.runtime.load(getattr(context, "function_version", None))
+            init_ms = (time.perf_counter() - started) * 1000
         response = self.runtime.handle(event, context)
         lines = self._capture.take()
         log_line = next((line for line in lines if line.startswith('{"event"')), "")
@@ -111,7 +118,8 @@ class LocalAgent:
         except (KeyError, ValueError) as exc:
             raise DeployerError(f"the runtime answered a malformed response: {exc}") from None
         return Invocation(
-            status=int(response["statusCode"]), body=parsed, log_line=log_line, emf_line=emf_line, response=response
+            status=int(response["statusCode"]), body=parsed, log_line=log_line, emf_line=emf_line, response=response,
+            init_ms=init_ms,
         )
 
 

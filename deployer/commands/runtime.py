@@ -60,8 +60,10 @@ def invoke(action: str, data: str | None, spec_path: str, env: str | None, repla
     result = run(model, action, _read_data(data), replay=replay)
     if as_json:
         click.echo(json.dumps({"status": result.status, "response": result.body, "log": result.record,
-                               "metrics": result.metrics}, indent=2))
+                               "metrics": result.metrics, "init_ms": result.init_ms}, indent=2))
     else:
+        if result.init_ms is not None:
+            click.echo(f"cold start: agent import and model load took {result.init_ms:.1f} ms (not in the latency)")
         click.secho(f"response ({result.status})", bold=True, fg="green" if result.ok else "red")
         click.echo(json.dumps(result.body, indent=2))
         click.secho("log line", bold=True)
