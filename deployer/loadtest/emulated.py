@@ -13,7 +13,7 @@ from deployer.loadtest.plan import LoadTestUsageError
 def emulated_target(model: DeploymentModel) -> Iterator[str]:
     """Start the emulator, deploy the environment, yield its gateway URL; stop it afterwards."""
     try:
-        from deployer.local import Emulator  # type: ignore[attr-defined]
+        from deployer.local import Emulator
     except ImportError as exc:
         raise LoadTestUsageError(
             f"environment {model.environment!r} runs on the local emulator, which is not available here",

@@ -80,23 +80,36 @@ class Recorder:
 
 
 class Pacer:
-    """One schedule per process: slot k leaves at start + k / rate; at most rate x duration slots."""
+    """One schedule per process: slot k leaves at start + k / rate; at most rate x duration slots.
 
-    def __init__(self, rate: float, duration_s: float) -> None:
+    The first `warmup` requests go out at once and are not judged (phase "warmup": cold starts,
+    connection set-up); the schedule starts when they have all been answered.
+    """
+
+    def __init__(self, rate: float, duration_s: float, warmup: int = 0) -> None:
         self.interval = 1.0 / rate
         self.limit = max(1, math.floor(rate * duration_s + 1e-9))
         self.count = 0
         self.start: float | None = None
+        self.warmup = warmup
+        self.warmup_sent = 0
+        self.warmup_answered = 0
 
-    def next_slot(self) -> float | None:
+    def next_slot(self) -> tuple[str, float]:
+        """("warmup", 0) | ("wait", 0) | ("send", when) | ("done", 0)."""
+        if self.warmup_sent < self.warmup:
+            self.warmup_sent += 1
+            return "warmup", 0.0
+        if self.warmup_answered < self.warmup:
+            return "wait", 0.0
         now = time.monotonic()
         if self.start is None:
             self.start = now
         if self.count >= self.limit:
-            return None
+            return "done", 0.0
         slot = self.start + self.count * self.interval
         self.count += 1
-        return slot
+        return "send", slot
 
     @property
     def done(self) -> bool:
@@ -130,7 +143,9 @@ def _on_init(environment: Any, **_: Any) -> None:
     State.sampler = InputSampler(inputs, SETTINGS.distribution, seed=SETTINGS.seed, offset=index,
                                  stride=SETTINGS.workers)
     if SETTINGS.mode == "rate":
-        State.pacer = Pacer(SETTINGS.rps / SETTINGS.workers, SETTINGS.duration_s)
+        users_here = max(1, SETTINGS.users // SETTINGS.workers)
+        State.pacer = Pacer(SETTINGS.rps / SETTINGS.workers, SETTINGS.duration_s,
+                            warmup=min(SETTINGS.warmup, users_here))
     State.recorder = Recorder(SETTINGS.results_dir, WORKER)
     if SETTINGS.sigv4_region:
         from deployer.loadtest.signing import SigV4Signer
@@ -181,9 +196,15 @@ class AgentUser(FastHttpUser):
         lag_ms = 0.0
         if SETTINGS.mode == "rate":
             assert State.pacer is not None
-            slot = State.pacer.next_slot()
-            if slot is None:
-                gevent.sleep(0.1)
+            kind, slot = State.pacer.next_slot()
+            if kind == "warmup":
+                try:
+                    self._send(0.0, phase="warmup")
+                finally:
+                    State.pacer.warmup_answered += 1
+                return
+            if kind in ("wait", "done"):
+                gevent.sleep(0.02 if kind == "wait" else 0.1)
                 return
             delay = slot - time.monotonic()
             if delay > 0:
@@ -198,7 +219,7 @@ class AgentUser(FastHttpUser):
                 return
         self._send(lag_ms)
 
-    def _send(self, lag_ms: float) -> None:
+    def _send(self, lag_ms: float, phase: str = SETTINGS.phase) -> None:
         assert State.sampler is not None and State.recorder is not None
         index, body = State.sampler.next()
         headers = {"Content-Type": "application/json"}
@@ -212,7 +233,7 @@ class AgentUser(FastHttpUser):
             with self.client.request("POST", self.path, data=body,  # type: ignore[arg-type]
                                      headers=headers, name=self.path, catch_response=True) as response:
                 ms = (time.perf_counter() - started) * 1000.0
-                record = _record(response, sent, ms, lag_ms, index)
+                record = _record(response, sent, ms, lag_ms, index, phase)
                 if record.outcome == "ok":
                     response.success()
                 else:
@@ -222,7 +243,7 @@ class AgentUser(FastHttpUser):
         State.recorder.add(record)
 
 
-def _record(response: Any, sent: float, ms: float, lag_ms: float, index: int) -> RequestRecord:
+def _record(response: Any, sent: float, ms: float, lag_ms: float, index: int, phase: str) -> RequestRecord:
     status = int(getattr(response, "status_code", 0) or 0)
     exception = response.request_meta.get("exception")
     payload: dict[str, Any] = {}
@@ -249,7 +270,7 @@ def _record(response: Any, sent: float, ms: float, lag_ms: float, index: int) ->
     usage = usage if isinstance(usage, dict) else {}
     request_id = payload.get("request_id")
     return RequestRecord(
-        t=sent, ms=round(ms, 3), status=status, outcome=outcome, phase=SETTINGS.phase, worker=WORKER,
+        t=sent, ms=round(ms, 3), status=status, outcome=outcome, phase=phase, worker=WORKER,
         lag_ms=round(lag_ms, 3), error=error,
         request_id=request_id if isinstance(request_id, str) else None,
         cost_usd=_number(usage.get("cost_usd")), memory_mb=_number(usage.get("memory_mb")),

@@ -43,6 +43,7 @@ class GeneratorSettings:
     timeout_s: float
     results_dir: str
     sigv4_region: str | None = None
+    warmup: int = 0  # requests per process sent before the schedule starts, not judged
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from deployer.loadtest.gate import _fmt
-from deployer.loadtest.report import ITEM_MARK, ReportFiles, check_line
+from deployer.loadtest.report import ITEM_MARK, ReportFiles, check_line, warmup_note
 from deployer.loadtest.runner import Progress as PhaseProgress
 from deployer.loadtest.session import LoadTestResult
 
@@ -71,6 +71,8 @@ def print_summary(console: Console, result: LoadTestResult, files: ReportFiles) 
         console.print(f"  cost per 1000 requests: ${figures.cost_per_1000_usd:.4f}; projected monthly at "
                       f"{figures.expected_requests_per_month:,.0f} requests: "
                       f"{_fmt(figures.projected_monthly_usd, 'USD')}", highlight=False)
+    if result.warmup:
+        console.print(f"  [dim]{warmup_note(result).strip()}[/]", highlight=False)
     style = "yellow" if result.generator.bottleneck != "none" else "dim"
     console.print(f"  [{style}]generator: {result.generator.message}[/]", highlight=False)
     if result.levels:

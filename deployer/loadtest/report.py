@@ -37,6 +37,14 @@ def check_line(check: Check) -> str:
     return f"{check.label}: {value} {MARK[check.status]} (SLO {check.comparison} {limit}; {check.detail})"
 
 
+def warmup_note(result: LoadTestResult) -> str:
+    if not result.warmup:
+        return ""
+    first = result.warmup[0].ms
+    return (f" Warm-up (not judged): {len(result.warmup)} requests, the first took {first:,.0f} ms, "
+            f"the slowest {max(r.ms for r in result.warmup):,.0f} ms.")
+
+
 def to_dict(result: LoadTestResult) -> dict[str, Any]:
     plan = result.plan
     origin = min((r.t for r in result.records), default=result.started_at)
@@ -58,6 +66,12 @@ def to_dict(result: LoadTestResult) -> dict[str, Any]:
             "sigv4_region": plan.sigv4_region, "seed": plan.seed, "sources": plan.sources,
         },
         "figures": dataclasses.asdict(result.figures),
+        "warmup": {
+            "note": "sent before the paced schedule and not judged (cold starts, connection set-up)",
+            "requests": len(result.warmup),
+            "latencies_ms": [r.ms for r in result.warmup],
+            "failed": sum(1 for r in result.warmup if not r.ok),
+        },
         "checks": [dataclasses.asdict(c) for c in result.checks],
         "generator": dataclasses.asdict(result.generator),
         "concurrency": {
@@ -150,7 +164,7 @@ def _html(result: LoadTestResult, data: dict[str, Any], images: dict[str, bytes]
         f"{result.plan.duration_s:g}s with {result.plan.users} users on {result.plan.workers} worker(s)</p>",
         f"<div class='verdict {banner[0]}'>{e(banner[1])}</div>",
         f"<p>{figures.requests:,} requests, {figures.ok:,} succeeded, {figures.failed:,} failed, "
-        f"{figures.timed_out:,} timed out. Generator: {e(result.generator.message)}.</p>",
+        f"{figures.timed_out:,} timed out. Generator: {e(result.generator.message)}.{e(warmup_note(result))}</p>",
         "<h2>SLO gate</h2><table><tr><th>metric</th><th>value</th><th>SLO</th><th>verdict</th><th>detail</th></tr>",
     ]
     for c in result.checks:

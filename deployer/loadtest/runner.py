@@ -103,7 +103,8 @@ def run_phase(settings: GeneratorSettings, *, on_progress: ProgressCallback | No
     settings_path = results / "settings.json"
     settings.write(settings_path)
     # -t bounds the whole run; the paced schedule usually ends it sooner.
-    run_time_s = int(settings.duration_s + 2 + (0 if settings.workers == 1 else 1))
+    run_time_s = int(settings.duration_s + 2 + (0 if settings.workers == 1 else 1)
+                     + (settings.timeout_s if settings.warmup else 0))
     deadline_s = STARTUP_GRACE_S + run_time_s + settings.timeout_s + STOP_GRACE_S
     cpu_before = _children_cpu()
     tail = ResultsTail(results)

@@ -31,6 +31,8 @@ from deployer.loadtest.runner import PhaseRun, ProgressCallback, run_phase
 from deployer.loadtest.stats import percentile
 from deployer.loadtest.summary import Figures, summarize
 
+#: Requests per generator process sent before the paced schedule, not judged (cold starts).
+WARMUP_REQUESTS = 5
 #: A generator process above this share of one core is at its limit.
 GENERATOR_CPU_LIMIT = 0.85
 
@@ -64,6 +66,7 @@ class LoadTestResult:
     checklist: tuple[ChecklistItem, ...] = ()
     interrupted: bool = False
     skipped: tuple[str, ...] = ()
+    warmup: list[RequestRecord] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -71,12 +74,13 @@ class LoadTestResult:
 
 
 def _settings(plan: LoadPlan, results_dir: Path, *, phase: str, mode: Literal["rate", "closed"], rps: float,
-              users: int, duration_s: float) -> GeneratorSettings:
+              users: int, duration_s: float, warmup: int = 0) -> GeneratorSettings:
     return GeneratorSettings(
         target_url=plan.target_url, action=plan.action, mode=mode, phase=phase, rps=rps, users=users,
         workers=plan.workers, duration_s=duration_s, input_file=plan.input_file,
         distribution=plan.distribution, weight_field=plan.weight_field, seed=plan.seed,
-        timeout_s=plan.request_timeout_s, results_dir=str(results_dir), sigv4_region=plan.sigv4_region)
+        timeout_s=plan.request_timeout_s, results_dir=str(results_dir), sigv4_region=plan.sigv4_region,
+        warmup=warmup)
 
 
 def run_load_test(plan: LoadPlan, *, on_progress: ProgressCallback | None = None,
@@ -90,8 +94,10 @@ def run_load_test(plan: LoadPlan, *, on_progress: ProgressCallback | None = None
     if on_phase:
         on_phase("rate")
     main = run_phase(_settings(plan, raw / "rate", phase="rate", mode="rate", rps=plan.rps, users=plan.users,
-                               duration_s=plan.duration_s),
+                               duration_s=plan.duration_s, warmup=WARMUP_REQUESTS),
                      on_progress=on_progress, planned=plan.expected_requests)
+    warmup = [r for r in main.records if r.phase == "warmup"]
+    main.records = [r for r in main.records if r.phase != "warmup"]
     interrupted = main.interrupted
     level_runs: dict[int, PhaseRun] = {}
     skipped: list[str] = []
@@ -123,7 +129,8 @@ def run_load_test(plan: LoadPlan, *, on_progress: ProgressCallback | None = None
         plan=plan, started_at=started, finished_at=time.time(), records=main.records, figures=figures,
         checks=checks, generator=generator_health(main, figures, plan), levels=levels,
         level_figures=level_figures, level_records={lv: run.records for lv, run in level_runs.items()},
-        max_concurrency=max_level(levels), checklist=items, interrupted=interrupted, skipped=tuple(skipped))
+        max_concurrency=max_level(levels), checklist=items, interrupted=interrupted, skipped=tuple(skipped),
+        warmup=sorted(warmup, key=lambda r: r.t))
 
 
 def generator_health(run: PhaseRun, figures: Figures, plan: LoadPlan) -> GeneratorHealth:
