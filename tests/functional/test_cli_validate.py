@@ -31,7 +31,7 @@ def expected_lines(stem: str) -> list[str]:
 
 
 def test_the_root_agent_yaml_is_valid_and_exits_0() -> None:
-    result = validate("--no-code", cwd=ROOT)
+    result = validate(cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("agent.yaml: valid (support-router: 3 environments")
     assert "Traceback" not in result.stdout + result.stderr
