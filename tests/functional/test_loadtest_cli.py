@@ -1,0 +1,93 @@
+"""`deployer loadtest` as a user runs it: exit codes, the report on disk, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from deployer.cli import cli
+from tests.helpers.loadtest_target import ROOT, Faults, loadtest_target, write_inputs
+
+pytestmark = pytest.mark.timeout(90)
+SPEC = str(ROOT / "agent.yaml")
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["loadtest", "--env", "local", "--spec", SPEC, *args])
+    return result.exit_code, result.output
+
+
+def test_all_gates_passed_exits_0_and_writes_the_report(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "in.jsonl")
+    report = tmp_path / "report"
+    with loadtest_target() as target:
+        code, output = invoke("--target", target.url, "--input", str(inputs), "--rps", "100", "--duration", "3s",
+                              "--report", str(report))
+    assert code == 0, output
+    assert "p99 latency:" in output and "PASSED" in output
+    assert "pre-production checklist" in output
+    data = json.loads((report / "report.json").read_text())
+    assert data["passed"] is True and data["figures"]["requests"] == 300
+    assert (report / "report.html").stat().st_size > 10_000
+    assert sorted(p.name for p in report.glob("*.png")) == [
+        "errors_over_time.png", "latency_histogram.png", "latency_over_time.png", "memory_over_requests.png"]
+
+
+def test_a_failed_gate_exits_1(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "in.jsonl")
+    with loadtest_target(Faults(error_rate=0.1)) as target:
+        code, output = invoke("--target", target.url, "--input", str(inputs), "--rps", "100", "--duration", "3s",
+                              "--report", str(tmp_path / "report"))
+    assert code == 1, output
+    assert "FAILED: error rate" in output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--rps", "0"], "--rps must be between"),
+    (["--duration", "soon"], "is not a duration"),
+    (["--concurrency", "10,many"], "not a positive whole number"),
+    (["--input", "/does/not/exist.jsonl"], "does not exist"),
+    (["--workers", "4", "--users", "2"], "must be at least --workers"),
+])
+def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    code, output = invoke("--target", "http://127.0.0.1:9", "--report", str(tmp_path / "r"), *args)
+    assert code == 2, output
+    assert message in output
+
+
+def test_a_bad_input_line_is_a_usage_error_with_its_line(tmp_path: Path) -> None:
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text('{"message": "ok"}\n{oops\n')
+    code, output = invoke("--target", "http://127.0.0.1:9", "--input", str(inputs))
+    assert code == 2
+    assert f"{inputs}:2: not JSON" in output
+
+
+def test_ctrl_c_stops_cleanly_and_still_writes_the_report(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "in.jsonl")
+    report = tmp_path / "report"
+    with loadtest_target() as target:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "deployer.cli", "loadtest", "--env", "local", "--spec", SPEC, "--target",
+             target.url, "--input", str(inputs), "--rps", "50", "--duration", "60s", "--report", str(report)],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"})
+        deadline = time.monotonic() + 30
+        while target.state.count < 60 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 130, output.decode()
+    data = json.loads((report / "report.json").read_text())
+    assert data["interrupted"] is True and data["passed"] is False
+    assert 0 < data["figures"]["requests"] < 3000
+    assert b"interrupted" in output
+    # locust got SIGTERM and shut down through its own handler: it wrote its CPU accounting
+    assert list((report / "raw" / "rate").glob("generator-*.json"))
