@@ -86,7 +86,11 @@ class Pipeline:
     # -- stages 2 and 3 ---------------------------------------------------------------------------
     def deploy(self, env: str, *, faults: dict[str, float] | None = None, wait: bool = False,
                description: str = "") -> dict[str, Any]:
-        """Publish a new version when code or configuration changed, and start its rollout."""
+        """Publish a new version when code or configuration changed, and start its rollout.
+
+        Local: the attached (or running) emulator. AWS: synth, change-set deploy of the stack and the
+        rollout (`deployer.aws.deploy.deploy_stack`, what `deployer deploy` runs); `faults` are local only.
+        """
         model = self.model(env)
         if model.target == "local":
             if self.emulator is not None:
@@ -100,12 +104,15 @@ class Pipeline:
             from deployer.local.deploy import deploy_local
 
             return deploy_local(model, spec_path=self.spec_path, faults=faults, wait=wait, description=description)
-        try:
-            from deployer.aws.deploy import deploy_aws  # type: ignore[import-not-found, unused-ignore]
-        except ImportError:
-            raise DeployerError(f"deploying {env!r} to AWS from the library is not available yet",
-                                hint=f"use `deployer deploy --env {env}`") from None
-        return dict(deploy_aws(model, spec_path=self.spec_path, wait=wait))
+        from deployer.aws.clients import AwsClients
+        from deployer.aws.deploy import DeployOptions, deploy_stack
+
+        clients = AwsClients.for_region(model.region, endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+        done = deploy_stack(model, clients=clients, options=DeployOptions(wait_rollout=wait))
+        return {"version": done.version, "created": done.status != "unchanged", "message": done.status,
+                "stack": done.stack, "stable_version": done.stable_version, "outputs": done.outputs,
+                "rollout": {"execution": done.rollout_execution, "status": done.rollout_status}
+                if done.rollout_execution else None}
 
     def run_load_test(self, env: str, *, rps: float | None = None, duration_s: float | None = None,
                       users: int | None = None, input_file: str | None = None, report_dir: str | None = None,

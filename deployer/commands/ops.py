@@ -1,4 +1,4 @@
-"""Operations: `status`, `rollback`, `alerts` (for now against the local emulator).
+"""Operations: `status`, `rollback`, `alerts`, against the local emulator and deployed (AWS) environments.
 
 The AWS state (versions, alias weights, alarm states) is read over boto3 from the emulator's moto
 endpoint, the same calls that work against AWS with another endpoint. What moto cannot hold
@@ -32,6 +32,14 @@ def _local(spec_path: str, env: str) -> tuple[Any, Any]:
     if running != (model.agent, model.environment):
         raise DeployerError(f"the running emulator serves {running[0]}/{running[1]}, not {model.agent}/{env}")
     return model, client
+
+
+def _aws_target(spec_path: str, env: str) -> Any:
+    """The `deployer.ops` target of an AWS environment; None for a local one (the emulator path)."""
+    from deployer.ops.target import load_model, resolve_target
+
+    model = load_model(spec_path, env)
+    return resolve_target(model, spec_path=spec_path) if model.target == "aws" else None
 
 
 def aws_view(model: Any, endpoint: str | None) -> dict[str, Any]:
@@ -74,16 +82,22 @@ def _weights(routing: dict[str, Any]) -> str:
 @json_option
 def status(spec_path: str, env: str, as_json: bool) -> None:
     """Versions, alias weights, rollout progress and alarm states of ENV."""
-    model, client = _local(spec_path, env)
-    view = aws_view(model, client.endpoints.get("moto_endpoint"))
-    emulator = client.status()
-    view["rollout"] = emulator.get("rollout")
-    counters = {v["version"]: v for v in emulator.get("versions", [])}
-    for v in view["versions"]:
-        extra = counters.get(v["version"], {})
-        v.update({k: extra.get(k) for k in ("requests", "errors", "faults", "code_hash", "spec_hash")})
-    view["stable_version"] = emulator.get("stable_version")
-    view["restart_notice"] = emulator.get("restart_notice")
+    target = _aws_target(spec_path, env)
+    if target is not None:  # a deployed environment: the same view, read from AWS
+        from deployer.ops.status import status_aws
+
+        model, view = target.model, status_aws(target)
+    else:
+        model, client = _local(spec_path, env)
+        view = aws_view(model, client.endpoints.get("moto_endpoint"))
+        emulator = client.status()
+        view["rollout"] = emulator.get("rollout")
+        counters = {v["version"]: v for v in emulator.get("versions", [])}
+        for v in view["versions"]:
+            extra = counters.get(v["version"], {})
+            v.update({k: extra.get(k) for k in ("requests", "errors", "faults", "code_hash", "spec_hash")})
+        view["stable_version"] = emulator.get("stable_version")
+        view["restart_notice"] = emulator.get("restart_notice")
     if as_json:
         click.echo(json.dumps(view, indent=1, default=str))
         return
@@ -96,7 +110,11 @@ def status(spec_path: str, env: str, as_json: bool) -> None:
         served = f"  {v.get('requests') or 0} requests, {v.get('errors') or 0} errors" if v.get("version") != "-" else ""
         click.echo(f"  v{v['version']:<4} {v.get('description', '')[:60]}{served}{faults}")
     rollout = view.get("rollout")
-    if rollout:
+    if rollout and rollout.get("engine") in ("stepfunctions", "codedeploy"):
+        click.echo(f"rollout ({rollout['engine']}): {rollout.get('status')}  {rollout.get('id', '')}")
+        if rollout.get("error"):
+            click.echo(f"  reason: {rollout['error']}")
+    elif rollout and "version" in rollout:
         step = rollout.get("step_index", -1)
         where = f"step {step + 1}/{len(rollout.get('steps') or [])} ({rollout.get('percent', 0):g} %)" if step >= 0 else ""
         click.echo(f"rollout of v{rollout['version']} (from v{rollout.get('stable_version')}): {rollout['status']} {where}")
@@ -115,6 +133,20 @@ def status(spec_path: str, env: str, as_json: bool) -> None:
 @json_option
 def rollback(spec_path: str, env: str, to_version: str | None, reason: str, as_json: bool) -> None:
     """Send all traffic of ENV back to the stable version at once, stopping any rollout."""
+    target = _aws_target(spec_path, env)
+    if target is not None:  # AWS: stop CodeDeploy / Step Functions, move the alias, record who and why
+        from deployer.ops.rollback import rollback_aws
+
+        done = rollback_aws(target, to=to_version, reason=reason)
+        if as_json:
+            click.echo(json.dumps(done, indent=1, default=str))
+            return
+        if done.get("stopped_rollout"):
+            click.echo(f"stopped the rollout in progress ({done['stopped_rollout']})")
+        click.echo(f"all traffic on v{done['version']} (was v{done['previous']}); recorded: {done['who']}: {reason}")
+        for warning in done.get("warnings") or ():
+            click.echo(f"warning: {warning}", err=True)
+        return
     _, client = _local(spec_path, env)
     try:
         who = getpass.getuser()
@@ -137,6 +169,22 @@ def rollback(spec_path: str, env: str, to_version: str | None, reason: str, as_j
 @json_option
 def alerts(spec_path: str, env: str, limit: int, as_json: bool) -> None:
     """Recent notifications of ENV (alarm triggers and resolves, rollout outcomes), newest first."""
+    target = _aws_target(spec_path, env)
+    if target is not None:  # AWS: the alarms' state history and the SNS topics each change notified
+        from deployer.ops.rollback import alert_history_aws
+
+        history = alert_history_aws(target, limit=limit)
+        if as_json:
+            click.echo(json.dumps(history, indent=1, default=str))
+            return
+        if not history:
+            click.echo(f"no alarm state changes recorded for {env}")
+            return
+        for h in history:
+            click.echo(f"{h['at']}  {h['alarm']:<40} {h['previous_state']} -> {h['state']}")
+            if h["targets"]:
+                click.echo(f"    notified: {', '.join(h['targets'])}")
+        return
     _, client = _local(spec_path, env)
     records = client.alerts(limit)
     if as_json:

@@ -286,3 +286,12 @@ def test_cli_errors_replay_debug_and_logs_find_the_running_emulator(story: dict[
     assert all(json.loads(line)["outcome"] == "error" for line in logs.stdout.splitlines())
     unknown = cli(story, "replay", "nope")
     assert unknown.returncode == 1 and "no request with id nope" in unknown.stderr
+
+
+def test_pipeline_invoke_and_status_go_through_the_emulator(story: dict[str, Any]) -> None:
+    pipeline: Pipeline = story["pipeline"]
+    result = pipeline.invoke("echo", {"text": "hello"}, env="local")
+    assert result.ok and result.version == "1" and result.output == {"text": "hello"}  # type: ignore[union-attr]
+    status = pipeline.status("local")
+    assert status["primary"] == "1" and status["additional"] == {}
+    assert status["rollout"]["status"] == "rolled_back"
