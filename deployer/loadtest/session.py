@@ -158,8 +158,10 @@ def generator_health(run: PhaseRun, figures: Figures, plan: LoadPlan) -> Generat
         needed = int(plan.rps * latency_p99 / 1000.0) + 1
         if lag_p99 > 1000.0 / plan.rps * 2 and needed > plan.users:
             bottleneck = "users"
-            message = (f"all {plan.users} users were waiting on responses (requests left up to {lag_p99:.0f} ms "
-                       f"late): raise --users to about {needed} (rps x p99 latency)")
+            message = (f"all {plan.users} users were busy waiting on the target (requests left up to "
+                       f"{lag_p99:.0f} ms late, p50 latency {figures.latency_p50_ms or 0:.0f} ms): the target "
+                       f"could not keep up, or raise --users to about {needed} (rps x p99 latency); "
+                       f"the generator used {share or 0:.0%} of a core")
         else:
             bottleneck = "target"
             message = f"the target answered too slowly to hold the rate ({ratio:.0%} of it)"

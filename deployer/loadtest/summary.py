@@ -64,8 +64,10 @@ def summarize(records: Sequence[RequestRecord], *, asked_rps: float | None, plan
     timed_out = sum(1 for r in ordered if r.outcome == "timeout")
     failed = count - ok - timed_out
     latencies = sorted(r.ms for r in ordered)
-    span = (max(r.end for r in ordered) - ordered[0].t) if ordered else 0.0
-    elapsed = min(span, planned_s) if interrupted else planned_s
+    # The rate that went out: n requests at exactly r per second span n / r seconds of sends; a
+    # generator (or users) that fell behind spreads them wider, an interrupted run covers less.
+    sends = (ordered[-1].t - ordered[0].t + (1.0 / asked_rps if asked_rps else 0.0)) if ordered else 0.0
+    elapsed = sends if interrupted or not asked_rps else max(planned_s, sends)
     achieved = count / elapsed if elapsed > 0 else None
 
     memory = [(i, r.memory_mb) for i, r in enumerate(ordered) if r.memory_mb is not None]
