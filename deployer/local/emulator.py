@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -36,12 +37,14 @@ from deployer.local.alarms import AlarmEvaluator, LowSamplePolicy, Transition
 from deployer.local.clock import Clock, ScaledClock
 from deployer.local.control import ControlServer, remove_discovery, write_discovery
 from deployer.local.gateway import FunctionRuntime, Gateway, VersionWorker, worker_environment
-from deployer.local.metrics import CloudWatchMirror, MetricStore, parse_emf
+from deployer.local.metrics import MetricStore, parse_emf
 from deployer.local.moto_state import AwsState, MotoProcess
 from deployer.local.notify import Notifier, iso
-from deployer.local.recorder import RequestRecorder, parse_line
+from deployer.local.recorder import parse_line
 from deployer.local.rollout import RolloutEngine, RolloutState
+from deployer.local.sink import TelemetrySink
 from deployer.local.state import EmulatorState, VersionRecord, load_state, save_state
+from handlers.records import REQUEST_EVENT
 
 BundleBuilder = Callable[[DeploymentModel, Path], Path]
 RestartPolicy = Literal["rollback", "resume"]
@@ -165,6 +168,10 @@ class Emulator:
         """Start moto; with a model, also create its resources and start gateway, alarms and control."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "logs").mkdir(exist_ok=True)
+        # request threads wait on the GIL behind background threads; a 1 ms switch interval (not 5)
+        # keeps that wait out of the gateway's tail latency
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, 0.001))
         self._moto = MotoProcess(self._ports[2])
         try:
             self.moto_endpoint = self._moto.launch()
@@ -185,10 +192,9 @@ class Emulator:
         self.aws.create_static()
         self.metrics = MetricStore(retention_s=max(7200.0, 3 * max([0, *(a.window_s for a in m.alarms)])))
         self._moto_writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moto-writes")
-        self._mirror = CloudWatchMirror(self.aws.cloudwatch)
-        self._mirror.start()
-        self.recorder = RequestRecorder(self.aws.dynamodb, m.request_log.table_name, m.request_log.ttl_days)
-        self.recorder.start()
+        self.sink = TelemetrySink(endpoint=self.moto_endpoint, region=m.region, table=m.request_log.table_name,
+                                  ttl_days=m.request_log.ttl_days, log_path=self.state_dir / "logs" / "sink.log")
+        self.sink.start()
         self.notifier = Notifier(m, publish=self.aws.publish, log_path=self.state_dir / "alerts.jsonl",
                                  now=self.clock.now)
         self.evaluator = self._new_evaluator(m)
@@ -236,10 +242,9 @@ class Emulator:
         writes = getattr(self, "_moto_writes", None)
         if writes is not None:
             writes.shutdown(wait=True)
-        for name in ("recorder", "_mirror"):
-            part = getattr(self, name, None)
-            if part is not None:
-                part.stop()
+        sink = getattr(self, "sink", None)
+        if sink is not None:
+            sink.stop()
         notifier = getattr(self, "notifier", None)
         if notifier is not None:
             notifier.close()
@@ -255,6 +260,8 @@ class Emulator:
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None
+        if hasattr(self, "_switch_interval"):
+            sys.setswitchinterval(self._switch_interval)
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -309,9 +316,10 @@ class Emulator:
             if datapoints:
                 for key, value, unit in datapoints:
                     self.metrics.add(key, at, value)
-                    self._mirror.add(key, at, value, unit)
+                    self.sink.add_point(key, at, value, unit)
                 continue
-            self.recorder.add_line(obj)
+            if obj.get("event") == REQUEST_EVENT:
+                self.sink.add_record(obj)
             self._log(line)
 
     def _log(self, line: str) -> None:
@@ -476,10 +484,7 @@ class Emulator:
         item = {"request_id": f"deploy#{self.model.environment}#{record.version}", "outcome": "deploy", "ts": ts,
                 "version": record.version, "spec_hash": record.spec_hash, "code_hash": record.code_hash,
                 "spec": json.dumps(record.model, default=str), "faults": json.dumps(record.faults)}
-        try:
-            self.recorder.write_item(item)
-        except Exception as exc:
-            self._event("warning", f"could not write the deploy record: {exc}")
+        self.sink.add_item(item)
 
     def _watch(self, version: str, why: str) -> None:
         """Point the alarms at `version`, in the evaluator and (in order, off this thread) in moto."""

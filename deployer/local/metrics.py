@@ -5,9 +5,10 @@ Logs extracts the metrics; here `parse_emf` does it. Datapoints are stamped with
 clock (not the handler's own timestamp) so that a scaled clock stays consistent.
 
 `MetricStore` keeps the raw values (percentiles need them: moto has no percentile statistics)
-and answers range queries for the alarm evaluator. `CloudWatchMirror` batches the same
-datapoints into moto with `PutMetricData` on a background thread, so boto3 readers
-(`get_metric_statistics`) see them without slowing the request path.
+and answers range queries for the alarm evaluator. `CloudWatchMirror` (run by the telemetry sink
+process, `deployer.local.sink`) batches the same datapoints into moto with `PutMetricData` as
+Values/Counts pairs rounded to 4 significant digits, so boto3 readers (`get_metric_statistics`)
+see them without slowing the request path.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import bisect
 import datetime as dt
 import logging
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,14 +151,16 @@ class CloudWatchMirror:
             grouped[(key, unit, int(ts))].append(value)
         by_namespace: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for (key, unit, second), values in grouped.items():
-            for i in range(0, len(values), self.MAX_VALUES_PER_DATUM):
-                chunk = values[i : i + self.MAX_VALUES_PER_DATUM]
+            counts = Counter(float(f"{v:.4g}") for v in values)  # 4 significant digits: few distinct values
+            pairs = sorted(counts.items())
+            for i in range(0, len(pairs), self.MAX_VALUES_PER_DATUM):
+                chunk = pairs[i : i + self.MAX_VALUES_PER_DATUM]
                 datum: dict[str, Any] = {
                     "MetricName": key.name,
                     "Dimensions": [{"Name": n, "Value": v} for n, v in key.dimensions],
                     "Timestamp": dt.datetime.fromtimestamp(second, tz=dt.UTC),
-                    "Values": chunk,
-                    "Counts": [1.0] * len(chunk),
+                    "Values": [v for v, _ in chunk],
+                    "Counts": [float(c) for _, c in chunk],
                 }
                 if unit in _CLOUDWATCH_UNITS:
                     datum["Unit"] = unit
