@@ -1,8 +1,8 @@
 """Inputs for the load: a JSON-lines file of real requests, drawn as the spec says.
 
 Each line is one action input (a JSON object). With the ``weighted`` distribution the line's
-``weight_field`` (default 1 when absent) sets how often it is drawn, and the field is removed from
-the body that is sent. ``uniform`` draws every line equally often; ``replay`` sends them in file
+``weight_field`` (default 1 when absent) sets how often it is drawn. The weight field (the spec's
+``weight_field``, else ``weight``) is metadata of the file, never part of the body that is sent. ``uniform`` draws every line equally often; ``replay`` sends them in file
 order and starts again at the top when it runs out. Draws are seeded, so a run can be repeated.
 """
 
@@ -20,6 +20,8 @@ from deployer.errors import DeployerError
 DISTRIBUTIONS = ("uniform", "weighted", "replay")
 #: A load test with more lines than this reads only the first ones (bounded memory).
 MAX_LINES = 1_000_000
+#: The weight field when the spec names none: removed from the bodies whatever the distribution.
+DEFAULT_WEIGHT_FIELD = "weight"
 
 
 class InputFileError(DeployerError):
@@ -62,15 +64,16 @@ def load_inputs(path: str | Path, *, distribution: str, weight_field: str | None
         if not isinstance(item, dict):
             problems.append(f"{source}:{number}: each line must be a JSON object (the action input)")
             continue
-        weight = 1.0
-        if weight_field and weight_field in item:
-            raw = item.pop(weight_field) if distribution == "weighted" else item[weight_field]
+        field = weight_field or DEFAULT_WEIGHT_FIELD
+        raw = item.pop(field, 1.0)
+        if distribution == "weighted":
             if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0:
-                problems.append(f"{source}:{number}: {weight_field} must be a number >= 0, got {raw!r}")
+                problems.append(f"{source}:{number}: {field} must be a number >= 0, got {raw!r}")
                 continue
-            weight = float(raw)
+            weights.append(float(raw))
+        else:
+            weights.append(1.0)
         bodies.append(json.dumps(item, separators=(",", ":")).encode("utf-8"))
-        weights.append(weight if distribution == "weighted" else 1.0)
     if problems:
         raise InputFileError("\n".join(problems[:20] + ([f"... and {len(problems) - 20} more"]
                                                           if len(problems) > 20 else [])))

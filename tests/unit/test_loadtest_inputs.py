@@ -72,3 +72,10 @@ def test_uniform_draws_are_seeded_and_cover_every_line(tmp_path: Path) -> None:
     assert draws[0] == draws[1]
     sampler = InputSampler(inputs, "uniform", seed=3)
     assert {sampler.next()[0] for _ in range(500)} == set(range(10))
+
+
+def test_the_weight_field_is_never_sent_even_when_not_weighted(tmp_path: Path) -> None:
+    path = write(tmp_path, ['{"message": "a", "weight": 1}', '{"message": "b", "weight": 5}'])
+    inputs = load_inputs(path, distribution="uniform", weight_field=None)
+    assert [json.loads(b) for b in inputs.bodies] == [{"message": "a"}, {"message": "b"}]
+    assert inputs.weights == (1.0, 1.0)
