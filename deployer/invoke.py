@@ -82,6 +82,14 @@ class LocalAgent:
         self._capture = _Capture()
         self.runtime = Runtime(RuntimeConfig.from_dict(model.runtime_config()), stream=self._capture, environ=env)
 
+    @classmethod
+    def from_spec(cls, spec: str | Path = "agent.yaml", environment: str = "local", **kwargs: Any) -> LocalAgent:
+        """`LocalAgent.from_spec("agent.yaml", "local").invoke("route", {...})`."""
+        from deployer.compiler import compile_environment
+        from deployer.spec import load_spec
+
+        return cls(compile_environment(load_spec(str(spec)), environment), **kwargs)
+
     def invoke(
         self,
         action: str,

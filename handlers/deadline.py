@@ -2,7 +2,9 @@
 
 On the main thread (Lambda, `deployer invoke`, emulator worker processes) a `SIGALRM` timer
 interrupts the action: ~1 us per request, and it also interrupts blocking sleeps and socket
-reads. An outer timer that was already running (pytest-timeout, say) is honoured and restored.
+reads. An outer timer that was already running (pytest-timeout, say) is honoured and restored,
+and an alarm that is not ours goes to the handler ours replaced (or ends the process, as
+SIGALRM's default action does).
 On any other thread the action runs in a daemon thread that the caller stops waiting for at the
 deadline (Python cannot kill a thread; the late result is dropped).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import _signal  # type: ignore[import-not-found]  # the C module: no enum wrapping (and no enum import)
 import _thread
 import contextvars
+import os
 import sys
 import time
 
@@ -42,10 +45,13 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
     if deadline is not None and time.monotonic() >= deadline - 0.002:
         _state[0] = None
         raise ActionTimeout()
+    _state[2] = True  # an outer timer fired: behave as its handler would have
     previous = _state[1]
-    _state[2] = True
     if callable(previous):
         previous(signum, frame)
+    elif previous == _signal.SIG_DFL:  # SIGALRM's default action ends the process
+        _signal.signal(_signal.SIGALRM, _signal.SIG_DFL)
+        os.kill(os.getpid(), _signal.SIGALRM)
 
 
 def call_with_deadline(func: Callable[[], T], timeout_s: float) -> T:
@@ -61,13 +67,15 @@ def call_with_deadline(func: Callable[[], T], timeout_s: float) -> T:
 
 
 def _with_alarm(func: Callable[[], T], timeout_s: float) -> T:
-    previous = _signal.signal(_signal.SIGALRM, _on_alarm)
+    # Our handler stays installed between requests (it hands other alarms to the handler it
+    # replaced), so a warm request only checks it is still there.
+    if _signal.getsignal(_signal.SIGALRM) is not _on_alarm:
+        _state[1] = _signal.signal(_signal.SIGALRM, _on_alarm)
     start = time.monotonic()
     outer_delay, outer_interval = _signal.setitimer(_signal.ITIMER_REAL, timeout_s)
     if outer_delay and outer_delay < timeout_s:
         _signal.setitimer(_signal.ITIMER_REAL, outer_delay)
     _state[0] = start + timeout_s
-    _state[1] = previous
     _state[2] = False
     try:
         return func()
@@ -78,8 +86,6 @@ def _with_alarm(func: Callable[[], T], timeout_s: float) -> T:
             _signal.setitimer(_signal.ITIMER_REAL, max(left, 1e-6), outer_interval)
         else:
             _signal.setitimer(_signal.ITIMER_REAL, 0)
-        _state[1] = None
-        _signal.signal(_signal.SIGALRM, previous if previous is not None else _signal.SIG_DFL)
 
 
 def _in_thread(func: Callable[[], T], timeout_s: float) -> T:

@@ -69,31 +69,32 @@ def _truthy(value: Any) -> bool:
 
 def parse_event(event: Any) -> Request:
     """Read an event; raises ValueError for a shape it does not know."""
-    if not isinstance(event, dict):
+    if event.__class__ is not dict:
         raise ValueError(f"event must be a JSON object, not {type(event).__name__}")
     context = event.get("requestContext")
     if context.__class__ is dict and ("http" in context or "httpMethod" in event):
         http = context.get("http") or {}
-        method = str(http.get("method") or event.get("httpMethod") or "POST").upper()
-        path = str(event.get("rawPath") or http.get("path") or event.get("path") or "/")
-        params = event.get("pathParameters") or {}
-        action = str(params.get("action") or path.rstrip("/").rsplit("/", 1)[-1])
+        method = http.get("method") or event.get("httpMethod") or "POST"
+        if method != "POST":
+            method = str(method).upper()
+        params = event.get("pathParameters")
+        action = params.get("action") if params else None
+        if not action:
+            path = event.get("rawPath") or http.get("path") or event.get("path") or "/"
+            action = path.rstrip("/").rpartition("/")[2]
         headers = event.get("headers") or {}
         if "httpMethod" in event:  # payload 1.0 keeps the client's header case; 2.0 lower-cases them
             headers = {str(k).lower(): v for k, v in headers.items()}
         body = event.get("body")
-        if body is not None and event.get("isBase64Encoded"):
+        if body is None:
+            body = ""
+        elif event.get("isBase64Encoded"):
             import base64
 
             body = base64.b64decode(body)
-        return Request(
-            action=action,
-            http=True,
-            method=method,
-            body=body if body is not None else "",
-            request_id=headers.get("x-request-id"),
-            replay=_truthy(headers.get("x-deployer-replay", "")),
-        )
+        replay = headers.get("x-deployer-replay")
+        return Request(str(action), True, method, body, UNSET, headers.get("x-request-id"),
+                       replay is not None and _truthy(replay))
     if "action" in event:
         return Request(
             action=str(event["action"]),

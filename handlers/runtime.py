@@ -13,6 +13,7 @@ import _thread
 import os
 import sys
 import time
+from resource import RUSAGE_SELF, getrusage  # POSIX; Lambda is Linux
 
 from handlers.deadline import call_with_deadline
 from handlers.events import UNSET, Request, error_body, http_response, parse_event
@@ -30,16 +31,8 @@ if TYPE_CHECKING:
     from handlers.config import RuntimeConfig
     from handlers.redaction import Redactor
 
-try:
-    import resource
-
-    def _memory_mb() -> float:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KB
-
-except ImportError:  # pragma: no cover - not Linux
-
-    def _memory_mb() -> float:
-        return 0.0
+#: ru_maxrss is in KB on Linux, in bytes on macOS.
+_MAXRSS_PER_MB = 1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0
 
 
 #: Seconds kept back from Lambda's remaining time so that a timed-out action is still answered.
@@ -309,7 +302,7 @@ class Runtime:
         error_message: str | None, result: Any, output_json: str, context: Any,
     ) -> dict[str, Any]:
         latency_ms = round((time.perf_counter() - start) * 1000.0, 3)
-        memory_mb = _memory_mb()
+        memory_mb = getrusage(RUSAGE_SELF).ru_maxrss / _MAXRSS_PER_MB  # peak RSS
         if usage is not None:
             input_tokens, output_tokens, confidence = usage.input_tokens, usage.output_tokens, usage.confidence
         else:

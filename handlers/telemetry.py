@@ -35,6 +35,8 @@ METRICS: tuple[tuple[str, str], ...] = (
     ("MemoryUsedMB", "Megabytes"),
 )
 CONFIDENCE_METRIC = ("ModelConfidence", "None")
+_INFO, _ERROR, _OK, _FAILED = '"info"', '"error"', '"ok"', '"error"'
+_LATENCY, _INPUT, _OUTPUT = ', "latency_ms": ', ', "input": ', ', "output": '
 
 
 def _num(value: float | int | None) -> str:
@@ -147,33 +149,21 @@ class Telemetry:
     def log_line(self, r: RequestReport) -> str:
         latency, cost, confidence, memory = r.numbers()
         request_id, action, version = r.strings()
-        parts = [
-            self._log_prefix,
-            ', "level": "info"' if r.ok else ', "level": "error"',
-            ', "request_id": ', request_id,
-            ', "ts": ', str(r.ts_ms),
-            ', "action": ', action,
-            ', "version": ', version,
-            ', "status": ', str(r.status),
-            ', "outcome": "ok"' if r.ok else ', "outcome": "error"',
-        ]
-        if r.log_latency:
-            parts += [', "latency_ms": ', latency]
-        parts += [
-            ', "input_tokens": ', str(r.input_tokens),
-            ', "output_tokens": ', str(r.output_tokens),
-            ', "cost_usd": ', cost,
-            ', "confidence": ', confidence,
-            ', "memory_mb": ', memory,
-            ', "error_type": ', "null" if r.error_type is None else _enc(r.error_type),
-            ', "error_message": ', "null" if r.error_message is None else _enc(r.error_message),
-        ]
-        if r.input_json is not None:
-            parts += [', "input": ', r.input_json]
-        if r.output_json is not None:
-            parts += [', "output": ', r.output_json]
-        parts.append(', "replay": true}' if r.replay else ', "replay": false}')
-        return "".join(parts)
+        ok = r.status < 400
+        level, outcome = (_INFO, _OK) if ok else (_ERROR, _FAILED)
+        latency_part = _LATENCY + latency if r.log_latency else ""
+        error_type = "null" if r.error_type is None else _enc(r.error_type)
+        error_message = "null" if r.error_message is None else _enc(r.error_message)
+        input_part = "" if r.input_json is None else _INPUT + r.input_json
+        output_part = "" if r.output_json is None else _OUTPUT + r.output_json
+        replay = "true" if r.replay else "false"
+        return (
+            f'{self._log_prefix}, "level": {level}, "request_id": {request_id}, "ts": {r.ts_ms}, '
+            f'"action": {action}, "version": {version}, "status": {r.status}, "outcome": {outcome}{latency_part}, '
+            f'"input_tokens": {r.input_tokens}, "output_tokens": {r.output_tokens}, "cost_usd": {cost}, '
+            f'"confidence": {confidence}, "memory_mb": {memory}, "error_type": {error_type}, '
+            f'"error_message": {error_message}{input_part}{output_part}, "replay": {replay}}}'
+        )
 
     def _emf_head(self, version: str, replay: bool, confidence: bool) -> str:
         key = (version, replay, confidence)
