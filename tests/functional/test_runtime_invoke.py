@@ -124,3 +124,10 @@ def test_validate_locates_code_problems_in_the_spec(project: Path) -> None:
         validate_spec(str(project))
     message = str(info.value)
     assert "agent.yaml:" in message and "actions.fail" in message and "is not marked @action" in message
+
+
+def test_local_agent_from_spec(project: Path) -> None:
+    agent = LocalAgent.from_spec(project, "local")
+    first = agent.invoke("echo", {"text": "a"}, request_id="r-1")
+    assert first.init_ms is not None and first.body["request_id"] == "r-1"
+    assert agent.invoke("echo", {"text": "b"}).init_ms is None

@@ -217,3 +217,58 @@ def test_agent_that_cannot_load_answers_500_and_is_recorded(tmp_path: Path) -> N
     status, body, record, _ = harness.post("echo", {"text": "a"})
     assert status == 500 and body["error"]["type"] == "AgentLoadError"
     assert "broken import" in body["error"]["message"] and record["outcome"] == "error"
+
+
+def test_api_gateway_rest_events_with_base64_bodies(harness: Harness) -> None:
+    import base64
+
+    event = {"httpMethod": "POST", "path": "/prod/echo", "resource": "/{action}", "pathParameters": {"action": "echo"},
+             "headers": {"X-Request-Id": "rest-1", "Content-Type": "application/json"},
+             "requestContext": {"stage": "prod"}, "isBase64Encoded": True,
+             "body": base64.b64encode(b'{"text": "hi"}').decode()}
+    answer = harness.runtime.handle(event)
+    assert answer["statusCode"] == 200
+    body = json.loads(answer["body"])
+    assert body["request_id"] == "rest-1" and body["output"] == {"text": "hi"}
+
+
+def test_an_ollama_backed_agent_end_to_end(tmp_path: Path) -> None:
+    import dataclasses
+
+    from tests.helpers.model_servers import OllamaServer
+
+    forget_modules()
+    model = compile_project(write_project(tmp_path))
+    with OllamaServer(lambda messages, request: "cards") as server:
+        ollama = dataclasses.replace(model.model, provider="ollama", model_id="llama3.2", endpoint=server.url,
+                                     retries=0)
+        config = dataclasses.replace(model, model=ollama).runtime_config()
+        stream = io.StringIO()
+        runtime = Runtime(RuntimeConfig.from_dict(config), stream=stream, environ={})
+        answer = runtime.handle({"action": "classify", "input": {"text": "my card is blocked"}})
+        assert answer["status"] == 200 and answer["output"]["team"] == "cards"
+        emf = json.loads(stream.getvalue().splitlines()[1])
+        assert emf["InputTokens"] == 4 + 5 and emf["OutputTokens"] == 2  # two model calls, counted together
+        cost = answer["usage"]["cost_usd"]
+        assert cost == pytest.approx(9 / 1000 * 0.5 + 2 / 1000 * 1.5, rel=0.01)
+    down = runtime.handle({"action": "classify", "input": {"text": "x"}})
+    assert down["status"] == 500 and down["error"]["type"] == "ModelUnavailable"
+    assert "start it with `ollama serve`" in down["error"]["message"]
+
+
+def test_alarms_that_are_not_ours_reach_the_handler_we_replaced(harness: Harness) -> None:
+    import time
+
+    fired: list[int] = []
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: fired.append(signum))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        status, _, _, _ = harness.post("slow", {"seconds": 0.2})  # the outer alarm fires mid-request
+        assert status == 200 and fired == [signal.SIGALRM]
+        harness.post("echo", {"text": "a"})
+        signal.setitimer(signal.ITIMER_REAL, 0.05)  # and after it, between requests
+        time.sleep(0.2)
+        assert fired == [signal.SIGALRM, signal.SIGALRM]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
