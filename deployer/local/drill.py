@@ -61,6 +61,7 @@ def with_strategy(model: DeploymentModel, strategy: str | None) -> DeploymentMod
 def load_inputs(model: DeploymentModel, limit: int = 500) -> list[Any]:
     """Request bodies for the drill: the load profile's input file when there is one."""
     path = model.load.input_file
+    drop = {model.load.weight_field or "weight"}  # the sampling weight is not part of the input
     out: list[Any] = []
     if path and Path(path).exists():
         with open(path, encoding="utf-8") as handle:
@@ -72,7 +73,9 @@ def load_inputs(model: DeploymentModel, limit: int = 500) -> list[Any]:
                     obj = json.loads(line)
                 except ValueError:
                     continue
-                out.append(obj.get("input", obj) if isinstance(obj, dict) else obj)
+                if isinstance(obj, dict):
+                    obj = obj.get("input", {k: v for k, v in obj.items() if k not in drop})
+                out.append(obj)
                 if len(out) >= limit:
                     break
     return out or [{"message": "I was charged twice for the same card payment, please help"}]
@@ -203,6 +206,15 @@ def _drill(emu: Emulator, model: DeploymentModel, faults: Faults, rps: float, re
         warm_until = clock.now() + 2 * tick  # two evaluations of baseline traffic on the healthy version
         while clock.now() < warm_until and time.monotonic() - started < max_wall_s:
             time.sleep(0.05)
+        baseline = emu.runtime.counters(healthy.version)
+        firing = emu.evaluator.firing(model.rollout.gating_alarms)
+        if baseline.requests == 0 or baseline.errors > baseline.requests / 2 or firing:
+            why = (f"its gating alarms fire: {', '.join(a.name for a in firing)}" if firing else
+                   f"{baseline.errors} of {baseline.requests} warm-up requests failed")
+            report.verdict = (f"FAIL: the healthy version {healthy.version} is not healthy before the fault ({why}); "
+                              f"see {emu.state_dir}/logs or run `deployer invoke` to fix the agent first")
+            report.timeline = emu.timeline()
+            return
         deploy_at = clock.now()
         faulty = emu.deploy(faults=faults, description="drill: faulty version")
         report.faulty_version = faulty.version

@@ -15,6 +15,7 @@ Library code never prints; `deployer.commands.local` does.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -89,6 +90,14 @@ def default_bundle_builder(model: DeploymentModel, out_dir: Path) -> Path:
     except ImportError as exc:
         raise DeployerError("the bundle builder (deployer.bundle) is not available in this checkout") from exc
     return Path(build_bundle(model, out_dir))
+
+
+@functools.cache
+def interpreter_for(python: str) -> str | None:
+    """A CPython of the function's version ("3.12"), so the bundle's compiled wheels load as in Lambda."""
+    from deployer.bundle.deps import find_interpreter
+
+    return find_interpreter(python)
 
 
 def _hash_tree(root: Path) -> str:
@@ -352,7 +361,12 @@ class Emulator:
                 AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", DEPLOYER_ALIAS=self.model.alias,
                 AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{fn.name}", PYTHONDONTWRITEBYTECODE="1",
             )
-            worker = VersionWorker(version, Path(record.bundle_dir), env, handler=self._handler,
+            python = interpreter_for(fn.python)
+            if python is None:
+                python = sys.executable
+                self._event("warning", f"no Python {fn.python} on this machine: version {version} runs on "
+                            f"{sys.version_info.major}.{sys.version_info.minor}; compiled dependencies may not load")
+            worker = VersionWorker(version, Path(record.bundle_dir), env, handler=self._handler, python=python,
                                    threads=self._threads, log_path=self.state_dir / "logs" / f"worker-v{version}.log")
             worker.start()
             self._workers[version] = worker

@@ -69,8 +69,10 @@ class VersionWorker:
         handler: str = "handlers.runtime.handler",
         threads: int = 32,
         log_path: Path | None = None,
+        python: str | None = None,
     ) -> None:
         self.version = version
+        self.python = python or sys.executable
         self.bundle_dir = bundle_dir
         self._env = env
         self._handler = handler
@@ -100,7 +102,7 @@ class VersionWorker:
         log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, str(WORKER_SCRIPT)], env=env, cwd=str(self.bundle_dir),
+                [self.python, str(WORKER_SCRIPT)], env=env, cwd=str(self.bundle_dir),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )
         finally:
