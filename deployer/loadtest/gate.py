@@ -7,6 +7,7 @@ The gate passes only when every judged check passed: "not enough samples" does n
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -280,7 +281,10 @@ def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "n/a"
     if unit == "USD":
-        return f"${value:.6f}" if abs(value) < 1 else f"${value:,.2f}"
+        if value == 0 or abs(value) >= 1:
+            return f"${value:,.2f}"
+        decimals = min(12, max(2, 2 - math.floor(math.log10(abs(value)))))  # three significant digits
+        return f"${value:.{decimals}f}"
     if unit == "%":
         return f"{value:.2f}%"
     if unit == "ms":
