@@ -85,13 +85,18 @@ class StepFunctionsRollout(Construct):
     """A state machine that walks `rollout.steps` over the alias and rolls back on alarm."""
 
     def __init__(self, scope: Construct, id: str, *, rollout: RolloutModel, name: str,
-                 function: lambda_.IFunction, alias_name: str, alarms: Sequence[cloudwatch.IAlarm],
-                 notify: Sequence[sns.ITopic], log_retention: logs.RetentionDays) -> None:
+                 function: lambda_.IFunction, alias_name: str, gating_alarm_names: Sequence[str],
+                 alarms: Sequence[cloudwatch.IAlarm], notify: Sequence[sns.ITopic],
+                 log_retention: logs.RetentionDays) -> None:
         super().__init__(scope, id)
+        self.node.add_dependency(*alarms)  # the alarms exist before the first execution reads them
         function_name = function.function_name
         alias_resources = [function.function_arn, f"{function.function_arn}:{alias_name}"]
-        alarm_names = [alarm.alarm_name for alarm in alarms]
-        alarm_arns = [alarm.alarm_arn for alarm in alarms]
+        # Alarm names are fixed (see infra.naming.alarm_name): build the ARNs instead of reading them.
+        alarm_names = list(gating_alarm_names)
+        alarm_arns = [cdk.Stack.of(self).format_arn(service="cloudwatch", resource="alarm", resource_name=alarm,
+                                                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+                      for alarm in alarm_names]
 
         def update_alias(state_id: str, version: str, weights: str) -> tasks.CallAwsService:
             return tasks.CallAwsService.jsonata(

@@ -34,7 +34,9 @@ class AgentStack(cdk.Stack):
         self.model = model
         name = naming.stack_name(model)
         for key, value in (("deployer:agent", model.agent), ("deployer:environment", model.environment)):
-            cdk.Tags.of(self).add(key, value)
+            # The KMS key gets these as stack tags (CloudFormation propagates them): moto 5.2's
+            # CloudFormation fails on a KMS key with a Tags property.
+            cdk.Tags.of(self).add(key, value, exclude_resource_types=["AWS::KMS::Key"])
         codedeploy = model.rollout.engine == "codedeploy" and model.rollout.codedeploy is not None
 
         self.function = AgentFunction(
@@ -64,6 +66,7 @@ class AgentStack(cdk.Stack):
             self.stepfunctions = StepFunctionsRollout(
                 self, "Rollout", rollout=model.rollout, name=name, function=self.function.function,
                 alias_name=model.alias, alarms=gating, notify=notify,
+                gating_alarm_names=[naming.alarm_name(model, a) for a in model.rollout.gating_alarms],
                 log_retention=log_retention(model.function.log_retention_days))
         self.dashboard = AgentDashboard(self, "Dashboard", name=name, agent=model.agent,
                                         environment=model.environment)

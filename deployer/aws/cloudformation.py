@@ -141,6 +141,20 @@ class Stacks:
                  for e in reversed(failed[:limit])]
         return lines or ["  (no failed resource event was recorded)"]
 
+    def physical_ids(self, name: str) -> dict[str, str]:
+        """logical id -> physical id of every resource of the stack."""
+        found: dict[str, str] = {}
+        token: str | None = None
+        while True:
+            with aws_call("cloudformation:ListStackResources", name):
+                page = self.client.list_stack_resources(StackName=name, **({"NextToken": token} if token else {}))
+            for item in page.get("StackResourceSummaries", []):
+                if item.get("PhysicalResourceId"):
+                    found[str(item["LogicalResourceId"])] = str(item["PhysicalResourceId"])
+            token = page.get("NextToken")
+            if not token:
+                return found
+
     @staticmethod
     def outputs(stack: dict[str, Any]) -> dict[str, str]:
         return {str(o["OutputKey"]): str(o.get("OutputValue", "")) for o in stack.get("Outputs", [])}

@@ -114,13 +114,33 @@ def deploy_stack(model: DeploymentModel, *, clients: AwsClients, options: Deploy
                             prepared.stable_version, uploaded_assets=uploaded, seconds=clock() - started)
     stacks.execute_change_set(stack, change_set)
     final = stacks.wait_stack(stack, timeout_s=options.timeout_s, poll_s=options.poll_s)
-    outputs = stacks.outputs(final)
+    template = json.loads(prepared.synth.templates[stack].read_text())
+    outputs = complete_outputs(stacks.outputs(final), template, lambda: stacks.physical_ids(stack))
     version = outputs.get(naming.OUTPUT_FUNCTION_VERSION)
     if version:
         record_deploy(prepared, version, clients)
     execution, status = start_rollout(prepared, version, outputs, clients, options)
     return DeployResult(stack, "created" if create else "updated", outputs, version, prepared.stable_version,
                         changes, execution, status, uploaded, clock() - started)
+
+
+def complete_outputs(outputs: dict[str, str], template: dict[str, Any],
+                     physical_ids: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """The stack outputs; any missing one that is a `Ref` (or a version's `Version`) is read from the
+    stack's resources instead (moto's change sets report no outputs)."""
+    missing = {key: spec["Value"] for key, spec in template.get("Outputs", {}).items() if key not in outputs}
+    if not missing:
+        return outputs
+    ids = physical_ids()
+    completed = dict(outputs)
+    for key, value in missing.items():
+        if isinstance(value, dict) and "Ref" in value and value["Ref"] in ids:
+            completed[key] = ids[value["Ref"]].split("|")[0]
+        elif isinstance(value, dict) and value.get("Fn::GetAtt", [None, None])[1] == "Version":
+            physical = ids.get(value["Fn::GetAtt"][0], "")
+            if physical.rsplit(":", 1)[-1].isdigit():
+                completed[key] = physical.rsplit(":", 1)[-1]
+    return completed
 
 
 def start_rollout(prepared: Prepared, version: str | None, outputs: dict[str, str], clients: AwsClients,
@@ -144,7 +164,12 @@ def record_deploy(prepared: Prepared, version: str, clients: AwsClients) -> None
         from deployer.ops.records import write_deploy_record
     except ModuleNotFoundError:  # pragma: no cover - the ops area ships with the repo
         return
-    code_hash = Path(prepared.bundle_dir).name.rsplit("-", 1)[-1]
+    try:
+        from deployer.bundle import bundle_hash
+
+        code_hash = bundle_hash(Path(prepared.bundle_dir))
+    except ModuleNotFoundError:  # pragma: no cover
+        code_hash = Path(prepared.bundle_dir).name.rsplit("-", 1)[-1]
     write_deploy_record(prepared.model, version, code_hash, client=clients.dynamodb)
 
 

@@ -1,0 +1,214 @@
+"""`deployer deploy` and `deployer diff` over the boto3 path, against a real moto server.
+
+The same code that deploys to AWS, pointed at moto on 127.0.0.1. The account is "bootstrapped"
+the way `cdk bootstrap` leaves it (assets bucket, version parameter); nothing in the deploy path
+knows it talks to moto. moto's CloudFormation skips aliases, alarms, URLs, subscriptions and
+CodeDeploy (FACTS.md) and reports no outputs for change sets, so what those would do is covered by
+the CDK assertions of tests/infra; here: assets, change sets, wait, resources, outputs, diff,
+rollout start and the deploy record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployer.aws.clients import AwsClients
+from deployer.aws.deploy import DeployOptions, Prepared, deploy_stack, diff_stack, record_deploy, start_rollout
+from deployer.compiled import DeploymentModel
+from deployer.errors import DeployerError
+from infra import naming
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "agent.yaml"
+ENV = "staging"
+ACCOUNT = "111111111111"  # agent.yaml's staging account
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    saved = os.environ.get("MOTO_ACCOUNT_ID")
+    os.environ["MOTO_ACCOUNT_ID"] = ACCOUNT
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+    if saved is None:
+        os.environ.pop("MOTO_ACCOUNT_ID", None)
+    else:
+        os.environ["MOTO_ACCOUNT_ID"] = saved
+
+
+@pytest.fixture(scope="module")
+def model() -> DeploymentModel:
+    from deployer.compiler import compile_environment
+    from deployer.spec.loader import load_spec
+
+    return compile_environment(load_spec(SPEC), ENV)
+
+
+@pytest.fixture(scope="module")
+def clients(moto_url: str, model: DeploymentModel) -> AwsClients:
+    clients = AwsClients.for_region(model.region, endpoint_url=moto_url)
+    bootstrap(moto_url, model.region)
+    return clients
+
+
+def bootstrap(url: str, region: str) -> None:
+    """What `cdk bootstrap` leaves in an account: the assets bucket and the version parameter."""
+    import boto3
+
+    boto3.client("s3", region_name=region, endpoint_url=url).create_bucket(
+        Bucket=naming.assets_bucket(ACCOUNT, region), CreateBucketConfiguration={"LocationConstraint": region})
+    boto3.client("ssm", region_name=region, endpoint_url=url).put_parameter(
+        Name=f"/cdk-bootstrap/{naming.BOOTSTRAP_QUALIFIER}/version", Value="30", Type="String")
+
+
+@pytest.fixture(scope="module")
+def stub_bundle(tmp_path_factory: pytest.TempPathFactory) -> str:
+    bundle = tmp_path_factory.mktemp("bundle") / "support-router-staging-0123456789abcdef"
+    (bundle / "handlers").mkdir(parents=True)
+    (bundle / "handlers" / "runtime.py").write_text("def handler(event, context):\n    return {}\n")
+    return str(bundle)
+
+
+@pytest.fixture(scope="module")
+def first_deploy(clients: AwsClients, model: DeploymentModel, stub_bundle: str,
+                 tmp_path_factory: pytest.TempPathFactory) -> Any:
+    options = DeployOptions(out_dir=tmp_path_factory.mktemp("first") / "cdk.out", poll_s=0.02, bundle_dir=stub_bundle)
+    return deploy_stack(model, clients=clients, options=options)
+
+
+def test_first_deploy_creates_the_stack_from_uploaded_assets(first_deploy: Any, clients: AwsClients,
+                                                             model: DeploymentModel) -> None:
+    assert first_deploy.status == "created"
+    assert first_deploy.stack == "support-router-staging"
+    assert first_deploy.uploaded_assets >= 3  # agent bundle, forwarder, template
+    keys = [o["Key"] for o in clients.objects.client.list_objects_v2(
+        Bucket=naming.assets_bucket(ACCOUNT, model.region))["Contents"]]
+    assert any(k.endswith(".zip") for k in keys) and any(k.endswith(".json") for k in keys)
+    assert clients.stacks.describe(first_deploy.stack)["StackStatus"] == "CREATE_COMPLETE"  # type: ignore[index]
+    assert {c.action for c in first_deploy.changes} == {"Add"}
+
+
+def test_the_function_and_the_request_table_exist_as_the_template_says(first_deploy: Any, clients: AwsClients,
+                                                                       model: DeploymentModel, moto_url: str) -> None:
+    import boto3
+
+    fn = clients.functions.client.get_function(FunctionName=model.function.name)["Configuration"]
+    assert fn["Handler"] == "handlers.runtime.handler" and fn["Runtime"] == "python3.12"
+    assert fn["MemorySize"] == model.function.memory_mb
+    assert fn["Environment"]["Variables"][naming.SPEC_HASH_ENV] == model.spec_hash
+    table = boto3.client("dynamodb", region_name=model.region, endpoint_url=moto_url).describe_table(
+        TableName=model.request_log.table_name)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "request_id", "KeyType": "HASH"}]
+    assert table["GlobalSecondaryIndexes"][0]["IndexName"] == "by_outcome"
+
+
+def test_outputs_name_the_function_table_topics_and_state_machine(first_deploy: Any, model: DeploymentModel) -> None:
+    outputs = first_deploy.outputs
+    assert outputs[naming.OUTPUT_FUNCTION_NAME] == model.function.name
+    assert outputs[naming.OUTPUT_TABLE_NAME] == model.request_log.table_name
+    assert outputs[naming.OUTPUT_STATE_MACHINE_ARN].endswith(":stateMachine:support-router-staging-rollout")
+    assert outputs["TopicPageOncall"].endswith(":support-router-staging-page-oncall")
+
+
+def test_redeploying_the_same_spec_changes_nothing(first_deploy: Any, clients: AwsClients, model: DeploymentModel,
+                                                  stub_bundle: str, tmp_path: Path) -> None:
+    again = deploy_stack(model, clients=clients, options=DeployOptions(
+        out_dir=tmp_path / "cdk.out", poll_s=0.02, bundle_dir=stub_bundle))
+    assert again.status == "unchanged"
+    assert again.uploaded_assets == 0  # content-addressed: nothing new to upload
+
+
+def test_a_config_only_change_shows_a_new_version_in_diff_then_updates(
+        first_deploy: Any, clients: AwsClients, model: DeploymentModel, stub_bundle: str, tmp_path: Path) -> None:
+    changed = dataclasses.replace(model, spec_hash="f" * 16)
+    options = DeployOptions(out_dir=tmp_path / "cdk.out", poll_s=0.02, bundle_dir=stub_bundle)
+    diff = diff_stack(changed, clients=clients, options=options)
+    assert diff.exists
+    actions = {(c.action, c.resource_type) for c in diff.changes}
+    assert ("Add", "AWS::Lambda::Version") in actions and ("Remove", "AWS::Lambda::Version") in actions
+    assert any(line.startswith("~ AWS::Lambda::Function AgentFunction") for line in diff.template_changes)
+    assert any(line.startswith("~ AWS::CloudWatch::Alarm") for line in diff.template_changes)  # new Version dimension
+    left = clients.stacks.client.list_change_sets(StackName=diff.stack)["Summaries"]
+    assert not [c for c in left if c["ChangeSetName"].startswith("deployer-diff-")]  # diff leaves none behind
+    updated = deploy_stack(changed, clients=clients, options=options)
+    assert updated.status == "updated"
+    fn = clients.functions.client.get_function(FunctionName=model.function.name)["Configuration"]
+    assert fn["Environment"]["Variables"][naming.SPEC_HASH_ENV] == "f" * 16
+
+
+def test_a_step_functions_rollout_starts_from_the_served_version(
+        first_deploy: Any, clients: AwsClients, model: DeploymentModel, stub_bundle: str) -> None:
+    prepared = Prepared(model, first_deploy.stack, ACCOUNT, "1", stub_bundle, None)  # type: ignore[arg-type]
+    execution, status = start_rollout(prepared, "2", first_deploy.outputs, clients, DeployOptions())
+    assert status == "RUNNING" and execution is not None
+    described = clients.state_machines.client.describe_execution(executionArn=execution)
+    assert json.loads(described["input"]) == {"stable": "1", "candidate": "2"}
+    none = start_rollout(prepared, "1", first_deploy.outputs, clients, DeployOptions())
+    assert none == (None, None)  # nothing to shift when the served version is the new one
+
+
+def test_the_deploy_is_recorded_in_the_request_log(first_deploy: Any, clients: AwsClients, model: DeploymentModel,
+                                                   stub_bundle: str) -> None:
+    prepared = Prepared(model, first_deploy.stack, ACCOUNT, None, stub_bundle, None)  # type: ignore[arg-type]
+    record_deploy(prepared, "3", clients)
+    item = clients.dynamodb.get_item(TableName=model.request_log.table_name,
+                                     Key={"request_id": {"S": f"deploy#{ENV}#3"}})["Item"]
+    assert item["outcome"]["S"] == "deploy"
+
+
+def test_credentials_for_another_account_are_refused(clients: AwsClients, model: DeploymentModel,
+                                                     tmp_path: Path) -> None:
+    other = dataclasses.replace(model, account="999999999999")
+    with pytest.raises(DeployerError, match="credentials are for account 111111111111"):
+        deploy_stack(other, clients=clients, options=DeployOptions(out_dir=tmp_path / "cdk.out"))
+
+
+def test_an_unbootstrapped_region_says_to_run_cdk_bootstrap(moto_url: str, model: DeploymentModel, stub_bundle: str,
+                                                            tmp_path: Path) -> None:
+    elsewhere = dataclasses.replace(model, region="ap-southeast-2")
+    with pytest.raises(DeployerError) as raised:
+        deploy_stack(elsewhere, clients=AwsClients.for_region("ap-southeast-2", endpoint_url=moto_url),
+                     options=DeployOptions(out_dir=tmp_path / "cdk.out", poll_s=0.02, bundle_dir=stub_bundle))
+    assert "cdk bootstrap" in str(raised.value)
+
+
+def test_cli_deploy_builds_the_bundle_and_prints_outputs(first_deploy: Any, moto_url: str,
+                                                         monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from deployer.cli import main
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    main(["deploy", "--spec", str(SPEC), "--env", ENV, "--out", str(tmp_path / "cdk.out"), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert result["stack"] == "support-router-staging" and result["status"] == "updated"  # the real bundle differs
+    assert result["outputs"][naming.OUTPUT_FUNCTION_NAME] == "support-router-staging"
+
+
+def test_cli_diff_lists_the_changes(first_deploy: Any, moto_url: str, monkeypatch: pytest.MonkeyPatch,
+                                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from deployer.cli import main
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    main(["diff", "--spec", str(SPEC), "--env", ENV, "--out", str(tmp_path / "cdk.out")])
+    out = capsys.readouterr().out
+    assert out.startswith("support-router-staging:")
+
+
+def test_cli_deploy_of_a_local_environment_goes_to_the_emulator(tmp_path: Path) -> None:
+    from deployer.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["deploy", "--spec", str(SPEC), "--env", "local"])
+    assert exited.value.code == 1  # no emulator is running: deploy_local says so
