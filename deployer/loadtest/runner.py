@@ -121,17 +121,18 @@ def run_phase(settings: GeneratorSettings, *, on_progress: ProgressCallback | No
             logs.append(log)
             processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                               env=_environment(settings_path, worker), start_new_session=True))
-        errors = 0
+        errors = sent = 0
         while any(p.poll() is None for p in processes) and time.monotonic() - started < deadline_s:
             time.sleep(TICK_S)
             fresh = tail.read_new()
             records.extend(fresh)
             live.add(fresh)
             errors += sum(1 for r in fresh if r.outcome != "ok")
+            sent += sum(1 for r in fresh if r.phase == settings.phase)  # the warm-up is not counted
             if on_progress is not None:
                 rps, p99 = live.figures(time.time())
                 on_progress(Progress(settings.phase, time.monotonic() - started, settings.duration_s,
-                                     len(records), planned, rps, p99, errors))
+                                     sent, planned, rps, p99, errors))
     except KeyboardInterrupt:
         interrupted = True
     finally:
