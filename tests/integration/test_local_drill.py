@@ -1,0 +1,61 @@
+"""The rollback drill, unattended, for every strategy; and once with the real agent bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deployer.compiler import compile_environment
+from deployer.local import Faults
+from deployer.local.drill import STRATEGIES, format_report, run_drill
+from deployer.local.testkit import build_echo_bundle
+from deployer.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return compile_environment(load_spec(ROOT / "agent.yaml"), "local")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_drill_rolls_back_a_faulty_version_for_each_strategy(model, strategy, tmp_path):
+    report = run_drill(model, faults=Faults(error_rate=0.5), strategy=strategy, time_scale=120, rps=250,
+                       state_dir=tmp_path, bundle_builder=build_echo_bundle, max_wall_s=90)
+    text = "\n".join(format_report(report))
+    assert report.ok, text
+    assert report.rollout_status == "rolled_back"
+    assert report.final_routing == {"primary": report.stable_version, "additional": {}}
+    assert report.faulty_requests > 0 and report.faulty_errors > 0
+    assert report.alarms_fired and all(a["alarm"] for a in report.alarms_fired)
+    assert report.within_bound, text  # one alarm window + one evaluation after the fault began
+    assert "fault began" in text and "rolled back" in text
+
+
+@pytest.mark.slow
+def test_drill_with_latency_fault_is_caught_by_the_p99_alarm(model, tmp_path):
+    report = run_drill(model, faults=Faults(latency_ms=2500), strategy="canary", time_scale=120, rps=200,
+                       state_dir=tmp_path, bundle_builder=build_echo_bundle, max_wall_s=90)
+    assert report.ok, "\n".join(format_report(report))
+    assert any("latency" in a["alarm"] for a in report.alarms_fired)
+
+
+@pytest.mark.slow
+def test_drill_fails_when_the_fault_is_not_caught(model, tmp_path):
+    # cost alarms do not gate the rollout in agent.yaml: the faulty version is promoted, the drill fails
+    report = run_drill(model, faults=Faults(cost_multiplier=3), strategy="all_at_once", time_scale=240, rps=150,
+                       state_dir=tmp_path, bundle_builder=build_echo_bundle, max_wall_s=60)
+    assert not report.ok
+    assert report.rollout_status == "succeeded" and report.verdict.startswith("FAIL")
+
+
+@pytest.mark.slow
+def test_default_drill_on_the_real_agent_bundle(model, tmp_path):
+    report = run_drill(model, faults=Faults(error_rate=0.3), time_scale=60, rps=200, state_dir=tmp_path,
+                       max_wall_s=120)
+    text = "\n".join(format_report(report))
+    assert report.ok, text
+    assert report.wall_s < 60, text
