@@ -49,7 +49,9 @@ def _ms(value: float | None) -> str:
 
 
 def _usd(value: float | None) -> str:
-    return "-" if value is None else f"${value:.6f}"
+    if value is None:
+        return "-"
+    return f"${value:.2e}" if 0 < abs(value) < 0.0001 else f"${value:.6f}"
 
 
 def _window(since: str | None, ttl_days: int) -> str:
@@ -250,12 +252,13 @@ def _print_debug(console: Console, report: dict[str, Any], window: str) -> None:
                        _short(a["reason"] or "", 90))
     console.print(alarms)
     cur, prev = report["current"], report["previous"]
-    compare = Table(title=f"version {cur['version']} against the one before it (last {window} of records)",
-                    title_justify="left")
+    role = report.get("current_role", "live")
+    compare = Table(title=f"version {cur['version']} ({role}) against v{prev['version'] if prev else '-'} "
+                          f"(last {window} of records)", title_justify="left")
     compare.add_column("")
     if prev:
-        compare.add_column(f"v{prev['version']} (before)", justify="right")
-    compare.add_column(f"v{cur['version']} (now)", justify="right")
+        compare.add_column(f"v{prev['version']} ({'live' if role != 'live' else 'before'})", justify="right")
+    compare.add_column(f"v{cur['version']} ({role})", justify="right")
     rows: list[tuple[str, str, Callable[[Any], str]]] = [
         ("requests", "requests", str), ("errors", "errors", str),
         ("error rate %", "error_rate_pct", lambda v: f"{v:.2f}"), ("p50 ms", "latency_p50_ms", _ms),

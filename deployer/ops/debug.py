@@ -79,8 +79,11 @@ def what_changed(target: OpsTarget, *, window_s: float = 86400.0, sample_limit: 
     canary = max(additional.items(), key=lambda kv: kv[1])[0] if additional else None
     table = target.requests()
     records = deploy_records(table, env, limit=200)
-    current = canary or primary
-    before = primary if canary else previous_version(target, current, records)
+    # a version deployed after the live one and no longer served was rolled back: that is what changed
+    newer = [r.version for r in records if _num(r.version) > _num(primary)]
+    rolled_back = None if canary else (max(newer, key=_num) if newer else None)
+    current = canary or rolled_back or primary
+    before = primary if (canary or rolled_back) else previous_version(target, current, records)
     by_version = {r.version: r for r in records}
     current_record = by_version.get(current) or deploy_record(table, env, current)
     before_record = (by_version.get(before) or deploy_record(table, env, before)) if before else None
@@ -98,6 +101,7 @@ def what_changed(target: OpsTarget, *, window_s: float = 86400.0, sample_limit: 
         "agent": target.model.agent, "environment": env, "where": target.where, "function": target.function_name,
         "alias": target.model.alias, "routing": routing, "rollout": rollout, "alarms": alarms,
         "current": current_view, "previous": before_view, "spec_diff": diff,
+        "current_role": "canary" if canary else ("rolled back" if rolled_back else "live"),
         "code_changed": (None if not (current_record and before_record)
                          else current_record.code_hash != before_record.code_hash),
         "window_s": window_s, "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -127,12 +131,17 @@ def findings(report: dict[str, Any]) -> list[str]:
     if firing:
         out.append(f"in ALARM: {', '.join(firing)}")
     if prev is None:
-        out.append(f"version {cur['version']} is the only version deployed: nothing to compare with")
+        out.append(f"no version before {cur['version']} to compare with")
         return out
+    if report.get("current_role") == "rolled back":
+        out.append(f"version {cur['version']} was deployed after the live version {prev['version']} and rolled back")
     if report["code_changed"] is True:
         out.append(f"code changed: {prev['deploy']['code_hash']} -> {cur['deploy']['code_hash']}")
     elif report["code_changed"] is False:
         out.append("same code as the version before")
+    faults = (cur.get("deploy") or {}).get("faults")
+    if faults:
+        out.append(f"version {cur['version']} was deployed with injected faults {faults}")
     if report["spec_diff"]:
         paths = [d["path"] for d in report["spec_diff"]]
         out.append(f"{len(paths)} spec change(s): {', '.join(paths[:5])}{' ...' if len(paths) > 5 else ''}")

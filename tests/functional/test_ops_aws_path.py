@@ -327,11 +327,11 @@ def test_debug_with_a_single_version_says_there_is_nothing_to_compare(target: Op
     publish_versions(target, 1)
     report = what_changed(target)
     assert report["previous"] is None and report["current"]["requests"] == 0
-    assert any("only version deployed" in f for f in report["findings"])
+    assert any("no version before 1 to compare with" in f for f in report["findings"])
     assert target.endpoint.url is not None
     people = cli("debug", endpoint=target.endpoint.url)
     assert people.returncode == 0, people.stderr
-    assert "only version deployed" in people.stdout
+    assert "no version before 1 to compare with" in people.stdout
 
 
 def test_debug_before_any_deploy_says_deploy_first(target: OpsTarget) -> None:

@@ -107,6 +107,18 @@ def wait_until(check: Any, timeout_s: float = 10.0) -> Any:
     return check()
 
 
+def settle(pipeline: Pipeline, timeout_s: float = 20.0) -> None:
+    """Wait until the emulator has written the request records (its writes are asynchronous)."""
+    deadline = time.monotonic() + timeout_s
+    seen = -1
+    while time.monotonic() < deadline:
+        count = len(pipeline.inspect_errors("local", limit=1000)) + len(pipeline.logs("local", limit=1000))
+        if count == seen and count > 0:
+            return
+        seen = count
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     from deployer.local import Emulator
@@ -140,7 +152,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             sent += 1
             time.sleep(0.02)
         out["rollout"] = pipeline.rollout("local")
-        emu.recorder.flush()
+        settle(pipeline)
         yield out
     receiver.close()
 
@@ -181,8 +193,6 @@ def test_replay_against_stable_succeeds_and_is_marked_as_a_replay(story: dict[st
     assert result.new.output == {"text": failure.input["text"]}
     assert result.changed is True
     assert result.new.latency_ms is not None and result.new.cost_usd is not None
-    emu = story["emulator"]
-    emu.recorder.flush()
     replayed = wait_until(lambda: pipeline.target("local").requests().get(str(result.new.request_id)))
     assert replayed is not None and replayed["replay"] == {"BOOL": True}
     # its metrics went to the replay namespace, never to the one the canary's alarms watch
@@ -209,13 +219,19 @@ def test_replay_last_errors_summarises_the_batch(story: dict[str, Any]) -> None:
     assert summary["fixed"] == 3 and summary["changed"] == 3 and batch.version == "1"
 
 
-def test_debug_shows_weights_alarms_and_the_deploy_record(story: dict[str, Any]) -> None:
+def test_debug_compares_the_rolled_back_version_with_the_live_one(story: dict[str, Any]) -> None:
     report = story["pipeline"].debug("local")
     assert report["routing"] == [{"version": "1", "weight": 1.0, "role": "stable"}]
     assert report["rollout"]["status"] == "rolled_back"
     assert {a["name"] for a in report["alarms"]} >= {"error_rate_spike"}
-    assert report["current"]["version"] == "1" and report["current"]["requests"] >= 10
-    assert report["current"]["deploy"]["code_hash"]
+    cur, prev = report["current"], report["previous"]
+    assert (cur["version"], report["current_role"], prev["version"]) == ("2", "rolled back", "1")
+    assert cur["error_rate_pct"] == 100.0 and prev["errors"] == 0 and prev["requests"] >= 10
+    assert cur["deploy"]["faults"] == {"error_rate": 1.0}
+    assert report["code_changed"] is False  # a config-only change: same bundle, new version
+    assert any("rolled back" in f for f in report["findings"])
+    assert any("injected faults" in f for f in report["findings"])
+    assert any(f.startswith("error rate: 0% (v1) -> 100% (v2)") for f in report["findings"]), report["findings"]
 
 
 def test_logs_shows_the_request_lines_filtered(story: dict[str, Any]) -> None:
@@ -295,3 +311,25 @@ def test_pipeline_invoke_and_status_go_through_the_emulator(story: dict[str, Any
     status = pipeline.status("local")
     assert status["primary"] == "1" and status["additional"] == {}
     assert status["rollout"]["status"] == "rolled_back"
+
+
+def test_the_pipeline_example_in_the_operations_guide_runs(tmp_path: Path) -> None:
+    """docs/operations.md's example, run as written, on the test agent instead of the flagship."""
+    text = (ROOT / "docs" / "operations.md").read_text()
+    example = text.split("```python\n", 1)[1].split("```", 1)[0]
+    receiver = Receiver()
+    try:
+        spec = write_project(tmp_path, python=PY)
+        spec.write_text(SPEC.format(python=PY, receiver=receiver.url))
+        script = (example.replace('"agent.yaml"', repr(str(spec)))
+                  .replace('"route", {"message":', '"echo", {"text":'))
+        assert script != example
+        env = {**os.environ}
+        env.pop("AWS_ENDPOINT_URL", None)
+        env["PYTHONPATH"] = str(ROOT)
+        done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=300, env=env)
+    finally:
+        receiver.close()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "in ALARM" in done.stdout and "now succeeds: True output changed: True" in done.stdout
