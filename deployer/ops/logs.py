@@ -137,9 +137,9 @@ def _local_lines(target: OpsTarget, limit: int) -> list[LogLine]:
 
 def follow_logs(target: OpsTarget, log_filter: LogFilter, *, poll_s: float = 2.0, max_s: float | None = None,
                 since_s: float = 60.0, sleep: Callable[[float], None] = time.sleep) -> Iterator[LogLine]:
-    """New matching lines as they arrive, until `max_s` seconds have passed (or forever if None)."""
+    """New matching lines as they arrive: polls every `poll_s` for `max_s` seconds (forever if None)."""
     seen: dict[str, None] = {}
-    started = time.monotonic()
+    polls_left = None if max_s is None else int(max_s // poll_s)
     window_ms = int(since_s * 1000)
     while True:
         now = int(time.time() * 1000)
@@ -158,6 +158,8 @@ def follow_logs(target: OpsTarget, log_filter: LogFilter, *, poll_s: float = 2.0
         while len(seen) > 50_000:
             seen.pop(next(iter(seen)))
         window_ms = int(max(poll_s * 3, 10) * 1000)
-        if max_s is not None and time.monotonic() - started + poll_s > max_s:
-            return
+        if polls_left is not None:
+            if polls_left <= 0:
+                return
+            polls_left -= 1
         sleep(poll_s)

@@ -409,3 +409,29 @@ def test_logs_when_the_function_never_ran_says_why(target: OpsTarget) -> None:
         read_logs(target, LogFilter.parse([]))
     assert target.log_group in caught.value.message and "first request" in (caught.value.hint or "")
 
+
+
+def test_logs_tail_yields_each_new_line_once_and_stops_when_told(target: OpsTarget) -> None:
+    from deployer.ops.logs import follow_logs
+
+    logs = target.client("logs")
+    logs.create_log_group(logGroupName=target.log_group)
+    logs.create_log_stream(logGroupName=target.log_group, logStreamName="s")
+    t = now_ms()
+    first = request_line(target.model, request_id="t1", version="1", status=200, ts_ms=t - 20)
+    logs.put_log_events(logGroupName=target.log_group, logStreamName="s", logEvents=[{"timestamp": t - 20,
+                                                                                       "message": first}])
+    polls: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the second poll finds one more line
+        polls.append(seconds)
+        if len(polls) == 1:
+            second = request_line(target.model, request_id="t2", version="1", status=500, ts_ms=t - 10,
+                                  error=("E", "m"))
+            logs.put_log_events(logGroupName=target.log_group, logStreamName="s",
+                                logEvents=[{"timestamp": t - 10, "message": second}])
+
+    seen = [line.record["request_id"] for line in
+            follow_logs(target, LogFilter.parse([]), poll_s=0.2, max_s=0.5, sleep=sleep) if line.record]
+    assert seen == ["t1", "t2"]
+    assert polls == [0.2, 0.2]  # 0.5 s at one poll per 0.2 s: two waits, three polls

@@ -333,3 +333,22 @@ def test_the_pipeline_example_in_the_operations_guide_runs(tmp_path: Path) -> No
         receiver.close()
     assert done.returncode == 0, done.stderr[-3000:]
     assert "in ALARM" in done.stdout and "now succeeds: True output changed: True" in done.stdout
+
+
+def test_pipeline_run_load_test_drives_the_emulator_and_judges_the_slos(tmp_path: Path) -> None:
+    from deployer.local import Emulator
+
+    spec = write_project(tmp_path, python=PY)
+    spec.write_text(SPEC.format(python=PY, receiver="http://127.0.0.1:9"))
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text("".join(json.dumps({"text": f"ticket {i}"}) + "\n" for i in range(20)))
+    forget_modules()
+    pipeline = Pipeline(spec)
+    with Emulator(pipeline.model("local"), state_dir=tmp_path / ".deployer" / "local", time_scale=60) as emu:
+        pipeline.emulator = emu
+        pipeline.deploy("local")
+        result = pipeline.run_load_test("local", rps=5, duration_s=2, users=2, input_file=str(inputs),
+                                        report_dir=str(tmp_path / "report"))
+    assert result.figures.requests >= 8 and result.figures.failed == 0
+    assert result.passed
+    assert (tmp_path / "report" / "report.json").is_file()
