@@ -210,7 +210,7 @@ class Runtime:
             )
             actions[name] = ActionRuntime(
                 name=name,
-                call=getattr(instance, method.__name__),
+                call=_synchronous(getattr(instance, method.__name__)),
                 timeout_s=spec.timeout_s,
                 max_payload_bytes=spec.max_payload_bytes,
                 log_inputs=policy.log_inputs,
@@ -365,6 +365,22 @@ class Runtime:
             report.input_json = render_value(redactor.redact(request.input_for_log()))
         if action.log_outputs and self._to_jsonable is not None:
             report.output_json = render_value(redactor.redact(self._to_jsonable(result)))
+
+
+def _synchronous(method: Callable[..., Any]) -> Callable[..., Any]:
+    """`async def` actions run to completion in their own event loop; plain methods as they are."""
+    import inspect
+
+    if not inspect.iscoroutinefunction(method):
+        return method
+    import asyncio
+    import functools
+
+    @functools.wraps(method)
+    def run(**kwargs: Any) -> Any:
+        return asyncio.run(method(**kwargs))
+
+    return run
 
 
 _runtime: Runtime | None = None

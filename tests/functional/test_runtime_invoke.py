@@ -94,7 +94,7 @@ def test_code_checks_report_untyped_unmarked_and_missing_actions(project: Path) 
     assert problems["actions.echo"] == ["FixtureAgent.echo parameter text has no type annotation"]
     assert problems["actions.fail"] == ["FixtureAgent.fail is not marked @action"]
     assert problems["actions.whoami"] == [
-        "FixtureAgent has no @action 'whoami' (its actions: audited, classify, echo, slow, spin, triage, "
+        "FixtureAgent has no @action 'whoami' (its actions: audited, classify, echo, gather, hang, slow, spin, triage, "
         "unserializable, who)"]
     assert problems["actions.slow"] == [
         "FixtureAgent.slow parameter *seconds is not allowed: inputs are named JSON fields",

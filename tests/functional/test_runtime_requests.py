@@ -272,3 +272,12 @@ def test_alarms_that_are_not_ours_reach_the_handler_we_replaced(harness: Harness
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_async_actions_run_and_time_out(harness: Harness) -> None:
+    status, body, _, _ = harness.post("gather", {"texts": ["a", "b", "c"]})
+    assert status == 200 and body["output"] == ["A", "B", "C"]
+    status, body, _, _ = harness.post("hang", {})
+    assert status == 504 and body["error"]["type"] == "Timeout"
+    status, body, _, _ = harness.post("gather", {"texts": ["d"]})  # the loop of a timed-out action is gone
+    assert status == 200 and body["output"] == ["D"]

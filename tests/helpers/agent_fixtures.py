@@ -87,6 +87,23 @@ class FixtureAgent:
     @action
     def unserializable(self) -> object:
         return object()
+
+    @action
+    async def gather(self, texts: list[str]) -> list[str]:
+        import asyncio
+
+        async def one(text: str) -> str:
+            await asyncio.sleep(0.01)
+            return text.upper()
+
+        return list(await asyncio.gather(*(one(t) for t in texts)))
+
+    @action
+    async def hang(self) -> str:
+        import asyncio
+
+        await asyncio.sleep(10)
+        return "never"
 '''
 
 MODEL_SOURCE = '''\
@@ -137,6 +154,8 @@ actions:
   whoami: {{timeout: 2s}}
   audited: {{timeout: 2s}}
   unserializable: {{timeout: 2s}}
+  gather: {{timeout: 2s}}
+  hang: {{timeout: 300ms}}
 monitoring:
   sample_rate: {sample_rate}
   redaction: [email, phone, card_number]
