@@ -203,8 +203,10 @@ def _drill(emu: Emulator, model: DeploymentModel, faults: Faults, rps: float, re
     driver.start()
     try:
         tick = emu.evaluator.tick_s
-        warm_until = clock.now() + 2 * tick  # two evaluations of baseline traffic on the healthy version
-        while clock.now() < warm_until and time.monotonic() - started < max_wall_s:
+        # baseline: two evaluations and some requests on the healthy version (its cold start included)
+        warm_until = clock.now() + 2 * tick
+        while time.monotonic() - started < max_wall_s / 2 and (
+                clock.now() < warm_until or emu.runtime.counters(healthy.version).requests < 20):
             time.sleep(0.05)
         baseline = emu.runtime.counters(healthy.version)
         firing = emu.evaluator.firing(model.rollout.gating_alarms)
@@ -212,7 +214,7 @@ def _drill(emu: Emulator, model: DeploymentModel, faults: Faults, rps: float, re
             why = (f"its gating alarms fire: {', '.join(a.name for a in firing)}" if firing else
                    f"{baseline.errors} of {baseline.requests} warm-up requests failed")
             report.verdict = (f"FAIL: the healthy version {healthy.version} is not healthy before the fault ({why}); "
-                              f"see {emu.state_dir}/logs or run `deployer invoke` to fix the agent first")
+                              "run `deployer invoke` to see why, and fix the agent first")
             report.timeline = emu.timeline()
             return
         deploy_at = clock.now()
