@@ -63,7 +63,13 @@ class OpsTarget:
 
     def alarm_name(self, alarm: str) -> str:
         """The CloudWatch name of a spec alarm: as is in the emulator, stack-prefixed in AWS."""
-        return alarm if self.local else f"{self.stack_name}-{alarm}"
+        if self.local:
+            return alarm
+        try:
+            from infra.naming import alarm_name
+        except ImportError:
+            return f"{self.stack_name}-{alarm}"
+        return alarm_name(self.model, alarm)
 
     @property
     def where(self) -> str:
