@@ -34,7 +34,7 @@ def test_pipeline_reads_the_spec_and_compiles_each_environment(spec: Path) -> No
 
 def test_pipeline_invoke_without_env_runs_the_agent_in_this_process(spec: Path) -> None:
     result = Pipeline(spec).invoke("echo", {"text": "ab", "times": 2})
-    assert result.status == 200  # type: ignore[union-attr]
+    assert result.status == 200
     assert result.body["output"] == {"text": "abab"}  # type: ignore[union-attr]
 
 
