@@ -14,6 +14,7 @@ invoking a qualified function ARN does.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import os
@@ -92,7 +93,7 @@ class VersionWorker:
     def start(self, timeout_s: float = 60.0) -> None:
         key = secrets.token_bytes(16)
         listener = Listener(("127.0.0.1", 0), authkey=key)
-        host, port = listener.address  # type: ignore[misc]
+        host, port = listener.address
         env = {
             **self._env,
             "DEPLOYER_WORKER_HOST": str(host), "DEPLOYER_WORKER_PORT": str(port),
@@ -173,10 +174,8 @@ class VersionWorker:
     def stop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(OSError):
                 conn.send_bytes(b'{"op": "stop"}')
-            except OSError:
-                pass
             conn.close()
         proc = self._proc
         if proc is not None and proc.poll() is None:

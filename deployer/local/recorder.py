@@ -40,14 +40,7 @@ def resolve_to_item(ttl_days: int) -> ToItem:
         from handlers.recorder import record_to_item  # the runtime's definition, when present
     except ImportError:
         return lambda record: _fallback_to_item(record, ttl_days)
-
-    def to_item(record: dict[str, Any]) -> dict[str, Any] | None:
-        try:
-            return record_to_item(record, ttl_days=ttl_days)  # type: ignore[call-arg, no-any-return]
-        except TypeError:
-            return record_to_item(record)  # type: ignore[no-any-return]
-
-    return to_item
+    return lambda record: dict(record_to_item(record, ttl_days))
 
 
 def _dynamo_value(value: Any) -> Any:

@@ -45,7 +45,7 @@ class TelemetrySink:
     def start(self, timeout_s: float = 30.0) -> None:
         key = secrets.token_bytes(16)
         listener = Listener(("127.0.0.1", 0), authkey=key)
-        host, port = listener.address  # type: ignore[misc]
+        host, port = listener.address
         env = {**os.environ, "DEPLOYER_SINK": json.dumps({**self._args, "host": host, "port": port, "key": key.hex()})}
         log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
         try:

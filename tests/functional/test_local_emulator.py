@@ -135,7 +135,8 @@ def test_config_only_change_publishes_a_new_version_and_no_change_does_not(base_
         assert (again.version, again.created) == ("1", False) and "no changes" in again.message
         changed = emu.deploy(with_env(model, FEATURE_FLAG="on"), wait=True, timeout_s=30)
         assert (changed.version, changed.created) == ("2", True)
-        assert emu.state.version("2").environment["FEATURE_FLAG"] == "on"  # same agent code, new configuration
+        record = emu.state.version("2")
+        assert record is not None and record.environment["FEATURE_FLAG"] == "on"  # same agent code, new configuration
         lam = client("lambda", emu.moto_endpoint, model.region)
         config = lam.get_function_configuration(FunctionName=model.function.name, Qualifier="2")
         assert config["Environment"]["Variables"]["FEATURE_FLAG"] == "on"

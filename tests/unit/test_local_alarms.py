@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from deployer.compiled import AlarmModel
@@ -192,7 +194,7 @@ def test_watching_a_new_version_resets_states():
 
 
 def test_transitions_only_on_change_and_callback_receives_them():
-    seen = []
+    seen: list[Any] = []
     store = MetricStore()
     a = alarm(evaluation_periods=1, datapoints_to_alarm=1, missing_data="notBreaching")
     ev = AlarmEvaluator((a,), store, agent="a", environment="e", on_transition=seen.append)
