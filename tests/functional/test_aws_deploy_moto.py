@@ -212,3 +212,12 @@ def test_cli_deploy_of_a_local_environment_goes_to_the_emulator(tmp_path: Path) 
     with pytest.raises(SystemExit) as exited:
         main(["deploy", "--spec", str(SPEC), "--env", "local"])
     assert exited.value.code == 1  # no emulator is running: deploy_local says so
+
+
+def test_cli_synth_writes_templates_and_reports_nag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from deployer.cli import main
+
+    main(["synth", "--spec", str(SPEC), "--env", ENV, "--out", str(tmp_path / "cdk.out")])
+    out = capsys.readouterr().out
+    assert (tmp_path / "cdk.out" / "support-router-staging.template.json").exists()
+    assert "0 open findings" in out
