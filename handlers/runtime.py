@@ -10,6 +10,7 @@ request-record log line and one EMF line.
 from __future__ import annotations
 
 import _thread
+import itertools
 import os
 import sys
 import time
@@ -30,6 +31,23 @@ if TYPE_CHECKING:
 
     from handlers.config import RuntimeConfig
     from handlers.redaction import Redactor
+
+_id_state: list[Any] = []
+
+
+def _reseed_request_ids() -> None:
+    _id_state[:] = [os.urandom(8).hex(), itertools.count(1)]
+
+
+_reseed_request_ids()
+os.register_at_fork(after_in_child=_reseed_request_ids)
+
+
+def _new_request_id() -> str:
+    """Unique across processes (a random per-process prefix, reseeded after fork) and cheap (a counter)."""
+    prefix, counter = _id_state
+    return f"{prefix}{next(counter):016x}"
+
 
 #: ru_maxrss is in KB on Linux, in bytes on macOS.
 _MAXRSS_PER_MB = 1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0
@@ -236,7 +254,7 @@ class Runtime:
             rejected: _Reject | None = _Reject(400, "BadRequest", str(exc))
         else:
             rejected = None
-        request_id = request.request_id or getattr(context, "aws_request_id", None) or os.urandom(16).hex()
+        request_id = request.request_id or getattr(context, "aws_request_id", None) or _new_request_id()
         action = loaded.actions.get(request.action)
         usage: RequestUsage | None = None
         result: Any = UNSET
