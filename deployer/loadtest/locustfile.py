@@ -258,8 +258,9 @@ def _record(response: Any, sent: float, ms: float, lag_ms: float, index: int, ph
     error: str | None = None
     if status == 0:  # no HTTP response: connection error or timeout
         name = type(exception).__name__ if exception is not None else "NoResponse"
-        outcome = "timeout" if "timeout" in name.lower() or "timed out" in str(exception).lower() else "failed"
-        error = name
+        timed_out = "timeout" in name.lower() or "timed out" in str(exception).lower()
+        outcome = "timeout" if timed_out else "failed"
+        error = f"no response within {SETTINGS.timeout_s:g}s" if timed_out else name
     elif not 200 <= status < 300:
         detail = payload.get("error")
         kind = detail.get("type") if isinstance(detail, dict) else None

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from deployer.loadtest.gate import _fmt
-from deployer.loadtest.report import ITEM_MARK, ReportFiles, check_line, warmup_note
+from deployer.loadtest.report import ITEM_MARK, ReportFiles, check_line, verdict_reasons, warmup_note
 from deployer.loadtest.runner import Progress as PhaseProgress
 from deployer.loadtest.session import LoadTestResult
 
@@ -97,5 +97,4 @@ def print_summary(console: Console, result: LoadTestResult, files: ReportFiles) 
     elif result.passed:
         console.print("[bold green]PASSED[/]: every SLO gate passed")
     else:
-        failed = [c.label for c in result.checks if c.status in ("fail", "not enough samples")]
-        console.print(f"[bold red]FAILED[/]: {', '.join(failed)}")
+        console.print(f"[bold red]FAILED[/]: {verdict_reasons(result)}")

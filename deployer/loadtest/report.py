@@ -37,6 +37,17 @@ def check_line(check: Check) -> str:
     return f"{check.label}: {value} {MARK[check.status]} (SLO {check.comparison} {limit}; {check.detail})"
 
 
+def verdict_reasons(result: LoadTestResult) -> str:
+    """``error rate, p99 latency; not enough samples to judge: memory growth ...``."""
+    failed = [c.label for c in result.checks if c.status == "fail"]
+    unjudged = [c.label for c in result.checks if c.status == "not enough samples"]
+    parts = [", ".join(failed)] if failed else []
+    if unjudged:
+        parts.append(f"not enough samples to judge ({result.plan.model.slos.min_samples:,} needed): "
+                     + ", ".join(unjudged))
+    return "; ".join(parts)
+
+
 def warmup_note(result: LoadTestResult) -> str:
     if not result.warmup:
         return ""
@@ -149,13 +160,12 @@ def _status_class(status: str) -> str:
 def _html(result: LoadTestResult, data: dict[str, Any], images: dict[str, bytes]) -> str:
     e = html.escape
     figures = result.figures
-    failed = [c for c in result.checks if c.status in ("fail", "not enough samples")]
     if result.interrupted:
         banner = ("warn", "Interrupted: this report covers what ran before Ctrl-C")
     elif result.passed:
         banner = ("pass", "PASSED: every SLO gate passed")
     else:
-        banner = ("fail", "FAILED: " + ", ".join(f"{c.label} ({c.status})" for c in failed))
+        banner = ("fail", "FAILED: " + verdict_reasons(result))
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>Load test: {e(data['agent'])}</title>",
         f"<style>{_CSS}</style></head><body>",

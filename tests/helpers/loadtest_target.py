@@ -150,13 +150,24 @@ def write_inputs(path: Path, count: int = 50, *, weighted: bool = False) -> Path
 
 
 def local_model(**changes: Any) -> Any:
-    """The flagship agent's local environment; `slos=`/`load=`/`cost=` dicts patch those parts."""
+    """The flagship agent's local environment with pinned test SLOs; `slos=`/`load=`/`cost=` dicts patch those."""
     from deployer.compiler import compile_environment
     from deployer.spec import load_spec
 
     model = compile_environment(load_spec(ROOT / "agent.yaml"), "local")
+    # Pinned, so that tuning the flagship's SLOs does not change what these tests judge.
+    pinned = {
+        "slos": dataclasses.replace(model.slos, **TEST_SLOS),
+        "cost": dataclasses.replace(model.cost, monthly_budget_usd=50.0, expected_requests_per_month=120_000.0),
+    }
     patched: dict[str, Any] = {}
     for part in ("slos", "load", "cost"):
-        if part in changes:
-            patched[part] = dataclasses.replace(getattr(model, part), **changes.pop(part))
+        base = pinned.get(part, getattr(model, part))
+        patched[part] = dataclasses.replace(base, **changes.pop(part)) if part in changes else base
     return dataclasses.replace(model, **patched, **changes)
+
+
+TEST_SLOS: dict[str, Any] = {
+    "latency_p50_ms": 50.0, "latency_p95_ms": 200.0, "latency_p99_ms": 500.0, "error_rate_pct": 1.0,
+    "cost_per_request_usd": 0.0001, "memory_max_mb": None, "memory_growth_mb_per_10k": 16.0, "min_samples": 200,
+}
