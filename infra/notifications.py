@@ -16,7 +16,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
@@ -24,6 +23,7 @@ from constructs import Construct
 from deployer.compiled import NotificationModel
 from deployer.errors import DeployerError
 from infra.function import log_retention
+from infra.secrets import grant_secret_read
 
 FORWARDER_DIR = Path(__file__).parent / "forwarder"
 SECRET_PREFIXES = ("ssm:", "secretsmanager:")
@@ -82,9 +82,9 @@ class Notifications(Construct):
         role = iam.Role(scope, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                         description=f"Forwards {target.name} notifications; reads its own secret only")
         log_group.grant_write(role)
-        for ref in (target.endpoint, target.routing_key):
+        for index, ref in enumerate((target.endpoint, target.routing_key)):
             if is_reference(ref):
-                self._grant_read(scope, role, ref or "")
+                grant_secret_read(scope, f"Secret{index}", role, ref or "")
         return lambda_.Function(
             scope, "Function",
             code=code,
@@ -97,21 +97,6 @@ class Notifications(Construct):
             environment=env,
             description=f"Forwards alarm notifications of {target.topic_name} to {target.kind}",
         )
-
-    def _grant_read(self, scope: Construct, role: iam.Role, ref: str) -> None:
-        kind, _, name = ref.partition(":")
-        if kind == "ssm":
-            parameter_arn = cdk.Stack.of(self).format_arn(
-                service="ssm", resource="parameter", resource_name=name.lstrip("/"))
-            role.add_to_policy(iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[parameter_arn]))
-            return
-        secret = secretsmanager.Secret.from_secret_name_v2(scope, "Secret", name)
-        secret.grant_read(role)
-        cdk.Validations.of(role).acknowledge(cdk.Acknowledgment(
-            id="AwsSolutions-IAM5",
-            reason=f"Secrets Manager appends a random 6-character suffix to secret ARNs; the grant is "
-                   f"limited to the one secret named {name} (arn ...:secret:{name}-??????).",
-        ))
 
 
 def forwarder_environment(target: NotificationModel) -> dict[str, str]:

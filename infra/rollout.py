@@ -27,7 +27,9 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from deployer.compiled import CodeDeployConfig, RolloutModel
+from deployer.errors import DeployerError
 
+MAX_CODEDEPLOY_ALARMS = 10
 CODEDEPLOY_STATE_CHANGE = "CodeDeploy Deployment State-change Notification"
 
 
@@ -48,6 +50,10 @@ class CodeDeployRollout(Construct):
                  alias: lambda_.Alias, alarms: Sequence[cloudwatch.IAlarm],
                  notify: Sequence[sns.ITopic]) -> None:
         super().__init__(scope, id)
+        if len(alarms) > MAX_CODEDEPLOY_ALARMS:
+            raise DeployerError(
+                f"{name}: CodeDeploy watches at most {MAX_CODEDEPLOY_ALARMS} alarms, the rollout gates on {len(alarms)}",
+                hint="set `rollback: false` on the alerts that should only notify")
         self.application = codedeploy.LambdaApplication(self, "Application", application_name=name)
         self.config = codedeploy.LambdaDeploymentConfig(
             self, "Config", deployment_config_name=config.name, traffic_routing=traffic_routing(config))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -15,6 +16,10 @@ from infra.metrics import version_dimensions
 from infra.notifications import Notifications
 from infra.request_log import RequestLog
 from infra.rollout import CodeDeployRollout, StepFunctionsRollout
+from infra.secrets import grant_secret_read, is_aws_reference
+
+#: Prefixes of Bedrock cross-region inference profile ids (`eu.anthropic...`).
+INFERENCE_PROFILE_PREFIXES = ("us", "eu", "apac", "us-gov", "global", "jp", "au", "ca")
 
 
 class AgentStack(cdk.Stack):
@@ -42,6 +47,7 @@ class AgentStack(cdk.Stack):
         self.function = AgentFunction(
             self, "Agent", function=model.function, spec_hash=model.spec_hash, bundle_dir=bundle_dir,
             alias_name=model.alias, stable_version=stable_version, codedeploy=codedeploy)
+        self._grant_model_access(model)
         self.request_log = RequestLog(
             self, "RequestLog", request_log=model.request_log, function=model.function,
             bundle_code=lambda_.Code.from_asset(bundle_dir), source_logs=self.function.log_group)
@@ -71,6 +77,28 @@ class AgentStack(cdk.Stack):
         self.dashboard = AgentDashboard(self, "Dashboard", name=name, agent=model.agent,
                                         environment=model.environment)
         self._outputs()
+
+    def _grant_model_access(self, model: DeploymentModel) -> None:
+        """The runtime reads its model API key reference and calls Bedrock with its own role."""
+        role = self.function.role
+        if is_aws_reference(model.model.api_key):
+            grant_secret_read(self.function, "ModelApiKey", role, model.model.api_key or "")
+        if model.model.provider == "bedrock":
+            region = model.model.region or model.region
+            model_id = model.model.model_id
+            resources = [self.format_arn(service="bedrock", region=region, account="", resource="foundation-model",
+                                         resource_name=model_id)]
+            prefix, _, base = model_id.partition(".")
+            if prefix in INFERENCE_PROFILE_PREFIXES and base:
+                # A cross-region inference profile routes to the base model in the regions it spans.
+                resources = [
+                    self.format_arn(service="bedrock", region=region, resource="inference-profile",
+                                    resource_name=model_id),
+                    self.format_arn(service="bedrock", region="*", account="", resource="foundation-model",
+                                    resource_name=base),
+                ]
+            role.add_to_policy(iam.PolicyStatement(
+                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], resources=resources))
 
     def _outputs(self) -> None:
         outputs: dict[str, str] = {
