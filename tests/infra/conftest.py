@@ -44,7 +44,17 @@ def hand_models() -> dict[str, tuple[DeploymentModel, str | None]]:
         "canary": (model(agent="canary-agent", engine="codedeploy"), None),
         "linear": (codedeploy_model("linear-agent", "linear", 20, 2), None),
         "all_at_once": (codedeploy_model("all-agent", "all_at_once", 100, 0), None),
+        # Same function and code; only the stack and (for the third) the spec hash differ.
+        "config_a": (config_model("config-a", "a" * 16), None),
+        "config_a_again": (config_model("config-b", "a" * 16), None),
+        "config_changed": (config_model("config-c", "b" * 16), None),
     }
+
+
+def config_model(agent: str, spec_hash: str) -> DeploymentModel:
+    base = model(agent=agent, engine="codedeploy")
+    return dataclasses.replace(base, spec_hash=spec_hash,
+                               function=dataclasses.replace(base.function, name="config-agent-staging"))
 
 
 def spec_models() -> list[DeploymentModel]:
