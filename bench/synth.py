@@ -68,7 +68,8 @@ def main() -> None:
         print(json.dumps(child(int(args.child[0]), args.child[1])))
         return
     run(1)  # warm-up: jsii cache, OS page cache
-    results: dict[str, Any] = {"runs": args.runs, "nag": "AwsSolutions", "fresh_process": True}
+    results: dict[str, Any] = {"runs": args.runs, "nag": "AwsSolutions", "fresh_process": True,
+                               "cpus": os.cpu_count(), "load_average_1m_before": round(os.getloadavg()[0], 2)}
     for agents in (1, 10):
         samples = [run(agents) for _ in range(args.runs)]
         median = {key: round(statistics.median(s[key] for s in samples), 2) for key in samples[0]}
@@ -78,6 +79,7 @@ def main() -> None:
     results["marginal_per_agent_s"] = round((ten["process_s"] - one["process_s"]) / 9, 3)
     results["marginal_build_synth_per_agent_s"] = round(
         ((ten["build_s"] + ten["synth_s"]) - (one["build_s"] + one["synth_s"])) / 9, 3)
+    results["load_average_1m_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(results, indent=2))
 
 
