@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -102,6 +103,7 @@ def main() -> None:
         "import_handler_ms": round(handler_ms, 2),
         "handler_import_over_bare_ms": round(handler_ms - bare_ms, 2),
         "target_ms": 60,
+        "machine": {"cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]},
         "pass": handler_ms - bare_ms <= 60,
         "heavy_modules_at_import": imported,
         "first_request_ms_median": round(statistics.median(f["ms"] for f in first), 2),

@@ -184,6 +184,7 @@ def main() -> None:
             "p50": round(pt_stats["p50_us"] / ours_stats["p50_us"], 2),
             "p99": round(pt_stats["p99_us"] / ours_stats["p99_us"], 2),
         },
+        "machine": {"cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]},
         "targets": {"p50_us": 20, "p99_us": 100},
         "pass": ours_stats["p50_us"] <= 20 and ours_stats["p99_us"] <= 100,
     }

@@ -301,7 +301,7 @@ class Runtime:
             assert action is not None
             status, error_type = 504, "Timeout"
             error_message = f"action {action.name!r} did not finish within {action.timeout_s:g}s"
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # SystemExit: an agent calling sys.exit() still gets a record
             status, error_type = 500, type(exc).__name__
             error_message = (str(exc).strip().splitlines() or [""])[0][:1000] or error_type
         return self._finish(
