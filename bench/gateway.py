@@ -89,6 +89,12 @@ print(json.dumps({"saturation": saturate(), "paced": paced()}))
 
 
 
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=5000)
@@ -106,12 +112,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as state, Emulator(model, state_dir=state, bundle_builder=build_echo_bundle) as emu:
         emu.deploy()
         host = emu.gateway_url.split("//", 1)[1]
+        pids = {"gateway": os.getpid(), "worker": emu._worker("1")._proc.pid,  # type: ignore[union-attr]
+                "sink": emu.sink._proc.pid, "moto": emu._moto._proc.pid}  # type: ignore[union-attr]
+        cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
         started = time.perf_counter()
         out = subprocess.run([sys.executable, "-c", CLIENT, host, str(args.requests), str(args.concurrency),
                               str(args.rate), str(args.paced_seconds)],
                              capture_output=True, text=True, timeout=300, check=True)
         result = json.loads(out.stdout)
         sink = emu.sink.stats()
+        cpu = {name: _cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+        total = result["saturation"]["requests"] + result["paced"]["requests"] + 300
+        result["cpu_ms_per_request"] = {name: 1000 * c / total for name, c in cpu.items()}
+        result["cpu_ms_per_request"]["total"] = sum(result["cpu_ms_per_request"].values())
         result.update({
             "benchmark": "gateway", "concurrency": args.concurrency, "handler": "echo (returns at once)",
             "records_written": sink.get("written"), "cpus": os.cpu_count(), "load_average": os.getloadavg(), "bench_wall_s": time.perf_counter() - started,

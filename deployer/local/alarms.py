@@ -198,6 +198,12 @@ class AlarmEvaluator:
                 status.version = version
                 status.datapoints = []
 
+    def reset_states(self, alarms: Sequence[AlarmModel], at: float) -> None:
+        """Use a new set of alarms (a deploy changed them); each starts at INSUFFICIENT_DATA."""
+        with self._lock:
+            self.alarms = tuple(alarms)
+            self._status = {a.name: AlarmStatus(a.name, updated_at=at, version=self.version) for a in self.alarms}
+
     def status(self) -> list[AlarmStatus]:
         with self._lock:
             return [AlarmStatus(**vars(s)) for s in self._status.values()]

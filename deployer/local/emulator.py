@@ -45,7 +45,6 @@ from deployer.local.recorder import parse_line
 from deployer.local.rollout import RolloutEngine, RolloutState
 from deployer.local.sink import TelemetrySink
 from deployer.local.state import EmulatorState, VersionRecord, load_state, save_state
-from handlers.records import REQUEST_EVENT
 
 BundleBuilder = Callable[[DeploymentModel, Path], Path]
 RestartPolicy = Literal["rollback", "resume"]
@@ -207,6 +206,7 @@ class Emulator:
         self.notifier = Notifier(m, publish=self.aws.publish, log_path=self.state_dir / "alerts.jsonl",
                                  now=self.clock.now)
         self.evaluator = self._new_evaluator(m)
+        self._alarm_metrics = frozenset({"Invocations", "Errors", *(a.metric for a in m.alarms)})
         self.runtime = FunctionRuntime(function_name=m.function.name, region=m.region,
                                        timeout_s=float(m.function.timeout_s), now=self.clock.now,
                                        worker_for=self._worker, on_lines=self._on_lines)
@@ -316,20 +316,15 @@ class Emulator:
                                  kind=next((a.kind for a in self.model.alarms if a.name == t.alarm), None))
 
     def _on_lines(self, version: str, lines: list[str], at: float) -> None:
+        self.sink.add_lines(at, lines)
         for line in lines:
-            obj = parse_line(line)
-            if obj is None:
-                self._log(f"[v{version}] {line}")
-                continue
-            datapoints = parse_emf(obj)
-            if datapoints:
-                for key, value, unit in datapoints:
-                    self.metrics.add(key, at, value)
-                    self.sink.add_point(key, at, value, unit)
-                continue
-            if obj.get("event") == REQUEST_EVENT:
-                self.sink.add_record(obj)
-            self._log(line)
+            if '"_aws"' in line:  # EMF: only the datapoints, for the alarms
+                obj = parse_line(line)
+                if obj is not None:
+                    for key, value, _ in parse_emf(obj, names=self._alarm_metrics, with_dimension="Version"):
+                        self.metrics.add(key, at, value)
+                    continue
+            self._log(line if line.startswith("{") else f"[v{version}] {line}")
 
     def _log(self, line: str) -> None:
         logs = self._logs
@@ -442,7 +437,11 @@ class Emulator:
                 s = self._engine.state
                 raise DeployerError(f"a rollout of version {s.version} is in progress ({s.describe_step()})",
                                     hint="wait for it, or run `deployer rollback --env local`")
+            if model.alarms != self.model.alarms:  # the spec's alarms changed: re-create them
+                self.evaluator.reset_states(model.alarms, self.clock.now())
+                self._alarm_metrics = frozenset({"Invocations", "Errors", *(a.metric for a in model.alarms)})
             self.model = model
+            self.aws.model = model
             build = self.state_dir / "builds" / uuid.uuid4().hex[:8]
             bundle = self._build(model, build)
             environment = {**model.function.environment, **faults.environment()}

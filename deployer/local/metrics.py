@@ -37,8 +37,16 @@ class MetricKey:
         return MetricKey(namespace, name, tuple(sorted((k, str(v)) for k, v in dimensions.items())))
 
 
-def parse_emf(obj: dict[str, Any]) -> list[tuple[MetricKey, float, str]]:
-    """Every (metric, value, unit) an EMF document declares; [] when it is not EMF."""
+_KEYS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], MetricKey] = {}
+
+
+def parse_emf(obj: dict[str, Any], *, names: frozenset[str] | None = None,
+              with_dimension: str | None = None) -> list[tuple[MetricKey, float, str]]:
+    """Every (metric, value, unit) an EMF document declares; [] when it is not EMF.
+
+    `names` keeps only those metrics and `with_dimension` only the dimension sets holding that
+    dimension (the gateway keeps what its alarms read: per-version datapoints of their metrics).
+    """
     meta = obj.get("_aws")
     if not isinstance(meta, dict):
         return []
@@ -48,15 +56,23 @@ def parse_emf(obj: dict[str, Any]) -> list[tuple[MetricKey, float, str]]:
         dimension_sets = directive.get("Dimensions") or [[]]
         for metric in directive.get("Metrics") or []:
             name = metric.get("Name") if isinstance(metric, dict) else None
-            if not name or name not in obj:
+            if not name or name not in obj or (names is not None and name not in names):
                 continue
             unit = str(metric.get("Unit", "None"))
             raw = obj[name]
             values = raw if isinstance(raw, list) else [raw]
             for dimension_names in dimension_sets:
+                if with_dimension is not None and with_dimension not in dimension_names:
+                    continue
                 if any(d not in obj for d in dimension_names):
                     continue
-                key = MetricKey.of(namespace, str(name), {d: str(obj[d]) for d in dimension_names})
+                values_of_dims = tuple(str(obj[d]) for d in dimension_names)
+                cache_key = (namespace, name, tuple(dimension_names), values_of_dims)
+                key = _KEYS.get(cache_key)
+                if key is None:
+                    key = MetricKey.of(namespace, str(name), dict(zip(dimension_names, values_of_dims, strict=True)))
+                    if len(_KEYS) < 10_000:
+                        _KEYS[cache_key] = key
                 for value in values:
                     if isinstance(value, (int, float)) and not isinstance(value, bool):
                         out.append((key, float(value), unit))

@@ -2,9 +2,10 @@
 
 boto3 is CPU-heavy (serialising a `BatchWriteItem` or a `PutMetricData` costs milliseconds of
 Python), and in the gateway's process that time would be taken from requests through the GIL.
-So the gateway only parses what alarms need (EMF datapoints into its in-memory store) and hands
-request records and datapoints, batched every `interval`, to this process, which runs the
-`RequestRecorder` (moto DynamoDB) and the `CloudWatchMirror` (moto CloudWatch).
+So the gateway only parses what alarms need (EMF datapoints into its in-memory store) and
+forwards each request's raw log lines, batched every `interval`, to this process, which parses
+them again and runs the `RequestRecorder` (moto DynamoDB) and the `CloudWatchMirror` (moto
+CloudWatch).
 
 Started as a child ``python`` process running `main`; talks to the gateway over a
 `multiprocessing.connection` socket on 127.0.0.1; exits when the gateway closes it.
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from deployer.errors import DeployerError
-from deployer.local.metrics import MetricKey
 
 
 class TelemetrySink:
@@ -34,8 +34,8 @@ class TelemetrySink:
         self._args = {"endpoint": endpoint, "region": region, "table": table, "ttl_days": ttl_days}
         self._log_path = log_path
         self._interval = interval_s
-        self._records: list[dict[str, Any]] = []
-        self._points: list[tuple[str, str, tuple[tuple[str, str], ...], float, float, str]] = []
+        self._chunks: list[str] = []  # "#at <emulated ts>" then the request's raw log lines
+        self._items: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._conn: Connection | None = None
@@ -65,18 +65,16 @@ class TelemetrySink:
         self._conn = accepted[0]
         self._thread.start()
 
-    def add_record(self, record: dict[str, Any]) -> None:
+    def add_lines(self, at: float, lines: list[str]) -> None:
+        """One request's raw log lines (records and EMF), stamped with the emulated time."""
+        chunk = f"#at {at!r}\n" + "\n".join(lines)
         with self._lock:
-            self._records.append(record)
-
-    def add_point(self, key: MetricKey, ts: float, value: float, unit: str) -> None:
-        with self._lock:
-            self._points.append((key.namespace, key.name, key.dimensions, ts, value, unit))
+            self._chunks.append(chunk)
 
     def add_item(self, item: dict[str, Any]) -> None:
         """A ready item for the table (deploy records); sent with the next batch."""
         with self._lock:
-            self._records.append({"__item__": item})
+            self._items.append(item)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -84,14 +82,15 @@ class TelemetrySink:
 
     def flush(self, *, sync: bool = False) -> dict[str, Any] | None:
         with self._lock:
-            records, self._records = self._records, []
-            points, self._points = self._points, []
+            chunks, self._chunks = self._chunks, []
+            items, self._items = self._items, []
         conn = self._conn
-        if conn is None or (not records and not points and not sync):
+        if conn is None or (not chunks and not items and not sync):
             return None
-        try:
-            conn.send_bytes(json.dumps({"records": records, "points": points, "sync": sync}, default=str).encode())
-            if sync and conn.poll(30):
+        head = json.dumps({"items": items, "sync": sync}, default=str)
+        try:  # raw lines are forwarded as they are: the sink parses them, not the gateway's GIL
+            conn.send_bytes(("\n".join([head, *chunks])).encode())
+            if sync and conn.poll(60):
                 return dict(json.loads(conn.recv_bytes()))
         except (OSError, EOFError, ValueError):
             return None
@@ -119,10 +118,11 @@ class TelemetrySink:
 
 
 def main() -> None:
-    from deployer.local.metrics import CloudWatchMirror
+    from deployer.local.metrics import CloudWatchMirror, parse_emf
     from deployer.local.moto_state import client
-    from deployer.local.recorder import RequestRecorder
+    from deployer.local.recorder import RequestRecorder, parse_line
 
+    os.nice(10)  # bookkeeping: the gateway and the workers come first on a busy machine
     args = json.loads(os.environ["DEPLOYER_SINK"])
     conn = Client((args["host"], int(args["port"])), authkey=bytes.fromhex(args["key"]))
     recorder = RequestRecorder(client("dynamodb", args["endpoint"], args["region"]), args["table"],
@@ -130,22 +130,30 @@ def main() -> None:
     mirror = CloudWatchMirror(client("cloudwatch", args["endpoint"], args["region"]))
     while True:
         try:
-            message = json.loads(conn.recv_bytes())
+            data = conn.recv_bytes().decode()
         except (EOFError, OSError):
             break
-        items = []
-        for record in message.get("records", []):
-            if "__item__" in record:
-                items.append(record["__item__"])
-            else:
-                recorder.add_line(record)
-        for item in items:
+        head, _, body = data.partition("\n")
+        message = json.loads(head)
+        for item in message.get("items", []):
             try:
                 recorder.write_item(item)
             except Exception:
                 recorder.errors += 1
-        for namespace, name, dims, ts, value, unit in message.get("points", []):
-            mirror.add(MetricKey(namespace, name, tuple((str(k), str(v)) for k, v in dims)), ts, value, unit)
+        at = 0.0
+        for line in body.split("\n"):
+            if line.startswith("#at "):
+                at = float(line[4:])
+                continue
+            obj = parse_line(line)
+            if obj is None:
+                continue
+            points = parse_emf(obj)
+            if points:
+                for key, value, unit in points:
+                    mirror.add(key, at, value, unit)
+            else:
+                recorder.add_line(obj)
         recorder.flush()
         mirror.flush()
         if message.get("sync"):
