@@ -142,6 +142,7 @@ class Emulator:
         self._advertise = advertise
         self._handler = handler
         self._lock = threading.RLock()
+        self._deploy_lock = threading.Lock()
         self._workers: dict[str, VersionWorker] = {}
         self._worker_lock = threading.Lock()
         self._engine: RolloutEngine | None = None
@@ -432,7 +433,7 @@ class Emulator:
             raise DeployerError(f"this emulator runs {self.model.agent}/{self.model.environment}, not "
                                 f"{model.agent}/{model.environment}", hint="start another emulator for it")
         faults = faults or Faults()
-        with self._lock:
+        with self._deploy_lock:  # one deploy at a time; status and traffic go on meanwhile
             if self._engine is not None and not self._engine.state.done:
                 s = self._engine.state
                 raise DeployerError(f"a rollout of version {s.version} is in progress ({s.describe_step()})",
@@ -467,7 +468,8 @@ class Emulator:
                                    code_hash=code_hash, config_hash=config_hash, spec_hash=model.spec_hash,
                                    created_at=self.clock.now(), faults=faults.as_dict(), model=model.to_dict(),
                                    description=description)
-            self.state.versions.append(record)
+            with self._lock:
+                self.state.versions.append(record)
             self._persist()
             self._event("publish", f"published version {number} ({description})"
                         + (f" with faults {faults.as_dict()}" if faults.as_dict() else ""), version=number)
