@@ -48,7 +48,7 @@ class Notifications(Construct):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         for principal in PUBLISHERS:
-            self.key.grant(iam.ServicePrincipal(principal), "kms:Decrypt", "kms:GenerateDataKey*")
+            self.key.grant(iam.ServicePrincipal(principal), "kms:Decrypt", "kms:GenerateDataKey")
         self.topics: dict[str, sns.Topic] = {}
         self.forwarders: dict[str, lambda_.Function] = {}
         code: lambda_.Code | None = None

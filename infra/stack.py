@@ -15,8 +15,9 @@ from infra.function import AgentFunction, log_retention
 from infra.metrics import version_dimensions
 from infra.notifications import Notifications
 from infra.request_log import RequestLog
-from infra.rollout import CodeDeployRollout, StepFunctionsRollout
+from infra.rollout import CodeDeployRollout
 from infra.secrets import grant_secret_read, is_aws_reference
+from infra.state_machine import StepFunctionsRollout
 
 #: Prefixes of Bedrock cross-region inference profile ids (`eu.anthropic...`).
 INFERENCE_PROFILE_PREFIXES = ("us", "eu", "apac", "us-gov", "global", "jp", "au", "ca")
@@ -69,11 +70,17 @@ class AgentStack(cdk.Stack):
                 self, "Rollout", config=model.rollout.codedeploy, name=name, alias=self.function.alias,
                 alarms=gating, notify=notify)
         else:
+            gating_specs = [a for a in model.alarms if a.name in model.rollout.gating_alarms]
             self.stepfunctions = StepFunctionsRollout(
-                self, "Rollout", rollout=model.rollout, name=name, function=self.function.function,
-                alias_name=model.alias, alarms=gating, notify=notify,
+                self, "Rollout", rollout=model.rollout, name=name, agent=model.agent,
+                environment=model.environment, function=self.function.function, alias_name=model.alias,
                 gating_alarm_names=[naming.alarm_name(model, a) for a in model.rollout.gating_alarms],
+                alarms=gating, notify=notify,
+                watch_s=max([a.window_s + a.period_s for a in gating_specs], default=0),
                 log_retention=log_retention(model.function.log_retention_days))
+        if self.stepfunctions is not None and notify:
+            # Publishing to an SSE-KMS topic needs the topic key.
+            self.notifications.key.grant(self.stepfunctions.state_machine.role, "kms:Decrypt", "kms:GenerateDataKey")
         self.dashboard = AgentDashboard(self, "Dashboard", name=name, agent=model.agent,
                                         environment=model.environment)
         self._outputs()

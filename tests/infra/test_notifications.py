@@ -37,7 +37,7 @@ def test_alarm_publishers_may_use_the_topic_key(synthesized: Synthesized, templa
     templates[synthesized.hand["steps"]].has_resource_properties("AWS::KMS::Key", {
         "EnableKeyRotation": True,
         "KeyPolicy": {"Statement": Match.array_with([Match.object_like({
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Principal": {"Service": "cloudwatch.amazonaws.com"}})])},
     })
 

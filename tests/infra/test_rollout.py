@@ -70,30 +70,56 @@ def definition(synthesized: Synthesized, stack: str) -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-def test_state_machine_walks_the_steps_with_bakes_and_alarm_checks(synthesized: Synthesized) -> None:
+def test_state_machine_walks_the_steps_with_bakes_alarm_checks_and_traffic_checks(synthesized: Synthesized) -> None:
     for stack, model in synthesized.models.items():
         if model.rollout.engine != "stepfunctions":
             continue
         doc = definition(synthesized, stack)
         states = doc["States"]
         assert doc["QueryLanguage"] == "JSONata"
-        shifting = [s for s in model.rollout.steps if s.percent < 100]
-        for index, step in enumerate(shifting):
+        steps = model.rollout.steps
+        for index, step in enumerate(steps):
             shift = states[f"Shift{index}"]
             assert shift["Resource"].endswith(":states:::aws-sdk:lambda:updateAlias")
-            assert shift["Arguments"]["FunctionVersion"] == "{% $stable %}"
-            weight = shift["Arguments"]["RoutingConfig"]["AdditionalVersionWeights"]
-            assert weight == f"{{% {{$candidate: {round(step.percent / 100, 4)}}} %}}"
-            assert states[f"Bake{index}"] == {"Type": "Wait", "Seconds": step.bake_s, "Next": f"Check{index}"}
+            assert shift["Assign"] == {"stepStart": "{% $millis() %}"}
+            gate = states[f"Gate{index}"]
+            assert gate["Choices"][0] == {"Condition": "{% $count($alarming) > 0 %}", "Next": "AlarmFired"}
             check = states[f"Check{index}"]
             assert check["Resource"].endswith(":states:::aws-sdk:cloudwatch:describeAlarms")
             assert check["Arguments"]["StateValue"] == "ALARM"
             assert len(check["Arguments"]["AlarmNames"]) == len(model.rollout.gating_alarms)
-            assert states[f"Gate{index}"]["Choices"][0]["Next"] == "Rollback"
-        assert f"Shift{len(shifting)}" not in states
-        assert states["Promote"]["Arguments"]["FunctionVersion"] == "{% $candidate %}"
+            assert states[f"Bake{index}"]["Type"] == "Wait" and states[f"Bake{index}"]["Seconds"] <= 60
+            if step.percent < 100:
+                assert shift["Arguments"]["FunctionVersion"] == "{% $stable %}"
+                weight = shift["Arguments"]["RoutingConfig"]["AdditionalVersionWeights"]
+                assert weight == f"{{% {{$candidate: {round(step.percent / 100, 4)}}} %}}"
+                assert gate["Choices"][1]["Condition"] == f"{{% ($millis() - $stepStart) < {step.bake_s * 1000} %}}"
+                if model.rollout.min_requests_per_step:
+                    traffic = states[f"Traffic{index}"]
+                    assert traffic["Resource"].endswith(":states:::aws-sdk:cloudwatch:getMetricStatistics")
+                    assert traffic["Arguments"]["MetricName"] == "Invocations"
+                    assert {"Name": "Version", "Value": "{% $candidate %}"} in traffic["Arguments"]["Dimensions"]
+                    assert gate["Choices"][-1] == {
+                        "Condition": f"{{% $served < {model.rollout.min_requests_per_step} %}}",
+                        "Next": "NotEnoughTraffic"}
+            else:
+                assert index == len(steps) - 1
+                assert shift["Arguments"]["FunctionVersion"] == "{% $candidate %}"
+                assert shift["Arguments"]["RoutingConfig"]["AdditionalVersionWeights"] == "{% {} %}"
+                assert f"Traffic{index}" not in states
+        assert f"Shift{len(steps)}" not in states
         assert states["Rollback"]["Arguments"]["FunctionVersion"] == "{% $stable %}"
-        assert states["RolledBack"]["Type"] == "Fail"
+        assert states["Rollback"]["Arguments"]["RoutingConfig"]["AdditionalVersionWeights"] == "{% {} %}"
+        assert states["AlarmFired"]["Next"] == states["NotEnoughTraffic"]["Next"] == "Rollback"
+        assert states["RolledBack"] == {"Type": "Fail", "Error": "RolloutRolledBack", "Cause": "{% $reason %}"}
+
+
+def test_the_promoted_version_is_watched_for_the_longest_gating_alarm_window(synthesized: Synthesized) -> None:
+    name = synthesized.hand["steps"]
+    model = synthesized.models[name]
+    watch_s = max(a.window_s + a.period_s for a in model.alarms if a.name in model.rollout.gating_alarms)
+    gate = definition(synthesized, name)["States"][f"Gate{len(model.rollout.steps) - 1}"]
+    assert gate["Choices"][1]["Condition"] == f"{{% ($millis() - $stepStart) < {watch_s * 1000} %}}"
 
 
 def test_state_machine_may_update_only_its_alias_and_read_only_its_alarms(
@@ -107,8 +133,11 @@ def test_state_machine_may_update_only_its_alias_and_read_only_its_alarms(
             {"Action": "lambda:UpdateAlias", "Effect": "Allow", "Resource": [
                 {"Fn::GetAtt": [Match.string_like_regexp("AgentFunction"), "Arn"]},
                 {"Fn::Join": ["", [{"Fn::GetAtt": [Match.string_like_regexp("AgentFunction"), "Arn"]}, ":live"]]}]},
+            {"Action": "cloudwatch:GetMetricStatistics", "Effect": "Allow", "Resource": "*"},
             {"Action": "cloudwatch:DescribeAlarms", "Effect": "Allow", "Resource": arns},
             {"Action": "sns:Publish", "Effect": "Allow", "Resource": Match.any_value()},
+            {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Effect": "Allow",
+             "Resource": {"Fn::GetAtt": [Match.string_like_regexp("NotificationsKey"), "Arn"]}},
         ])},
     })
     assert len(arns.as_array()) == len(model.rollout.gating_alarms)
@@ -125,4 +154,5 @@ def test_rollout_outcomes_are_published_to_the_rollout_targets(synthesized: Synt
     assert states["Rollback"]["Next"] == "NotifyRollback0"
     assert states["NotifyRollback0"]["Resource"].endswith(":states:::sns:publish")
     assert states["NotifyRollback0"]["Next"] == "RolledBack"
-    assert states["Promote"]["Next"] == "NotifyDone0"
+    assert states["Healthy2"]["Next"] == "NotifyDone0"
+    assert states["NotifyDone0"]["Next"] == "Done"
