@@ -72,9 +72,9 @@ def summarize(records: Sequence[RequestRecord], *, asked_rps: float | None, plan
     if asked_rps and count >= 20:
         # Between the 5th and 95th percentile of send times: one late request at either end does
         # not decide it, a generator that keeps falling behind does.
-        low, high = int(0.05 * (count - 1)), int(0.95 * (count - 1))
-        window = ordered[high].t - ordered[low].t
-        achieved = (high - low) / window if window > 0 else achieved
+        first, last = int(0.05 * (count - 1)), int(0.95 * (count - 1))
+        window = ordered[last].t - ordered[first].t
+        achieved = (last - first) / window if window > 0 else achieved
 
     memory = [(i, r.memory_mb) for i, r in enumerate(ordered) if r.memory_mb is not None]
     warm = memory[int(len(memory) * MEMORY_WARMUP_SHARE):]

@@ -156,7 +156,7 @@ def local_model(**changes: Any) -> Any:
 
     model = compile_environment(load_spec(ROOT / "agent.yaml"), "local")
     # Pinned, so that tuning the flagship's SLOs does not change what these tests judge.
-    pinned = {
+    pinned: dict[str, Any] = {
         "slos": dataclasses.replace(model.slos, **TEST_SLOS),
         "cost": dataclasses.replace(model.cost, monthly_budget_usd=50.0, expected_requests_per_month=120_000.0),
     }

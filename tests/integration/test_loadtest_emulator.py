@@ -22,7 +22,7 @@ from deployer.loadtest.plan import Overrides, resolve_plan
 from deployer.loadtest.session import LoadTestResult, run_load_test
 from tests.helpers.agent_fixtures import compile_project, write_project
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 MESSAGES = ["I lost my card", "a charge I do not recognise", "my transfer failed twice", "card stuck in the ATM",
             "what is the exchange rate for euros"]
@@ -40,7 +40,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def model(project: tuple[Path, Path]) -> DeploymentModel:
     spec, inputs = project
-    compiled = compile_project(spec)
+    compiled: DeploymentModel = compile_project(spec)
     slos = dataclasses.replace(compiled.slos, latency_p99_ms=500.0, error_rate_pct=1.0, cost_per_request_usd=0.01,
                                memory_growth_mb_per_10k=16.0, min_samples=100)
     load = dataclasses.replace(compiled.load, action="classify", input_file=str(inputs))
@@ -56,6 +56,13 @@ def emulator(model: DeploymentModel, **faults: Any) -> Iterator[str]:
         yield str(emu.gateway_url)
 
 
+@pytest.fixture(scope="module")
+def healthy(model: DeploymentModel) -> Iterator[str]:
+    """One healthy emulator shared by the tests that need no fault."""
+    with emulator(model) as url:
+        yield url
+
+
 def load(model: DeploymentModel, url: str, tmp_path: Path, *, rps: float = 100, duration_s: float = 3,
          users: int = 20) -> LoadTestResult:
     plan = resolve_plan(model, Overrides(rps=rps, duration_s=duration_s, users=users, target_url=url,
@@ -67,9 +74,8 @@ def statuses(result: LoadTestResult) -> dict[str, str]:
     return {c.key: c.status for c in result.checks}
 
 
-def test_healthy_agent_passes(model: DeploymentModel, tmp_path: Path) -> None:
-    with emulator(model) as url:
-        result = load(model, url, tmp_path)
+def test_healthy_agent_passes(model: DeploymentModel, healthy: str, tmp_path: Path) -> None:
+    result = load(model, healthy, tmp_path)
     assert result.passed, [(c.key, c.status, c.value) for c in result.checks]
     assert result.figures.requests == 300
     assert result.figures.memory_samples == 300 and result.figures.cost_samples == 300
@@ -109,9 +115,8 @@ def test_cost_breach_fails_on_cost(model: DeploymentModel, tmp_path: Path) -> No
     assert status["error_rate"] == "pass"
 
 
-def test_too_few_samples_are_reported_as_such(model: DeploymentModel, tmp_path: Path) -> None:
-    with emulator(model) as url:
-        result = load(model, url, tmp_path, rps=20, duration_s=2)
+def test_too_few_samples_are_reported_as_such(model: DeploymentModel, healthy: str, tmp_path: Path) -> None:
+    result = load(model, healthy, tmp_path, rps=20, duration_s=2)
     assert result.figures.requests == 40
     status = statuses(result)
     assert status["latency_p99"] == "not enough samples"

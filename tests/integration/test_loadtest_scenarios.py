@@ -17,7 +17,7 @@ from deployer.loadtest.report import write_report
 from deployer.loadtest.session import LoadTestResult, run_load_test
 from tests.helpers.loadtest_target import Faults, Target, loadtest_target, local_model, write_inputs
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.slow]
 
 
 def run(tmp_path: Path, target: Target, *, rps: float = 100, duration_s: float = 3, users: int = 10,
