@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from deployer.loadtest.gate import (
     Check,
@@ -48,6 +48,7 @@ class GeneratorHealth:
     achieved_ratio: float | None
     bottleneck: Bottleneck
     message: str
+    per_process: tuple[dict[str, Any], ...] = ()  # each locust process's CPU accounting
 
 
 @dataclass
@@ -166,4 +167,5 @@ def generator_health(run: PhaseRun, figures: Figures, plan: LoadPlan) -> Generat
             bottleneck = "target"
             message = f"the target answered too slowly to hold the rate ({ratio:.0%} of it)"
     return GeneratorHealth(processes=run.processes, cores=cores, cpu_share_max=share, cpu_seconds=cpu_seconds,
-                           achieved_ratio=ratio, bottleneck=bottleneck, message=message)
+                           achieved_ratio=ratio, bottleneck=bottleneck, message=message,
+                           per_process=tuple(run.generator_meta))
