@@ -91,10 +91,12 @@ def build(model: DeploymentModel, out_dir: Path, *, cache_dir: Path | None = Non
             compile_tree(interpreter, staging, [staging / "handlers", *code_files])
         digest, files, size = _digest(staging)
         final = out_dir / f"{model.agent}-{model.environment}-{digest[:16]}"
-        if final.exists():
-            shutil.rmtree(staging)
-        else:
+        try:
             staging.rename(final)
+        except OSError:
+            if not final.is_dir():
+                raise
+            shutil.rmtree(staging)  # the same content was built before (or concurrently)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

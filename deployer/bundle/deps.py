@@ -103,8 +103,10 @@ def install_dependencies(
     if interpreter:
         compile_tree(interpreter, staging)
     (staging / ".complete").write_text("\n".join(requirements) + "\n")
-    if target.exists():
-        shutil.rmtree(staging, ignore_errors=True)  # another build won the race
-    else:
+    try:
         staging.rename(target)
+    except OSError:
+        if not (target / ".complete").exists():
+            raise
+        shutil.rmtree(staging, ignore_errors=True)  # another build won the race
     return target
