@@ -150,6 +150,9 @@ border-bottom:1px solid #eee;font-size:.93em}th{background:#fafafa}
 td.s-pass,td.s-passed{color:#1e7b46;font-weight:600}td.s-fail,td.s-failed{color:#a93226;font-weight:600}
 td.s-not,td.s-no{color:#9a6400}img{max-width:100%;margin:.4em 0 1em;border:1px solid #eee}
 code{background:#f4f4f4;padding:0 .3em}.num{font-variant-numeric:tabular-nums}
+.tiles{display:flex;flex-wrap:wrap;gap:.6em;margin:1em 0}.tile{flex:1 1 140px;border-radius:6px;padding:.6em .8em;
+background:#f6f6f6;border-top:4px solid #bbb}.tile b{display:block;font-size:1.5em;font-variant-numeric:tabular-nums}
+.tile small{color:#555}.t-pass{border-color:#27ae60}.t-fail{border-color:#c0392b}.t-not{border-color:#f39c12}
 """
 
 
@@ -175,6 +178,7 @@ def _html(result: LoadTestResult, data: dict[str, Any], images: dict[str, bytes]
         f"<div class='verdict {banner[0]}'>{e(banner[1])}</div>",
         f"<p>{figures.requests:,} requests, {figures.ok:,} succeeded, {figures.failed:,} failed, "
         f"{figures.timed_out:,} timed out. Generator: {e(result.generator.message)}.{e(warmup_note(result))}</p>",
+        _tiles(result),
         "<h2>SLO gate</h2><table><tr><th>metric</th><th>value</th><th>SLO</th><th>verdict</th><th>detail</th></tr>",
     ]
     for c in result.checks:
@@ -212,6 +216,28 @@ def _html(result: LoadTestResult, data: dict[str, Any], images: dict[str, bytes]
     parts.append("<p class='sub'>Percentiles are exact (nearest rank over every request's latency). "
                  "Every figure is in report.json; every request in raw/.</p></body></html>")
     return "\n".join(parts)
+
+
+def _tiles(result: LoadTestResult) -> str:
+    """The headline figures as big numbers, each edged by its verdict."""
+    by_key = {c.key: c for c in result.checks}
+    figures = result.figures
+    tiles = [("p50", "latency_p50", _fmt(figures.latency_p50_ms, "ms")),
+             ("p95", "latency_p95", _fmt(figures.latency_p95_ms, "ms")),
+             ("p99", "latency_p99", _fmt(figures.latency_p99_ms, "ms")),
+             ("error rate", "error_rate", _fmt(figures.error_rate_pct, "%")),
+             ("requests/s held", "throughput", f"{figures.achieved_rps or 0:,.1f}"),
+             ("memory growth / 10k", "memory_growth", _fmt(figures.memory_growth_mb_per_10k, "MB")),
+             ("cost / 1000 requests", "cost_per_request", _fmt(figures.cost_per_1000_usd, "USD")),
+             ("projected monthly", "projected_monthly", _fmt(figures.projected_monthly_usd, "USD"))]
+    out = []
+    for label, key, value in tiles:
+        check = by_key.get(key)
+        status = check.status if check is not None else "no slo"
+        limit = f"SLO {check.comparison} {_fmt(check.threshold, check.unit)}" if check and check.threshold else "no SLO"
+        out.append(f"<div class='tile t-{status.split()[0]}'><small>{html.escape(label)}</small><b>{html.escape(value)}</b>"
+                   f"<small>{html.escape(limit)} · {html.escape(status)}</small></div>")
+    return "<div class='tiles'>" + "".join(out) + "</div>"
 
 
 def _img(png: bytes, alt: str) -> str:
