@@ -18,6 +18,7 @@ from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
 
 DEFAULT_OUT_DIR = "cdk.out"
+ACKNOWLEDGED_RULES = "aws:cdk:acknowledged-rules"  # aws_cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def synth(targets: Sequence[SynthTarget], *, out_dir: str | Path = DEFAULT_OUT_D
             hint=f"fix them, or acknowledge each one with a reason (report: {out / 'validation-report.json'})",
         ) from None
     templates = {name: out / stack.template_file for name, stack in stacks.items()}
-    return SynthResult(out, templates, time.perf_counter() - started, acknowledged=count_acknowledged(out))
+    return SynthResult(out, templates, time.perf_counter() - started, acknowledged=len(acknowledgments(out)))
 
 
 def nag_findings(out_dir: Path) -> list[str]:
@@ -122,9 +123,13 @@ def nag_findings(out_dir: Path) -> list[str]:
     return lines or ["(the report lists no violation)"]
 
 
-def count_acknowledged(out_dir: Path) -> int:
-    report_file = out_dir / "validation-report.json"
-    if not report_file.exists():
-        return 0
-    report = json.loads(report_file.read_text())
-    return sum(len(plugin.get("suppressedViolations", []) or []) for plugin in report.get("pluginReports", []))
+def acknowledgments(out_dir: Path) -> list[tuple[str, str, str]]:
+    """(construct path, rule, reason) of every acknowledged cdk-nag rule in the assembly."""
+    found = []
+    for metadata_file in sorted(out_dir.glob("*.metadata.json")):
+        for path, entries in json.loads(metadata_file.read_text()).items():
+            for entry in entries:
+                if entry.get("type") == ACKNOWLEDGED_RULES:
+                    found += [(path, rule.removeprefix("Annotation::"), reason)
+                              for rule, reason in entry.get("data", {}).items()]
+    return found
