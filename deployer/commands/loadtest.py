@@ -45,7 +45,12 @@ def _duration(value: str | None) -> float | None:
 def loadtest(env: str, spec_path: str, rps: float | None, duration: str | None, users: int | None,
              input_file: str | None, workers: int | None, report_dir: str | None, concurrency: str | None,
              target_url: str | None, sign: str) -> None:
-    """Hold a request rate against an environment, judge it against its SLOs, write the report."""
+    """Hold a request rate against an environment, judge it against its SLOs, write the report.
+
+    \b
+    Exit codes: 0 every SLO gate passed; 1 a gate failed or could not be judged;
+    2 usage error; 130 interrupted (the report of what ran is still written).
+    """
     from deployer.errors import SpecError
     from deployer.loadtest.inputs import InputFileError, load_inputs
     from deployer.loadtest.plan import LoadTestUsageError, Overrides, parse_concurrency, resolve_plan
