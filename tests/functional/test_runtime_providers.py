@@ -21,7 +21,7 @@ from handlers.providers.ollama import OllamaProvider
 from handlers.providers.openai_chat import OpenAIProvider
 from handlers.providers.secrets import clear_cache
 from handlers.usage import CURRENT_USAGE, ActionTimeout, RequestUsage
-from tests.helpers.model_servers import Malformed, OllamaServer, OpenAIServer, Slow, Status, Text
+from tests.helpers.model_servers import Hangup, Malformed, OllamaServer, OpenAIServer, Slow, Status, Text
 
 
 @pytest.fixture
@@ -317,3 +317,27 @@ def test_ssm_secret_resolved_through_aws_endpoint_url(openai: OpenAIServer, monk
     finally:
         server.stop()
         clear_cache()
+
+
+def test_connections_are_kept_alive_between_calls(ollama: OllamaServer) -> None:
+    provider = fast(OllamaProvider, endpoint=ollama.url, model_id="llama3.2")
+    for text in ("one", "two", "three"):
+        provider.generate(text)  # type: ignore[attr-defined]
+    assert len({r.client_port for r in ollama.requests}) == 1
+
+
+def test_a_kept_alive_connection_closed_by_the_server_is_replaced_transparently(ollama: OllamaServer) -> None:
+    provider = fast(OllamaProvider, endpoint=ollama.url, model_id="llama3.2", retries=0)
+    provider.generate("warm")  # type: ignore[attr-defined]
+    ollama.script(Hangup())
+    assert provider.generate("again").text == "again"  # type: ignore[attr-defined]
+    ports = [r.client_port for r in ollama.requests]
+    assert len(ports) == 3 and ports[0] == ports[1] != ports[2]
+
+
+def test_a_fresh_connection_dropped_is_a_retryable_failure(ollama: OllamaServer) -> None:
+    ollama.script(Hangup(), Hangup())
+    provider = fast(OllamaProvider, endpoint=f"http://localhost:{ollama.port}", model_id="llama3.2", retries=1)
+    with pytest.raises(ModelServerError, match="dropped the connection"):
+        provider.generate("x")  # type: ignore[attr-defined]
+    assert len(ollama.requests) == 2

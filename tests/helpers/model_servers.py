@@ -10,7 +10,8 @@ answers every chat request with `reply(messages, request)` (default: echo the la
         server.requests  # every request received: path, headers, parsed JSON body
 
 Ollama: `POST /api/chat` (non-streaming) with `prompt_eval_count`/`eval_count`, `GET /api/tags`,
-`GET /` ("Ollama is running"); an unknown model gets Ollama's 404. OpenAI: `POST /v1/chat/completions`
+`GET /` ("Ollama is running"); an unknown model gets Ollama's 404. Connections are kept alive
+(HTTP/1.1); `Hangup()` closes one without answering. OpenAI: `POST /v1/chat/completions`
 with `usage`, optional `logprobs`; a wrong bearer token gets OpenAI's 401.
 """
 
@@ -59,7 +60,12 @@ class Text:
     logprobs: tuple[float, ...] = ()
 
 
-Behaviour = Status | Slow | Malformed | Text
+@dataclass(frozen=True)
+class Hangup:
+    """Close the connection without answering (what a server's idle timeout looks like)."""
+
+
+Behaviour = Status | Slow | Malformed | Text | Hangup
 
 
 def echo_reply(messages: list[dict[str, Any]], request: dict[str, Any]) -> str:
@@ -78,6 +84,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+    client_port: int = 0  # the same port on two requests = one kept-alive connection
 
 
 @dataclass
@@ -116,6 +123,9 @@ class _ChatServer:
                 server._record(self, data)
                 with server.state.lock:
                     behaviour = server.state.queue.popleft() if server.state.queue else None
+                if isinstance(behaviour, Hangup):
+                    self.close_connection = True
+                    return
                 if isinstance(behaviour, Slow):
                     time.sleep(behaviour.seconds)
                     behaviour = None
@@ -186,7 +196,8 @@ class _ChatServer:
     def _record(self, handler: BaseHTTPRequestHandler, body: Any) -> None:
         with self.state.lock:
             self.state.requests.append(
-                Received(handler.command, handler.path, {k.lower(): v for k, v in handler.headers.items()}, body)
+                Received(handler.command, handler.path, {k.lower(): v for k, v in handler.headers.items()}, body,
+                         int(handler.client_address[1]))
             )
 
     # -- protocol (subclasses) -------------------------------------------------------------
