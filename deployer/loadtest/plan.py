@@ -20,6 +20,8 @@ MAX_RPS = 100_000
 MAX_USERS = 50_000
 MAX_WORKERS = 64
 MAX_CONCURRENCY = 50_000
+#: Every request is kept for exact percentiles: rps x duration is bounded (about 1 GB of memory).
+MAX_REQUESTS = 2_000_000
 #: Each concurrency level is held this long (or the run's duration, when shorter).
 SWEEP_LEVEL_S = 5.0
 #: Throughput passes when the achieved rate is at least this share of the asked one.
@@ -121,6 +123,9 @@ def resolve_plan(model: DeploymentModel, overrides: Overrides, *, target_url: st
         problems.append(f"--rps must be between 0 and {MAX_RPS}, got {rps:g}")
     if not 0 < duration_s <= MAX_DURATION_S:
         problems.append(f"--duration must be between 1s and 24h, got {duration_s:g}s")
+    if rps > 0 and duration_s > 0 and rps * duration_s > MAX_REQUESTS:
+        problems.append(f"--rps x --duration is {rps * duration_s:,.0f} requests; at most {MAX_REQUESTS:,} are "
+                        "recorded exactly: shorten the run or lower the rate")
     if not 1 <= users <= MAX_USERS:
         problems.append(f"--users must be between 1 and {MAX_USERS}, got {users}")
     if not 1 <= workers <= MAX_WORKERS:

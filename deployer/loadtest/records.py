@@ -58,7 +58,7 @@ class GeneratorSettings:
         return cls.read(os.environ[SETTINGS_ENV])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RequestRecord:
     """One request as the generator saw it. Times are epoch seconds; latency is exact (ms)."""
 

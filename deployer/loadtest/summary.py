@@ -32,6 +32,7 @@ class Figures:
     latency_max_ms: float | None
     latency_mean_ms: float | None
     lag_p99_ms: float | None  # how late requests left against their slot (rate mode)
+    latency_from_schedule_p99_ms: float | None  # lag + latency: what a caller on the schedule waited
     memory_samples: int
     memory_after_mb: float | None  # memory after `requests` requests
     memory_max_mb: float | None
@@ -110,6 +111,7 @@ def summarize(records: Sequence[RequestRecord], *, asked_rps: float | None, plan
         latency_max_ms=latencies[-1] if latencies else None,
         latency_mean_ms=mean(latencies),
         lag_p99_ms=percentile(lags, 99),
+        latency_from_schedule_p99_ms=percentile(sorted(r.lag_ms + r.ms for r in ordered), 99),
         memory_samples=len(memory),
         memory_after_mb=percentile(tail, 50),
         memory_max_mb=max((m for _, m in memory), default=None),

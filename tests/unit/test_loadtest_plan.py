@@ -67,3 +67,10 @@ def test_function_urls_are_signed_for_their_region_unless_told_otherwise(tmp_pat
     assert resolve_plan(model, Overrides(target_url=url, sign="never")).sigv4_region is None
     assert resolve_plan(model, Overrides(target_url=URL, sign="always")).sigv4_region == model.region
     assert resolve_plan(model, Overrides(target_url=url)).target_url == url.rstrip("/")
+
+
+def test_runs_that_would_record_too_many_requests_are_refused(tmp_path: Path) -> None:
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text('{"message": "hi"}\n')
+    with pytest.raises(LoadTestUsageError, match="at most 2,000,000 are recorded"):
+        resolve_plan(local_model(), Overrides(rps=10_000, duration_s=3600, input_file=str(inputs), target_url=URL))
