@@ -100,6 +100,7 @@ class _ChatServer:
 
     def __init__(self, reply: Reply | None = None) -> None:
         self.state = _State(reply=reply or echo_reply)
+        self._connections: set[Any] = set()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -107,6 +108,11 @@ class _ChatServer:
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                with server.state.lock:
+                    server._connections.add(self.connection)
 
             def do_GET(self) -> None:
                 server._record(self, None)
@@ -184,8 +190,19 @@ class _ChatServer:
         return self
 
     def stop(self) -> None:
+        """Stop accepting and drop every open (kept-alive) connection, as a killed server would."""
+        import socket
+
         self._httpd.shutdown()
         self._httpd.server_close()
+        with self.state.lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+                connection.close()
+            except OSError:
+                pass
 
     def __enter__(self) -> Any:
         return self.start()
