@@ -101,6 +101,7 @@ def deploy_stack(model: DeploymentModel, *, clients: AwsClients, options: Deploy
         raise DeployerError(f"the stack {stack} failed its first creation and must be deleted before a new one",
                             hint=f"aws cloudformation delete-stack --stack-name {stack} --region {model.region}")
     create = existing is None or existing["StackStatus"] == "REVIEW_IN_PROGRESS"
+    refuse_during_rollout(existing, clients)
     change_set = f"deployer-{int(time.time())}"
     stacks.create_change_set(stack, change_set, template_url=template_asset(assets, stack).url, create=create,
                              parameters={}, tags={"deployer:agent": model.agent,
@@ -141,6 +142,15 @@ def complete_outputs(outputs: dict[str, str], template: dict[str, Any],
             if physical.rsplit(":", 1)[-1].isdigit():
                 completed[key] = physical.rsplit(":", 1)[-1]
     return completed
+
+
+def refuse_during_rollout(stack: dict[str, Any] | None, clients: AwsClients) -> None:
+    """A Step Functions rollout in flight owns the alias: a new deploy would pull traffic from under it."""
+    arn = clients.stacks.outputs(stack or {}).get(naming.OUTPUT_STATE_MACHINE_ARN)
+    running = clients.state_machines.running(arn) if arn else []
+    if running:
+        raise DeployerError(f"a rollout is still running ({running[0]})",
+                            hint="wait for it to finish, or roll back with `deployer rollback`, then deploy again")
 
 
 def start_rollout(prepared: Prepared, version: str | None, outputs: dict[str, str], clients: AwsClients,

@@ -22,6 +22,12 @@ class StateMachines:
             return str(self.client.start_execution(stateMachineArn=arn, name=name,
                                                    input=json.dumps(payload))["executionArn"])
 
+    def running(self, arn: str) -> list[str]:
+        """ARNs of the executions of `arn` still running."""
+        with aws_call("states:ListExecutions", arn):
+            page = self.client.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=10)
+        return [str(e["executionArn"]) for e in page.get("executions", [])]
+
     def wait(self, execution_arn: str, *, timeout_s: float, poll_s: float = 10.0,
              sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s

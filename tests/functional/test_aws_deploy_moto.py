@@ -221,3 +221,16 @@ def test_cli_synth_writes_templates_and_reports_nag(tmp_path: Path, capsys: pyte
     out = capsys.readouterr().out
     assert (tmp_path / "cdk.out" / "support-router-staging.template.json").exists()
     assert "0 open findings" in out
+
+
+def test_a_deploy_is_refused_while_a_rollout_is_running(clients: AwsClients) -> None:
+    from deployer.aws.deploy import refuse_during_rollout
+
+    arn = clients.state_machines.client.create_state_machine(
+        name="busy-rollout", definition='{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}}',
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/r")["stateMachineArn"]
+    stack = {"Outputs": [{"OutputKey": naming.OUTPUT_STATE_MACHINE_ARN, "OutputValue": arn}]}
+    refuse_during_rollout(stack, clients)  # nothing running yet
+    clients.state_machines.start(arn, "inflight", {"stable": "1", "candidate": "2"})
+    with pytest.raises(DeployerError, match="a rollout is still running"):
+        refuse_during_rollout(stack, clients)
