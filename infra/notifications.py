@@ -24,15 +24,11 @@ from deployer.compiled import NotificationModel
 from deployer.errors import DeployerError
 from infra.function import log_retention
 from infra.secrets import grant_secret_read
+from infra.secrets import is_aws_reference as is_reference
 
 FORWARDER_DIR = Path(__file__).parent / "forwarder"
-SECRET_PREFIXES = ("ssm:", "secretsmanager:")
 #: Principals that publish to the topics: alarms, EventBridge (CodeDeploy state changes).
 PUBLISHERS = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
-
-
-def is_reference(value: str | None) -> bool:
-    return value is not None and value.startswith(SECRET_PREFIXES)
 
 
 class Notifications(Construct):
