@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from deployer.commands.options import env_option, json_option, spec_option
+from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
 
 out_option = click.option("--out", "out_dir", default="cdk.out", show_default=True,
@@ -115,7 +116,7 @@ def deploy(spec_path: str, env: str, out_dir: str, wait: bool, no_rollout: bool,
         click.echo(f"  rollout {result.rollout_status}: {result.rollout_execution}")
 
 
-def _model(spec_path: str, env: str) -> Any:
+def _model(spec_path: str, env: str) -> DeploymentModel:
     from deployer.compiler import compile_environment
     from deployer.spec.loader import load_spec
 

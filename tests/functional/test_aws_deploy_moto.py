@@ -234,3 +234,13 @@ def test_a_deploy_is_refused_while_a_rollout_is_running(clients: AwsClients) -> 
     clients.state_machines.start(arn, "inflight", {"stable": "1", "candidate": "2"})
     with pytest.raises(DeployerError, match="a rollout is still running"):
         refuse_during_rollout(stack, clients)
+
+
+def test_diff_of_a_stack_not_deployed_yet_lists_what_it_would_create(
+        clients: AwsClients, model: DeploymentModel, stub_bundle: str, tmp_path: Path) -> None:
+    fresh = dataclasses.replace(model, environment="qa")
+    result = diff_stack(fresh, clients=clients, options=DeployOptions(out_dir=tmp_path / "cdk.out",
+                                                                      bundle_dir=stub_bundle))
+    assert result.stack == "support-router-qa" and not result.exists
+    assert "+ AWS::Lambda::Function AgentFunctionB8994DEA" in result.template_changes
+    assert any(line.startswith("+ AWS::StepFunctions::StateMachine") for line in result.template_changes)
