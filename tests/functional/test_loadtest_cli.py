@@ -21,7 +21,7 @@ SPEC = str(ROOT / "agent.yaml")
 
 
 def invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["loadtest", "--env", "local", "--spec", SPEC, *args])
+    result = CliRunner().invoke(cli, ["loadtest", "--env", "local", "--spec", SPEC, "--users", "40", *args])
     return result.exit_code, result.output
 
 

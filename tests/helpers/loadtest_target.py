@@ -32,9 +32,9 @@ class Faults:
     latency_ms: float = 0.0  # added to every request
     slow_every: int = 0  # every n-th request sleeps `slow_ms` (0: never)
     slow_ms: float = 0.0
-    cost_usd: float = 0.00002
+    cost_usd: float = 0.000001  # below any sane cost SLO, the flagship's included
     leak_kb: float = 0.0  # reported memory grows this much per request
-    confidence: float = 0.9
+    confidence: float = 0.95
     status: int = 500
 
 

@@ -20,7 +20,7 @@ from tests.helpers.loadtest_target import Faults, Target, loadtest_target, local
 pytestmark = [pytest.mark.timeout(60), pytest.mark.slow]
 
 
-def run(tmp_path: Path, target: Target, *, rps: float = 100, duration_s: float = 3, users: int = 10,
+def run(tmp_path: Path, target: Target, *, rps: float = 100, duration_s: float = 3, users: int = 30,
         workers: int = 1, concurrency: tuple[int, ...] = (), sign: str = "auto", **model_changes: object
         ) -> LoadTestResult:
     inputs = write_inputs(tmp_path / "inputs.jsonl")
