@@ -24,6 +24,8 @@ MEMORY_SHARE_OF_FUNCTION = 0.8
 BRIEF_P99_MS = 2000.0
 BRIEF_ERROR_RATE_PCT = 1.0
 SECONDS_PER_MONTH = 30 * 24 * 3600
+#: Memory growth is also shown as what it would be after this many requests.
+PROJECT_TO_REQUESTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def slo_checks(figures: Figures, model: DeploymentModel, *, tolerance: float) ->
     checks.append(_judge("memory_growth", "memory growth per 10k requests", figures.memory_growth_mb_per_10k,
                          "MB", slos.memory_growth_mb_per_10k, "slos.memory_growth_mb_per_10k",
                          samples=figures.memory_samples, min_samples=need,
-                         detail=f"least-squares slope over {figures.memory_samples:,} samples (warm-up excluded)"))
+                         detail=_growth_detail(figures)))
     checks.append(_judge("cost_per_request", "cost per request", figures.cost_per_request_usd, "USD",
                          slos.cost_per_request_usd, "slos.cost_per_request_usd",
                          samples=figures.cost_samples, min_samples=need,
@@ -133,6 +135,16 @@ def _p99_detail(figures: Figures) -> str:
     if scheduled is None or figures.latency_p99_ms is None or scheduled <= figures.latency_p99_ms * 1.1 + 1:
         return f"{figures.requests:,} samples"
     return f"{figures.requests:,} samples; {_fmt(scheduled, 'ms')} counted from each request's scheduled time"
+
+
+def _growth_detail(figures: Figures) -> str:
+    """The slope, and what it makes of memory after 100k requests (the brief's leak picture)."""
+    detail = f"least-squares slope over {figures.memory_samples:,} samples (warm-up excluded)"
+    growth, after = figures.memory_growth_mb_per_10k, figures.memory_after_mb
+    if growth is not None and after is not None and growth > 0 and figures.requests < PROJECT_TO_REQUESTS:
+        projected = after + growth * (PROJECT_TO_REQUESTS - figures.requests) / 10_000
+        detail += f"; at this rate about {_fmt(projected, 'MB')} after {PROJECT_TO_REQUESTS:,} requests"
+    return detail
 
 
 def _cost_detail(figures: Figures) -> str:

@@ -136,3 +136,11 @@ def test_generator_health_blames_users_when_requests_left_late() -> None:
     busy = PhaseRun(phase="rate", records=recs, wall_s=10, interrupted=False, processes=1,
                     generator_meta=[{"cpu_share": 0.97, "cpu_s": 9.7}])
     assert generator_health(busy, figures, plan).bottleneck == "generator"
+
+
+def test_a_leak_is_projected_to_100k_requests() -> None:
+    model = local_model()
+    figures, _ = judge(model, records(1000, leak_mb=0.01))
+    growth = {c.key: c for c in slo_checks(figures, model, tolerance=0.95)}["memory_growth"]
+    # memory now: the median of the last 50 samples, 109.7 MB; then 99k more requests x 10 KB
+    assert "about 1,099.7 MB after 100,000 requests" in growth.detail
