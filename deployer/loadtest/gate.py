@@ -134,7 +134,7 @@ def _p99_detail(figures: Figures) -> str:
     scheduled = figures.latency_from_schedule_p99_ms
     if scheduled is None or figures.latency_p99_ms is None or scheduled <= figures.latency_p99_ms * 1.1 + 1:
         return f"{figures.requests:,} samples"
-    return f"{figures.requests:,} samples; {_fmt(scheduled, 'ms')} counted from each request's scheduled time"
+    return f"{figures.requests:,} samples; {format_value(scheduled, 'ms')} counted from each request's scheduled time"
 
 
 def _growth_detail(figures: Figures) -> str:
@@ -143,7 +143,7 @@ def _growth_detail(figures: Figures) -> str:
     growth, after = figures.memory_growth_mb_per_10k, figures.memory_after_mb
     if growth is not None and after is not None and growth > 0 and figures.requests < PROJECT_TO_REQUESTS:
         projected = after + growth * (PROJECT_TO_REQUESTS - figures.requests) / 10_000
-        detail += f"; at this rate about {_fmt(projected, 'MB')} after {PROJECT_TO_REQUESTS:,} requests"
+        detail += f"; at this rate about {format_value(projected, 'MB')} after {PROJECT_TO_REQUESTS:,} requests"
     return detail
 
 
@@ -204,14 +204,14 @@ def checklist(model: DeploymentModel, figures: Figures, checks: tuple[Check, ...
         check = by_key.get(key)
         if check is not None and check.status in ("pass", "fail"):
             status: ItemStatus = "passed" if check.status == "pass" else "failed"
-            items.append(ChecklistItem(item, status, f"{_fmt(check.value, unit)} against the SLO "
-                                                     f"{_fmt(check.threshold, unit)}"))
+            items.append(ChecklistItem(item, status, f"{format_value(check.value, unit)} against the SLO "
+                                                     f"{format_value(check.threshold, unit)}"))
         elif check is not None and check.status == "not enough samples":
             items.append(ChecklistItem(item, "not measured", f"not enough samples ({check.detail})"))
         elif value is not None and figures.requests >= model.slos.min_samples:
             ok = value <= fallback
             items.append(ChecklistItem(item, "passed" if ok else "failed",
-                                       f"{_fmt(value, unit)} against the brief's {_fmt(fallback, unit)} "
+                                       f"{format_value(value, unit)} against the brief's {format_value(fallback, unit)} "
                                        "(no SLO in the spec)"))
         else:
             items.append(ChecklistItem(item, "not measured", "no samples"))
@@ -222,8 +222,8 @@ def checklist(model: DeploymentModel, figures: Figures, checks: tuple[Check, ...
     if growth is not None and growth.status in ("pass", "fail"):
         items.append(ChecklistItem("Memory usage is stable (not growing over time)",
                                    "passed" if growth.status == "pass" else "failed",
-                                   f"grows {_fmt(growth.value, 'MB')} per 10k requests "
-                                   f"(SLO {_fmt(growth.threshold, 'MB')})"))
+                                   f"grows {format_value(growth.value, 'MB')} per 10k requests "
+                                   f"(SLO {format_value(growth.threshold, 'MB')})"))
     else:
         why = growth.detail if growth is not None and growth.status == "not enough samples" else (
             "no memory SLO (slos.memory_growth_mb_per_10k)" if figures.memory_samples else
@@ -234,7 +234,7 @@ def checklist(model: DeploymentModel, figures: Figures, checks: tuple[Check, ...
     if judged:
         failed = [c for c in judged if c.status == "fail"]
         items.append(ChecklistItem("Cost per request is within budget", "failed" if failed else "passed",
-                                   "; ".join(f"{c.label} {_fmt(c.value, 'USD')} vs {_fmt(c.threshold, 'USD')}"
+                                   "; ".join(f"{c.label} {format_value(c.value, 'USD')} vs {format_value(c.threshold, 'USD')}"
                                              for c in judged)))
     else:
         items.append(ChecklistItem("Cost per request is within budget", "not measured",
@@ -297,7 +297,7 @@ def _logging_item(model: DeploymentModel, figures: Figures) -> ChecklistItem:
                                          f"{policy.sample_rate:.0%}, errors always")
 
 
-def _fmt(value: float | None, unit: str) -> str:
+def format_value(value: float | None, unit: str) -> str:
     if value is None:
         return "n/a"
     if unit == "USD":

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from deployer.loadtest.gate import _fmt
+from deployer.loadtest.gate import format_value
 from deployer.loadtest.report import ITEM_MARK, ReportFiles, check_line, verdict_reasons, warmup_note
 from deployer.loadtest.runner import Progress as PhaseProgress
 from deployer.loadtest.session import LoadTestResult
@@ -70,7 +70,7 @@ def print_summary(console: Console, result: LoadTestResult, files: ReportFiles) 
     if figures.cost_per_1000_usd is not None:
         console.print(f"  cost per 1000 requests: ${figures.cost_per_1000_usd:.4f}; projected monthly at "
                       f"{figures.expected_requests_per_month:,.0f} requests: "
-                      f"{_fmt(figures.projected_monthly_usd, 'USD')}", highlight=False)
+                      f"{format_value(figures.projected_monthly_usd, 'USD')}", highlight=False)
     if result.warmup:
         console.print(f"  [dim]{warmup_note(result).strip()}[/]", highlight=False)
     style = "yellow" if result.generator.bottleneck != "none" else "dim"
@@ -81,7 +81,7 @@ def print_summary(console: Console, result: LoadTestResult, files: ReportFiles) 
             table.add_column(column)
         for v in result.levels:
             table.add_row(f"{v.level:,}", f"{v.succeeded:,}", f"{v.timed_out:,}", f"{v.failed:,}",
-                          _fmt(v.p99_ms, "ms"), f"[{'green' if v.met_slos else 'red'}]"
+                          format_value(v.p99_ms, "ms"), f"[{'green' if v.met_slos else 'red'}]"
                           f"{'✓' if v.met_slos else '✗'} {v.why}[/]")
         console.print(table)
         best = result.max_concurrency

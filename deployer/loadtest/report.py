@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.loadtest import plots
-from deployer.loadtest.gate import Check, _fmt
+from deployer.loadtest.gate import Check, format_value
 from deployer.loadtest.session import LoadTestResult
 from deployer.loadtest.stats import time_buckets
 
@@ -30,10 +30,10 @@ class ReportFiles:
 
 def check_line(check: Check) -> str:
     """One line in the brief's shape: ``p99 latency: 2000 ms ✗ (SLO <= 500 ms; 1,234 samples)``."""
-    value = _fmt(check.value, check.unit) if check.unit != "USD" or check.value is None else _fmt(check.value, "USD")
+    value = format_value(check.value, check.unit) if check.unit != "USD" or check.value is None else format_value(check.value, "USD")
     if check.status == "no slo":
         return f"{check.label}: {value} {MARK[check.status]} (no SLO; {check.detail})"
-    limit = _fmt(check.threshold, check.unit)
+    limit = format_value(check.threshold, check.unit)
     return f"{check.label}: {value} {MARK[check.status]} (SLO {check.comparison} {limit}; {check.detail})"
 
 
@@ -182,8 +182,8 @@ def _html(result: LoadTestResult, data: dict[str, Any], images: dict[str, bytes]
         "<h2>SLO gate</h2><table><tr><th>metric</th><th>value</th><th>SLO</th><th>verdict</th><th>detail</th></tr>",
     ]
     for c in result.checks:
-        limit = f"{c.comparison} {_fmt(c.threshold, c.unit)}" if c.threshold is not None else "none"
-        parts.append(f"<tr><td>{e(c.label)}</td><td class='num'>{e(_fmt(c.value, c.unit))}</td><td>{e(limit)}</td>"
+        limit = f"{c.comparison} {format_value(c.threshold, c.unit)}" if c.threshold is not None else "none"
+        parts.append(f"<tr><td>{e(c.label)}</td><td class='num'>{e(format_value(c.value, c.unit))}</td><td>{e(limit)}</td>"
                      f"<td class='{_status_class(c.status)}'>{MARK[c.status]} {e(c.status)}</td>"
                      f"<td>{e(c.detail)}<br><small>{e(c.source)}</small></td></tr>")
     parts.append("</table>")
@@ -200,7 +200,7 @@ def _html(result: LoadTestResult, data: dict[str, Any], images: dict[str, bytes]
                      "<th>failed</th><th>p99</th><th>verdict</th></tr>")
         for v in result.levels:
             parts.append(f"<tr><td>{v.level:,}</td><td>{v.requests:,}</td><td>{v.succeeded:,}</td>"
-                         f"<td>{v.timed_out:,}</td><td>{v.failed:,}</td><td>{e(_fmt(v.p99_ms, 'ms'))}</td>"
+                         f"<td>{v.timed_out:,}</td><td>{v.failed:,}</td><td>{e(format_value(v.p99_ms, 'ms'))}</td>"
                          f"<td class='{'s-pass' if v.met_slos else 's-fail'}'>"
                          f"{'✓' if v.met_slos else '✗'} {e(v.why)}</td></tr>")
         parts.append("</table>")
@@ -222,19 +222,19 @@ def _tiles(result: LoadTestResult) -> str:
     """The headline figures as big numbers, each edged by its verdict."""
     by_key = {c.key: c for c in result.checks}
     figures = result.figures
-    tiles = [("p50", "latency_p50", _fmt(figures.latency_p50_ms, "ms")),
-             ("p95", "latency_p95", _fmt(figures.latency_p95_ms, "ms")),
-             ("p99", "latency_p99", _fmt(figures.latency_p99_ms, "ms")),
-             ("error rate", "error_rate", _fmt(figures.error_rate_pct, "%")),
+    tiles = [("p50", "latency_p50", format_value(figures.latency_p50_ms, "ms")),
+             ("p95", "latency_p95", format_value(figures.latency_p95_ms, "ms")),
+             ("p99", "latency_p99", format_value(figures.latency_p99_ms, "ms")),
+             ("error rate", "error_rate", format_value(figures.error_rate_pct, "%")),
              ("requests/s held", "throughput", f"{figures.achieved_rps or 0:,.1f}"),
-             ("memory growth / 10k", "memory_growth", _fmt(figures.memory_growth_mb_per_10k, "MB")),
-             ("cost / 1000 requests", "cost_per_request", _fmt(figures.cost_per_1000_usd, "USD")),
-             ("projected monthly", "projected_monthly", _fmt(figures.projected_monthly_usd, "USD"))]
+             ("memory growth / 10k", "memory_growth", format_value(figures.memory_growth_mb_per_10k, "MB")),
+             ("cost / 1000 requests", "cost_per_request", format_value(figures.cost_per_1000_usd, "USD")),
+             ("projected monthly", "projected_monthly", format_value(figures.projected_monthly_usd, "USD"))]
     out = []
     for label, key, value in tiles:
         check = by_key.get(key)
         status = check.status if check is not None else "no slo"
-        limit = f"SLO {check.comparison} {_fmt(check.threshold, check.unit)}" if check and check.threshold else "no SLO"
+        limit = f"SLO {check.comparison} {format_value(check.threshold, check.unit)}" if check and check.threshold else "no SLO"
         out.append(f"<div class='tile t-{status.split()[0]}'><small>{html.escape(label)}</small><b>{html.escape(value)}</b>"
                    f"<small>{html.escape(limit)} · {html.escape(status)}</small></div>")
     return "<div class='tiles'>" + "".join(out) + "</div>"
