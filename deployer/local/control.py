@@ -8,6 +8,7 @@ engine) go through this small JSON API on 127.0.0.1:
     GET  /health    GET /status    GET /alerts?limit=N    GET /logs?limit=N    GET /timeline
     POST /deploy    {"model": DeploymentModel.to_dict(), "faults": {...}, "wait": false}
     POST /rollback  {"reason": "...", "to_version": null, "who": "..."}
+    POST /flush     wait until every request so far is in the request log (and metrics in moto)
 
 `deployer local up` writes `<project>/.deployer/local/emulator.json` (endpoints and pid);
 `find_emulator` reads it and checks that the emulator answers.
@@ -117,6 +118,10 @@ class EmulatorClient:
     def alerts(self, limit: int = 100) -> list[dict[str, Any]]:
         return list(self.get(f"/alerts?limit={limit}"))
 
+    def flush(self) -> dict[str, Any]:
+        """Wait until the emulator has written every request so far into the request log."""
+        return dict(self.post("/flush", {}, timeout_s=60))
+
     def rollback(self, *, reason: str, to_version: str | None = None, who: str | None = None) -> dict[str, Any]:
         return dict(self.post("/rollback", {"reason": reason, "to_version": to_version, "who": who}, timeout_s=60))
 
@@ -169,6 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path == "/deploy":
             self._guarded(lambda: _deploy(emu, body))
+        elif path == "/flush":
+            self._guarded(emu.flush)
         elif path == "/rollback":
             self._guarded(lambda: emu.rollback(reason=body.get("reason") or "manual rollback",
                                                to_version=body.get("to_version"), who=body.get("who")))

@@ -661,5 +661,9 @@ class Emulator:
         return {"status": status, "body": parsed, "version": rh.get("x-deployer-version"),
                 "request_id": rh.get("x-amzn-requestid"), "handler_ms": float(rh.get("x-deployer-handler-ms") or 0)}
 
+    def flush(self) -> dict[str, Any]:
+        """Wait until every request so far is in the request log and the CloudWatch mirror."""
+        return self.sink.stats()
+
     def alerts(self, limit: int = 100) -> list[dict[str, Any]]:
         return self.notifier.records(limit)

@@ -25,8 +25,7 @@ from handlers.records import OUTCOME_INDEX, OUTCOME_INDEX_PARTITION, OUTCOME_IND
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 ACCOUNT_ID = "123456789012"  # moto's default account
 _BOOT = (
-    "import os, sys\n"
-    "os.nice(10)  # bookkeeping: the gateway and the workers come first on a busy machine\n"
+    "import sys\n"
     "from moto.server import ThreadedMotoServer\n"
     "server = ThreadedMotoServer(ip_address='127.0.0.1', port=int(sys.argv[1]), verbose=False)\n"
     "server.start()\n"
