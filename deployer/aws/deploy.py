@@ -114,7 +114,14 @@ def deploy_stack(model: DeploymentModel, *, clients: AwsClients, options: Deploy
         return DeployResult(stack, "unchanged", outputs, outputs.get(naming.OUTPUT_FUNCTION_VERSION),
                             prepared.stable_version, uploaded_assets=uploaded, seconds=clock() - started)
     stacks.execute_change_set(stack, change_set)
-    final = stacks.wait_stack(stack, timeout_s=options.timeout_s, poll_s=options.poll_s)
+    try:
+        final = stacks.wait_stack(stack, timeout_s=options.timeout_s, poll_s=options.poll_s)
+    except DeployerError as exc:
+        if model.rollout.engine == "codedeploy" and not create and "ROLLBACK" in exc.message:
+            raise DeployerError(exc.message, hint=(
+                "if CodeDeploy stopped the canary (a gating alarm fired or the deployment failed), the previous "
+                "version serves all traffic again; `deployer status` and `deployer errors` show why")) from exc
+        raise
     template = json.loads(prepared.synth.templates[stack].read_text())
     outputs = complete_outputs(stacks.outputs(final), template, lambda: stacks.physical_ids(stack))
     version = outputs.get(naming.OUTPUT_FUNCTION_VERSION)
