@@ -1,4 +1,4 @@
-"""The notification forwarder's handler (pure: payload shapes, secret resolution)."""
+"""The notification forwarder's handler (pure: message normalization, payloads, secret resolution)."""
 
 from __future__ import annotations
 
@@ -20,19 +20,41 @@ class FakeSsm:
         return {"Parameter": {"Value": f"value-of-{Name}"}}
 
 
-def sns_event(state: str = "ALARM") -> dict[str, Any]:
-    alarm = {"AlarmName": "a-staging-error-rate", "NewStateValue": state, "NewStateReason": "threshold crossed",
-             "AlarmArn": "arn:aws:cloudwatch:eu-west-1:1:alarm:a-staging-error-rate"}
-    return {"Records": [{"Sns": {"Message": json.dumps(alarm), "Subject": "ALARM"}}]}
+def record(message: Any, subject: str | None = None) -> dict[str, Any]:
+    body = message if isinstance(message, str) else json.dumps(message)
+    return {"Sns": {"Message": body, "Subject": subject}}
 
 
-def test_pagerduty_payload_triggers_on_alarm_and_resolves_on_ok() -> None:
-    alarm = index.alarm_from(sns_event()["Records"][0])
-    body = index.pagerduty_payload(alarm, "key")
-    assert body["event_action"] == "trigger" and body["routing_key"] == "key"
+def alarm(state: str = "ALARM") -> dict[str, Any]:
+    return record({"AlarmName": "a-staging-error-rate", "NewStateValue": state, "NewStateReason": "threshold crossed",
+                   "AlarmArn": "arn:aws:cloudwatch:eu-west-1:1:alarm:a-staging-error-rate"}, "ALARM: a-staging")
+
+
+def test_alarms_trigger_and_resolve_one_pagerduty_incident() -> None:
+    body = index.pagerduty_payload(index.notice_from(alarm()), "key")
+    assert body is not None and body["event_action"] == "trigger" and body["routing_key"] == "key"
     assert body["dedup_key"] == "a-staging-error-rate" and body["payload"]["severity"] == "critical"
-    ok = index.pagerduty_payload(index.alarm_from(sns_event("OK")["Records"][0]), "key")
-    assert ok["event_action"] == "resolve"
+    ok = index.pagerduty_payload(index.notice_from(alarm("OK")), "key")
+    assert ok is not None and ok["event_action"] == "resolve" and ok["dedup_key"] == "a-staging-error-rate"
+
+
+def test_codedeploy_failures_page_and_successes_only_chat() -> None:
+    event: dict[str, Any] = {"detail-type": "CodeDeploy Deployment State-change Notification", "region": "eu-west-1",
+             "detail": {"application": "a-prod", "deploymentGroup": "a-prod", "state": "FAILURE", "deploymentId": "d-1"}}
+    failed = index.notice_from(record(event))
+    assert failed.state == "ALARM" and failed.key == "codedeploy:a-prod/a-prod"
+    event["detail"]["state"] = "SUCCESS"
+    succeeded = index.notice_from(record(event))
+    assert index.pagerduty_payload(succeeded, "key") is None
+    assert "SUCCESS" in index.slack_payload(succeeded)["text"]
+
+
+def test_rollout_outcomes_from_the_state_machine_page_only_on_rollback() -> None:
+    back = index.notice_from(record("rollout of version 4 rolled back (stable: 3): gating alarm(s) in ALARM: x",
+                                    "a-staging: rollout rolled back"))
+    done = index.notice_from(record("rollout of version 4 completed (stable: 3)", "a-staging: rollout completed"))
+    assert back.state == "ALARM" and done.state == "INFO"
+    assert index.pagerduty_payload(done, "key") is None
 
 
 def test_references_are_resolved_once_and_cached() -> None:
@@ -43,11 +65,13 @@ def test_references_are_resolved_once_and_cached() -> None:
     assert ssm.calls == 1
 
 
-def test_slack_request_uses_the_resolved_url(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_slack_request_uses_the_resolved_url() -> None:
     index._cache.clear()
     index._cache["secretsmanager:team/slack"] = "https://hooks.example/T"
-    url, body = index.build_request(index.alarm_from(sns_event()["Records"][0]),
-                                    {"FORWARD_KIND": "slack", "FORWARD_URL_REF": "secretsmanager:team/slack"})
+    request = index.build_request(index.notice_from(alarm()),
+                                  {"FORWARD_KIND": "slack", "FORWARD_URL_REF": "secretsmanager:team/slack"})
+    assert request is not None
+    url, body = request
     assert url == "https://hooks.example/T"
     assert "a-staging-error-rate" in body["text"] and "ALARM" in body["text"]
 
