@@ -6,9 +6,9 @@ clock (not the handler's own timestamp) so that a scaled clock stays consistent.
 
 `MetricStore` keeps the raw values (percentiles need them: moto has no percentile statistics)
 and answers range queries for the alarm evaluator. `CloudWatchMirror` (run by the telemetry sink
-process, `deployer.local.sink`) batches the same datapoints into moto with `PutMetricData` as
-Values/Counts pairs rounded to 4 significant digits, so boto3 readers (`get_metric_statistics`)
-see them without slowing the request path.
+process, `deployer.local.sink`) batches the same datapoints into moto with `PutMetricData`, one
+statistic set (SampleCount, Sum, Minimum, Maximum) per metric and second: what moto can answer
+(`get_metric_statistics`; moto has no percentiles), at a fraction of the cost of raw values.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import bisect
 import datetime as dt
 import logging
 import threading
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +127,6 @@ class MetricStore:
 class CloudWatchMirror:
     """Copies datapoints into moto CloudWatch in batches, off the request path."""
 
-    MAX_VALUES_PER_DATUM = 150
     MAX_DATUMS_PER_CALL = 500
 
     def __init__(self, client: Any, flush_interval_s: float = 0.5) -> None:
@@ -167,20 +166,16 @@ class CloudWatchMirror:
             grouped[(key, unit, int(ts))].append(value)
         by_namespace: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for (key, unit, second), values in grouped.items():
-            counts = Counter(float(f"{v:.4g}") for v in values)  # 4 significant digits: few distinct values
-            pairs = sorted(counts.items())
-            for i in range(0, len(pairs), self.MAX_VALUES_PER_DATUM):
-                chunk = pairs[i : i + self.MAX_VALUES_PER_DATUM]
-                datum: dict[str, Any] = {
-                    "MetricName": key.name,
-                    "Dimensions": [{"Name": n, "Value": v} for n, v in key.dimensions],
-                    "Timestamp": dt.datetime.fromtimestamp(second, tz=dt.UTC),
-                    "Values": [v for v, _ in chunk],
-                    "Counts": [float(c) for _, c in chunk],
-                }
-                if unit in _CLOUDWATCH_UNITS:
-                    datum["Unit"] = unit
-                by_namespace[key.namespace].append(datum)
+            datum: dict[str, Any] = {
+                "MetricName": key.name,
+                "Dimensions": [{"Name": n, "Value": v} for n, v in key.dimensions],
+                "Timestamp": dt.datetime.fromtimestamp(second, tz=dt.UTC),
+                "StatisticValues": {"SampleCount": float(len(values)), "Sum": float(sum(values)),
+                                    "Minimum": float(min(values)), "Maximum": float(max(values))},
+            }
+            if unit in _CLOUDWATCH_UNITS:
+                datum["Unit"] = unit
+            by_namespace[key.namespace].append(datum)
         for namespace, datums in by_namespace.items():
             for i in range(0, len(datums), self.MAX_DATUMS_PER_CALL):
                 try:
