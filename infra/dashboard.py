@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
@@ -25,7 +27,8 @@ def per_version(title: str, metric_name: str, statistic: str, agent: str, enviro
 class AgentDashboard(Construct):
     """Invocations, errors, latency p50/p95/p99, cost and confidence of every version."""
 
-    def __init__(self, scope: Construct, id: str, *, name: str, agent: str, environment: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, name: str, agent: str, environment: str,
+                 alarm_names: Sequence[str] = ()) -> None:
         super().__init__(scope, id)
         widgets: list[cloudwatch.IWidget] = [
             per_version("Invocations per version", INVOCATIONS, "Sum", agent, environment),
@@ -41,9 +44,18 @@ class AgentDashboard(Construct):
             per_version("Total cost (USD) per version", COST, "Sum", agent, environment, unit_label="USD"),
             per_version("Model confidence per version", CONFIDENCE, "Average", agent, environment),
         ]
+        rows: list[list[cloudwatch.IWidget]] = [widgets[i:i + 3] for i in range(0, len(widgets), 3)]
+        if alarm_names:
+            # ARNs from the fixed alarm names (infra.naming.alarm_name), not from the alarm resources.
+            stack = cdk.Stack.of(self)
+            alarms = [cloudwatch.Alarm.from_alarm_arn(self, f"Alarm{index}", stack.format_arn(
+                service="cloudwatch", resource="alarm", resource_name=alarm,
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)) for index, alarm in enumerate(alarm_names)]
+            rows.insert(0, [cloudwatch.AlarmStatusWidget(title="Alarms (the deployed version)", alarms=alarms,
+                                                         width=WIDTH * 3, height=3)])
         self.dashboard = cloudwatch.Dashboard(
             self, "Dashboard",
             dashboard_name=name,
             default_interval=cdk.Duration.hours(3),
-            widgets=[widgets[i:i + 3] for i in range(0, len(widgets), 3)],
+            widgets=rows,
         )

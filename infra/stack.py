@@ -82,7 +82,8 @@ class AgentStack(cdk.Stack):
             # Publishing to an SSE-KMS topic needs the topic key.
             self.notifications.key.grant(self.stepfunctions.state_machine.role, "kms:Decrypt", "kms:GenerateDataKey")
         self.dashboard = AgentDashboard(self, "Dashboard", name=name, agent=model.agent,
-                                        environment=model.environment)
+                                        environment=model.environment,
+                                        alarm_names=[naming.alarm_name(model, a.name) for a in model.alarms])
         self._outputs()
 
     def _grant_model_access(self, model: DeploymentModel) -> None:

@@ -30,3 +30,11 @@ def test_dashboard_shows_invocations_errors_latency_cost_and_confidence_per_vers
         assert f"'{statistic}', 60)" in body
     assert "{Deployer,Agent,Environment,Version}" in body
     assert 'Agent=\\"demo-agent\\"' not in body and 'Agent=\\"steps-agent\\"' in body
+
+
+def test_dashboard_opens_with_the_state_of_every_alarm(synthesized: Synthesized) -> None:
+    name = synthesized.hand["steps"]
+    body = dashboard_body(synthesized, name)
+    assert '"type":"alarm"' in body
+    for alarm in synthesized.models[name].alarms:
+        assert f":alarm:{name}-{alarm.name}" in body
