@@ -37,6 +37,7 @@ class Recorder:
         self.path = Path(results_dir) / f"requests-{SETTINGS.phase.replace(':', '-')}-{worker}.jsonl"
         self.meta_path = Path(results_dir) / f"generator-{SETTINGS.phase.replace(':', '-')}-{worker}.json"
         self._buffer: list[str] = []
+        self.closed = False
         self.count = 0
         self.started = time.monotonic()
         self.cpu_started = time.process_time()
@@ -45,6 +46,8 @@ class Recorder:
         self._flusher = gevent.spawn(self._flush_forever)
 
     def add(self, record: RequestRecord) -> None:
+        if self.closed:  # answered after the accounting was written: the run is over
+            return
         self._buffer.append(record.to_json())
         self.count += 1
         wall, cpu = time.monotonic(), time.process_time()
@@ -65,6 +68,7 @@ class Recorder:
             self.flush()
 
     def close(self) -> None:
+        self.closed = True
         self._flusher.kill(block=False)
         self.flush()
         wall = time.monotonic() - self.started
@@ -174,9 +178,8 @@ def _quit_when_done(environment: Any) -> None:
 
 
 def _on_quitting(**_: Any) -> None:
-    if State.recorder is not None:
+    if State.recorder is not None and not State.recorder.closed:
         State.recorder.close()
-        State.recorder = None
 
 
 events.init.add_listener(_on_init)  # type: ignore[no-untyped-call]

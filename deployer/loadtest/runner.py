@@ -29,6 +29,7 @@ from deployer.loadtest.stats import LiveWindow
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 STARTUP_GRACE_S = 30.0  # imports, worker connection
 STOP_GRACE_S = 5.0  # SIGTERM -> exit
+MASTER_GRACE_S = 2.0  # master's quit message -> workers exit
 TICK_S = 0.25
 
 
@@ -151,21 +152,34 @@ def run_phase(settings: GeneratorSettings, *, on_progress: ProgressCallback | No
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM (locust writes what it has and exits), then SIGKILL after a bounded wait."""
-    for process in processes:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-    until = time.monotonic() + STOP_GRACE_S
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.1, until - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_GRACE_S)
-        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting politely
-            process.kill()
-            process.wait(timeout=STOP_GRACE_S)
+    """SIGTERM the master (it tells its workers to quit), then any process left, then SIGKILL.
+
+    Each step's wait is bounded; a process that ends here has written its results and accounting.
+    """
+    def terminate(targets: list[subprocess.Popen[bytes]]) -> None:
+        for process in targets:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGTERM)
+
+    def wait_all(timeout_s: float) -> None:
+        until = time.monotonic() + timeout_s
+        for process in processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.05, until - time.monotonic()))
+
+    try:
+        terminate(processes[:1])
+        wait_all(MASTER_GRACE_S if len(processes) > 1 else STOP_GRACE_S)
+        terminate(processes)
+        wait_all(STOP_GRACE_S)
+    except KeyboardInterrupt:  # a second Ctrl-C: stop waiting politely
+        pass
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=STOP_GRACE_S)
 
 
 def _log_tail(results: Path, lines: int = 15) -> str:
