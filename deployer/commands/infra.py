@@ -114,6 +114,8 @@ def deploy(spec_path: str, env: str, out_dir: str, wait: bool, no_rollout: bool,
         click.echo(f"  {key}: {value}")
     if result.rollout_execution:
         click.echo(f"  rollout {result.rollout_status}: {result.rollout_execution}")
+        if result.rollout_status == "RUNNING":
+            click.echo(f"  follow it with `deployer status --env {env}`; `deployer rollback --env {env}` stops it")
 
 
 def _model(spec_path: str, env: str) -> DeploymentModel:
