@@ -4,8 +4,10 @@
 
 Measures, in this process and with the standard library only (scikit-learn is blocked):
 - `load_ms`: reading and decoding `model/router.json` (what a Lambda cold start pays once);
-- `p50_ms` / `p95_ms` / `p99_ms` / `max_ms` / `mean_ms`: `predict()` per message, over every
-  held-out message `--repeat` times (the first pass warms nothing up: there is no cache);
+- `p50_ms` / `p95_ms` / `p99_ms` / `max_ms` / `mean_ms`: wall time of `predict()` per message,
+  over every held-out message `--repeat` times (the first pass warms nothing up: there is no cache);
+- `cpu_p50_ms` / `cpu_p99_ms`: the same in thread CPU time, which other processes on a busy
+  machine do not inflate (compare the two: a large gap means the machine was contended);
 - `artifact_bytes`, and the model's `nonzero_weights` and vocabulary size.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -46,12 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     texts = [e.text for e in holdout_examples()]
 
     timings: list[float] = []
+    cpu: list[float] = []
     for _ in range(args.repeat):
         for text in texts:
-            t0 = time.perf_counter()
+            c0, t0 = time.thread_time(), time.perf_counter()
             model.predict(text)
             timings.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.thread_time() - c0) * 1000)
     timings.sort()
+    cpu.sort()
     result = {
         "messages": len(texts),
         "predictions": len(timings),
@@ -60,12 +66,16 @@ def main(argv: list[str] | None = None) -> int:
         "p99_ms": round(percentile(timings, 99), 4),
         "max_ms": round(timings[-1], 4),
         "mean_ms": round(statistics.fmean(timings), 4),
+        "cpu_p50_ms": round(percentile(cpu, 50), 4),
+        "cpu_p99_ms": round(percentile(cpu, 99), 4),
         "load_ms": round(load_ms, 1),
         "artifact_bytes": args.artifact.stat().st_size,
         "vocabulary": sum(len(block.idf) for block in model.blocks),
         "nonzero_weights": sum(len(block.weights) for block in model.blocks),
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
     return 0

@@ -8,7 +8,8 @@ bundle ships this file and the artifact and nothing heavy.
 
 Scoring a message: analyse it into word and character n-grams, weight each known n-gram by
 `(1 + ln tf) * idf`, L2-normalise each block, add the (sparse) class weights of each n-gram,
-softmax over the 77 intents, then sum the intent probabilities per team. The router's confidence
+softmax over the 77 intents (with the temperature fitted by cross-validation, so probabilities
+are calibrated), then sum the intent probabilities per team. The router's confidence
 is the probability of the chosen team: a message split between two intents of the same team is
 still routed with confidence.
 
@@ -119,8 +120,9 @@ class _Block:
         row_start, classes, weights = self.row_start, self.classes, self.weights
         for i, value in found:
             scaled = value / norm
-            for k in range(row_start[i], row_start[i + 1]):
-                scores[classes[k]] += scaled * weights[k]
+            start, end = row_start[i], row_start[i + 1]
+            for k, weight in zip(classes[start:end], weights[start:end], strict=True):
+                scores[k] += scaled * weight
 
 
 class RouterModel:
@@ -134,6 +136,7 @@ class RouterModel:
         intent_team: Mapping[str, str] = artifact["intent_team"]
         self.team_of: list[int] = [self.teams.index(intent_team[name]) for name in self.intents]
         self.intercept: list[float] = [float(b) for b in artifact["intercept"]]
+        self.temperature = float(artifact.get("temperature", 1.0))  # calibration, fitted by train.py
         self.blocks = [_Block.from_json(block) for block in artifact["blocks"]]
         self.metadata: dict[str, Any] = dict(artifact.get("metadata", {}))
         self.top_k = top_k
@@ -145,7 +148,8 @@ class RouterModel:
         for block in self.blocks:
             block.add_scores(text, scores)
         top = max(scores)
-        exps = [math.exp(s - top) for s in scores]
+        inverse_t = 1.0 / self.temperature
+        exps = [math.exp((s - top) * inverse_t) for s in scores]
         total = sum(exps)
         return [e / total for e in exps]
 

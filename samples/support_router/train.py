@@ -7,9 +7,10 @@
 2. Fit TF-IDF (word 1-2 grams + char_wb 2-5 grams, sublinear tf) + multinomial logistic regression.
 3. Keep the largest `--keep` share of the weights (the rest are ~0) and export vocabulary, idf and
    sparse weights to `model/router.json`, which `router_model.py` scores with the standard library.
-4. Choose the confidence threshold by 5-fold cross-validation on the training part only: the
-   lowest threshold whose out-of-fold auto-routed share is at least `--target-accuracy` correct.
-   It is written into the artifact's metadata; put it in agent.yaml `model.confidence_threshold`.
+4. Calibrate and choose the confidence threshold by 5-fold cross-validation on the training part
+   only: the softmax temperature that minimises the out-of-fold log-loss, then the lowest
+   threshold whose out-of-fold auto-routed share is at least `--target-accuracy` correct. Both go
+   into the artifact; put the threshold in agent.yaml `model.confidence_threshold`.
 
 Deterministic: the same data, seed and options give a byte-identical artifact.
 """
@@ -68,15 +69,14 @@ class FittedRouter:
         self.weights = weights
         self.intercept = self.classifier.intercept_.astype(np.float32)
 
-    def intent_probabilities(self, texts: Sequence[str]) -> np.ndarray:
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
         scores = self.features.transform(list(texts)) @ self.weights.T.astype(np.float64)
-        scores = np.asarray(scores) + self.intercept.astype(np.float64)
-        scores -= scores.max(axis=1, keepdims=True)
-        probs = np.exp(scores)
-        probs /= probs.sum(axis=1, keepdims=True)
-        return np.asarray(probs)
+        return np.asarray(np.asarray(scores) + self.intercept.astype(np.float64))
 
-    def export(self, intent_team: dict[str, str], metadata: dict[str, Any]) -> dict[str, Any]:
+    def intent_probabilities(self, texts: Sequence[str], temperature: float = 1.0) -> np.ndarray:
+        return softmax(self.logits(texts) / temperature)
+
+    def export(self, intent_team: dict[str, str], metadata: dict[str, Any], temperature: float = 1.0) -> dict[str, Any]:
         blocks = []
         offset = 0
         for name, vectorizer in self.features.transformer_list:
@@ -110,9 +110,32 @@ class FittedRouter:
             "teams": sorted(set(intent_team.values())),
             "intent_team": {name: intent_team[name] for name in self.intents},
             "intercept": [float(b) for b in self.intercept],
+            "temperature": temperature,
             "blocks": blocks,
             "metadata": metadata,
         }
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    probs = np.exp(shifted)
+    return np.asarray(probs / probs.sum(axis=1, keepdims=True))
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The softmax temperature minimising the log-loss of out-of-fold logits (grid 0.20 .. 2.00).
+
+    An L2-regularised logistic regression is underconfident on this data (it says 0.85 where it
+    is right 95 % of the time); dividing the logits by a temperature below 1 fixes most of that
+    without changing which intent wins.
+    """
+    best_t, best_loss = 1.0, float("inf")
+    for t in np.round(np.arange(0.20, 2.001, 0.01), 2):
+        probs = softmax(logits / t)
+        loss = float(-np.mean(np.log(probs[np.arange(len(labels)), labels] + 1e-12)))
+        if loss < best_loss:
+            best_t, best_loss = float(t), loss
+    return best_t
 
 
 def team_confidence(
@@ -142,19 +165,29 @@ def cross_validate(
     training: Sequence[Example], intent_team: dict[str, str], *, folds: int, seed: int, c: float, keep: float,
     target: float,
 ) -> dict[str, Any]:
+    """Out-of-fold logits on the training part -> the temperature, then the threshold."""
     labels = np.array([e.intent for e in training])
-    confidence = np.zeros(len(training))
-    correct = np.zeros(len(training), dtype=bool)
-    teams = sorted(set(intent_team.values()))
+    intents = sorted(set(intent_team))
+    logits = np.zeros((len(training), len(intents)))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fit_rows, val_rows in splitter.split(np.zeros(len(training)), labels):
         fold = FittedRouter([training[i] for i in fit_rows], c=c, keep=keep)
-        probs = fold.intent_probabilities([training[i].text for i in val_rows])
-        chosen, conf = team_confidence(probs, fold.intents, teams, intent_team)
-        confidence[val_rows] = conf
-        correct[val_rows] = [teams[t] == training[i].team for t, i in zip(chosen, val_rows, strict=True)]
+        if fold.intents != intents:
+            raise ValueError("a cross-validation fold is missing an intent; use fewer folds")
+        logits[val_rows] = fold.logits([training[i].text for i in val_rows])
+    label_index = np.array([intents.index(name) for name in labels])
+    temperature = fit_temperature(logits, label_index)
+    teams = sorted(set(intent_team.values()))
+    chosen, confidence = team_confidence(softmax(logits / temperature), intents, teams, intent_team)
+    correct = np.array([teams[t] == e.team for t, e in zip(chosen, training, strict=True)])
     choice = choose_threshold(confidence, correct, target)
-    return {"folds": folds, "target_accuracy": target, "team_accuracy": float(correct.mean()), **choice}
+    return {
+        "folds": folds,
+        "target_accuracy": target,
+        "temperature": temperature,
+        "team_accuracy": float(correct.mean()),
+        **choice,
+    }
 
 
 def write_json(path: Path, data: Any) -> str:
@@ -213,10 +246,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                             target=args.target_accuracy)
         metadata["cross_validation"] = cv
         metadata["confidence_threshold"] = cv["threshold"]
+        metadata["temperature"] = cv["temperature"]
         print(f"cross-validation: {json.dumps(cv)}", file=sys.stderr)
 
     router = FittedRouter(training, c=args.c, keep=args.keep)
-    digest = write_json(args.out, router.export(intent_team, metadata))
+    digest = write_json(args.out, router.export(intent_team, metadata, float(metadata.get("temperature", 1.0))))
     nonzero = int(np.count_nonzero(router.weights))
     print(json.dumps({"artifact": str(args.out), "sha256": digest, "bytes": args.out.stat().st_size,
                       "features": int(router.weights.shape[1]), "nonzero_weights": nonzero,

@@ -39,7 +39,7 @@ def test_route_sends_a_clear_message_to_its_team(router: Any) -> None:
     assert (output["team"], output["intent"]) == ("cards", "card_arrival")
     assert output["escalate"] is False
     assert output["confidence"] >= output["threshold"] == compiled().model.confidence_threshold
-    assert [a["intent"] for a in output["alternatives"]][0] == "card_arrival"
+    assert output["alternatives"][0]["intent"] == "card_arrival"
     assert result.record["confidence"] == pytest.approx(output["confidence"], abs=1e-4)
 
 

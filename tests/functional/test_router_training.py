@@ -162,3 +162,15 @@ def test_the_spec_threshold_is_read_from_agent_yaml() -> None:
     assert evaluate.spec_threshold(REPO / "agent.yaml") == router_model.load(SAMPLE, {}).metadata[
         "confidence_threshold"
     ]
+
+
+def test_the_temperature_fitted_on_logits_recovers_the_one_that_generated_the_labels() -> None:
+    import numpy as np
+    import train as training
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=3.0, size=(4000, 10))
+    probs = training.softmax(logits / 0.5)
+    labels = np.array([rng.choice(10, p=row) for row in probs])
+
+    assert training.fit_temperature(logits, labels) == pytest.approx(0.5, abs=0.05)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -136,3 +137,24 @@ def test_the_held_out_split_is_stratified_and_disjoint_from_training(model: rout
     assert len(training) == model.metadata["training_examples"]
     assert 0.14 < len(holdout) / len(examples) < 0.16
     assert {e.intent for e in holdout} == {e.intent for e in examples}  # every intent is held out
+
+
+def test_a_lower_temperature_sharpens_the_probabilities_without_changing_the_winner() -> None:
+    artifact = json.loads(router_data.ARTIFACT.read_text())
+    hot, cold = dict(artifact, temperature=1.0), dict(artifact, temperature=0.5)
+    text = "I want to change my PIN"
+
+    p_hot = router_model.RouterModel(hot).intent_probabilities(text)
+    p_cold = router_model.RouterModel(cold).intent_probabilities(text)
+
+    winner = max(range(len(p_hot)), key=p_hot.__getitem__)
+    assert max(range(len(p_cold)), key=p_cold.__getitem__) == winner
+    assert p_cold[winner] > p_hot[winner]
+
+
+def test_the_shipped_artifact_is_calibrated_by_cross_validation(model: router_model.RouterModel) -> None:
+    cv = model.metadata["cross_validation"]
+
+    assert model.temperature == model.metadata["temperature"] == cv["temperature"]
+    assert 0.2 <= model.temperature <= 2.0
+    assert model.metadata["confidence_threshold"] == cv["threshold"]
