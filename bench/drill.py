@@ -15,6 +15,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -35,7 +36,7 @@ def main() -> int:
     from deployer.spec import load_spec
 
     model = compile_environment(load_spec(ROOT / "agent.yaml"), "local")
-    runs = []
+    runs: list[dict[str, Any]] = []
     for _ in range(args.runs):
         report = run_drill(model, faults=Faults(error_rate=0.3), strategy=args.strategy, time_scale=args.time_scale,
                            bundle_builder=build_echo_bundle if args.echo else None)

@@ -199,7 +199,8 @@ class Emulator:
         self.aws = AwsState(self.moto_endpoint, m)  # clients are built while moto boots
         self._moto.wait_ready()
         self.aws.create_static()
-        self.metrics = MetricStore(retention_s=max(7200.0, 3 * max([0, *(a.window_s for a in m.alarms)])))
+        # raw datapoints for the longest alarm window (plus margin): percentiles need the values
+        self.metrics = MetricStore(retention_s=max([0, *(a.window_s for a in m.alarms)]) + 600.0)
         self._moto_writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moto-writes")
         self.sink = TelemetrySink(endpoint=self.moto_endpoint, region=m.region, table=m.request_log.table_name,
                                   ttl_days=m.request_log.ttl_days, log_path=self.state_dir / "logs" / "sink.log")

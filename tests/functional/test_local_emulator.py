@@ -313,3 +313,29 @@ def test_gateway_builds_function_url_events_and_maps_errors(base_model, tmp_path
         emu.deploy(with_env(model, RELEASE="2"), wait=True, timeout_s=30)
         assert emu.invoke("route", {}, version="1")["version"] == "1"  # a pinned version, like a qualified ARN
         assert emu.invoke("route", {}, version="7")["status"] == 404
+
+
+def test_control_api_deploys_flushes_and_reports_errors_with_hints(base_model, tmp_path):
+    from deployer.local.control import EmulatorClient
+
+    model = tuned(base_model, bake_s=3600)
+    with emulator(model, tmp_path) as emu:
+        api = EmulatorClient(emu.control_url, emu.endpoints())
+        first = api.post("/deploy", {"model": model.to_dict()})
+        assert first["version"] == "1" and first["created"] is True
+        for _ in range(5):
+            emu.invoke("route", {"message": "hi"})
+        assert api.flush()["written"] >= 5  # every request so far is in the request log
+        dynamodb = client("dynamodb", emu.moto_endpoint, model.region)
+        assert dynamodb.scan(TableName=model.request_log.table_name, Select="COUNT")["Count"] >= 6
+        api.post("/deploy", {"model": with_env(model, RELEASE="2").to_dict(), "faults": {"latency_ms": 1}})
+        with pytest.raises(DeployerError, match="in progress") as busy:
+            api.post("/deploy", {"model": with_env(model, RELEASE="3").to_dict()})
+        assert busy.value.hint is not None and "deployer rollback" in busy.value.hint
+        status = api.status()
+        assert status["rollout"]["status"] == "in_progress" and status["versions"][1]["faults"] == {"latency_ms": 1}
+        assert api.rollback(reason="enough")["stopped_rollout"] == "2"
+        with pytest.raises(DeployerError, match="no such endpoint"):
+            api.get("/nope")
+        timeline = api.get("/timeline")
+        assert [e["kind"] for e in timeline if e["kind"] in ("publish", "rollback")] == ["publish", "publish", "rollback"]
