@@ -27,9 +27,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from multiprocessing.connection import Connection, Listener
 from pathlib import Path
+from socketserver import StreamRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -344,31 +345,59 @@ def _to_http(reply: dict[str, Any], version: str, request_id: str) -> InvokeOutc
                          json.dumps(result).encode(), handler_ms, lines, None, memory)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+_REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request", 404: "Not Found",
+            413: "Payload Too Large", 422: "Unprocessable Entity", 429: "Too Many Requests",
+            500: "Internal Server Error", 502: "Bad Gateway", 504: "Gateway Timeout"}
+MAX_BODY_BYTES = 6 * 1024 * 1024  # a Function URL's request payload limit
+
+
+class _Handler(StreamRequestHandler):
+    """A lean HTTP/1.1 keep-alive handler: the gateway's hot path, so no email-parser headers."""
+
     disable_nagle_algorithm = True
     server: _GatewayServer
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return
+    def handle(self) -> None:
+        while self._one():
+            pass
 
-    def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
+    def _one(self) -> bool:
+        line = self.rfile.readline(65537)
+        if not line:
+            return False
+        try:
+            method, target, version = line.decode("latin-1").split()
+        except ValueError:
+            self._reply(400, {}, b'{"message": "bad request line"}', close=True)
+            return False
+        headers: dict[str, str] = {}
+        while True:
+            raw = self.rfile.readline(65537)
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = raw.decode("latin-1").partition(":")
+            name, value = name.strip().lower(), value.strip()
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        length = int(headers.get("content-length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._reply(413, {}, b'{"message": "Request must be smaller than 6291456 bytes"}', close=True)
+            return False
         body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        outcome = self.server.runtime.handle(self.command, self.path, headers, body, self.client_address[0])
-        self.send_response(outcome.status)
-        for name, value in outcome.headers.items():
-            if name not in ("content-length", "connection", "transfer-encoding"):
-                self.send_header(name, value)
-        self.send_header("content-length", str(len(outcome.body)))
-        self.send_header("x-amzn-requestid", outcome.request_id)
-        self.send_header("x-deployer-version", outcome.version)
-        self.send_header("x-deployer-handler-ms", f"{outcome.handler_ms:.3f}")
-        self.end_headers()
-        self.wfile.write(outcome.body)
+        keep_alive = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
+        outcome = self.server.runtime.handle(method, target, headers, body, self.client_address[0])
+        extra = {"x-amzn-requestid": outcome.request_id, "x-deployer-version": outcome.version,
+                 "x-deployer-handler-ms": f"{outcome.handler_ms:.3f}"}
+        self._reply(outcome.status, {**outcome.headers, **extra}, outcome.body, close=not keep_alive)
+        return keep_alive
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+    def _reply(self, status: int, headers: dict[str, str], body: bytes, *, close: bool) -> None:
+        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()
+                  if k not in ("content-length", "connection", "transfer-encoding")]
+        lines.append(f"content-length: {len(body)}")
+        if close:
+            lines.append("connection: close")
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
 
 
 class _GatewayServer(ThreadingHTTPServer):
