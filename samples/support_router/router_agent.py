@@ -65,12 +65,12 @@ class SupportRouter:
             raise ValueError("'metadata' must be an object of strings")
         result = self.model.generate(text)
         output: dict[str, Any] = result.output
-        confidence = float(result.confidence if result.confidence is not None else 0.0)
+        confidence = round(float(result.confidence if result.confidence is not None else 0.0), 4)
         return RouteDecision(
             team=str(output["team"]),
             intent=str(output["intent"]),
-            confidence=round(confidence, 4),
-            escalate=confidence < self.threshold,
+            confidence=confidence,
+            escalate=confidence < self.threshold,  # on the rounded value the caller sees
             threshold=self.threshold,
             alternatives=[
                 Alternative(intent=str(alt["intent"]), team=str(alt["team"]), probability=float(alt["probability"]))
