@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import queue
 import random
 import secrets
 import subprocess
@@ -26,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from multiprocessing.connection import Connection, Listener
 from pathlib import Path
@@ -53,14 +54,13 @@ class InvokeOutcome:
     max_memory_mb: float = 0.0
 
 
-@dataclass
-class _Slot:
-    event: threading.Event = field(default_factory=threading.Event)
-    reply: dict[str, Any] | None = None
-
-
 class VersionWorker:
-    """A process running one version's bundle handler; requests are multiplexed over one socket."""
+    """A process running one version's bundle handler, reached through a pool of connections.
+
+    Each connection carries one request at a time (send, then wait for the reply on the same
+    socket: no reader thread, no hand-off). The pool prefers the lowest-numbered free connection,
+    so at low concurrency requests go to connection 0, served by the worker's main thread.
+    """
 
     def __init__(
         self,
@@ -78,27 +78,28 @@ class VersionWorker:
         self.bundle_dir = bundle_dir
         self._env = env
         self._handler = handler
-        self._threads = threads
+        self._size = max(1, threads)
         self._log_path = log_path
-        self._conn: Connection | None = None
         self._proc: subprocess.Popen[bytes] | None = None
-        self._pending: dict[int, _Slot] = {}
+        self._pool: queue.PriorityQueue[tuple[int, Connection]] = queue.PriorityQueue()
+        self._all: list[Connection] = []
+        self._live = 0
         self._lock = threading.Lock()
         self._next_id = 1
         self.init_ms = 0.0
 
     @property
     def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None and self._conn is not None
+        return self._proc is not None and self._proc.poll() is None and self._live > 0
 
     def start(self, timeout_s: float = 60.0) -> None:
         key = secrets.token_bytes(16)
-        listener = Listener(("127.0.0.1", 0), authkey=key)
+        listener = Listener(("127.0.0.1", 0), authkey=key, backlog=max(16, self._size))
         host, port = listener.address
         env = {
             **self._env,
             "DEPLOYER_WORKER_HOST": str(host), "DEPLOYER_WORKER_PORT": str(port),
-            "DEPLOYER_WORKER_KEY": key.hex(), "DEPLOYER_WORKER_THREADS": str(self._threads),
+            "DEPLOYER_WORKER_KEY": key.hex(), "DEPLOYER_WORKER_THREADS": str(self._size),
             "DEPLOYER_HANDLER": self._handler, "LAMBDA_TASK_ROOT": str(self.bundle_dir),
         }
         log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -111,73 +112,83 @@ class VersionWorker:
             if log is not subprocess.DEVNULL:
                 log.close()  # type: ignore[union-attr]
         accepted: list[Connection] = []
-        acceptor = threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True)
+
+        def accept() -> None:
+            with contextlib.suppress(OSError):
+                for _ in range(self._size):
+                    accepted.append(listener.accept())
+
+        acceptor = threading.Thread(target=accept, daemon=True)
         acceptor.start()
         acceptor.join(timeout_s)
         listener.close()
-        if not accepted:
-            self.stop()
-            raise DeployerError(f"version {self.version}: the worker process did not start within {timeout_s:.0f} s",
-                                hint=f"see {self._log_path}" if self._log_path else None)
-        self._conn = accepted[0]
-        if not self._conn.poll(timeout_s):
-            self.stop()
-            raise DeployerError(f"version {self.version}: the handler did not load within {timeout_s:.0f} s")
-        hello = json.loads(self._conn.recv_bytes())
-        if not hello.get("ok"):
-            message = hello.get("error", {}).get("message", "unknown error")
+        hellos: list[dict[str, Any]] = []
+        for conn in accepted:
+            if conn.poll(timeout_s):
+                hellos.append(json.loads(conn.recv_bytes()))
+        failed = next((h for h in hellos if not h.get("ok")), None)
+        if failed is not None:
+            message = failed.get("error", {}).get("message", "unknown error")
+            self._close(accepted)
             self.stop()
             raise DeployerError(f"version {self.version}: the bundle's handler failed to load:\n{message}",
                                 hint="run the handler locally (`deployer invoke`) to see the error")
-        self.init_ms = float(hello.get("init_ms", 0.0))
-        threading.Thread(target=self._read, name=f"worker-v{self.version}", daemon=True).start()
+        if len(hellos) < self._size:
+            self._close(accepted)
+            self.stop()
+            raise DeployerError(f"version {self.version}: the worker process did not start within {timeout_s:.0f} s",
+                                hint=f"see {self._log_path}" if self._log_path else None)
+        self.init_ms = float(hellos[0].get("init_ms", 0.0))
+        self._all = accepted
+        for hello, conn in zip(hellos, accepted, strict=True):
+            self._pool.put((int(hello.get("connection", 0)), conn))
+        self._live = len(accepted)
 
-    def _read(self) -> None:
-        conn = self._conn
-        assert conn is not None
-        while True:
-            try:
-                reply = json.loads(conn.recv_bytes())
-            except (EOFError, OSError):
-                break
-            with self._lock:
-                slot = self._pending.pop(int(reply.get("id", -1)), None)
-            if slot is not None:
-                slot.reply = reply
-                slot.event.set()
-        with self._lock:  # the process is gone: fail whatever was in flight
-            pending, self._pending = self._pending, {}
-        for slot in pending.values():
-            slot.reply = {"ok": False, "error": {"type": "Runtime.ExitError", "message": "worker process exited"}}
-            slot.event.set()
+    @staticmethod
+    def _close(connections: list[Connection]) -> None:
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.close()
 
     def invoke(self, event: dict[str, Any], request_id: str, timeout_s: float) -> dict[str, Any]:
-        conn = self._conn
-        if conn is None:
-            raise DeployerError(f"version {self.version}: worker is not running")
-        slot = _Slot()
-        deadline_ms = time.time() * 1000 + timeout_s * 1000
+        try:
+            index, conn = self._pool.get(timeout=timeout_s)
+        except queue.Empty:
+            return {"ok": False, "lines": [], "duration_ms": 0.0, "error": {
+                "type": "TooManyRequestsException",
+                "message": f"all {self._size} concurrent executions of version {self.version} are busy"}}
         with self._lock:
             message_id = self._next_id
             self._next_id += 1
-            self._pending[message_id] = slot
-            data = json.dumps({"id": message_id, "event": event, "request_id": request_id,
-                               "deadline_ms": deadline_ms}).encode()
-            conn.send_bytes(data)
-        if not slot.event.wait(timeout_s):
-            with self._lock:
-                self._pending.pop(message_id, None)
+        deadline_ms = time.time() * 1000 + timeout_s * 1000
+        try:
+            conn.send_bytes(json.dumps({"id": message_id, "event": event, "request_id": request_id,
+                                        "deadline_ms": deadline_ms}).encode())
+            if conn.poll(timeout_s):
+                reply: dict[str, Any] = json.loads(conn.recv_bytes())
+                self._pool.put((index, conn))
+                return reply
+            timed_out = True
+        except (EOFError, OSError):
+            timed_out = False
+        # a timed-out or broken connection is retired: a late reply must never answer another request
+        with contextlib.suppress(OSError):
+            conn.close()
+        with self._lock:
+            self._live -= 1
+        if timed_out:
             return {"ok": False, "lines": [], "duration_ms": timeout_s * 1000,
                     "error": {"type": "Sandbox.Timedout", "message": f"Task timed out after {timeout_s:.2f} seconds"}}
-        assert slot.reply is not None
-        return slot.reply
+        return {"ok": False, "lines": [], "duration_ms": 0.0,
+                "error": {"type": "Runtime.ExitError", "message": "the worker process exited"}}
 
     def stop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
+        connections, self._all = self._all, []
+        for conn in connections:
             with contextlib.suppress(OSError):
                 conn.send_bytes(b'{"op": "stop"}')
-            conn.close()
+        self._close(connections)
+        self._live = 0
         proc = self._proc
         if proc is not None and proc.poll() is None:
             try:

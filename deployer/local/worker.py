@@ -4,14 +4,16 @@ Started by `deployer.local.gateway.VersionWorker` as ``python worker.py`` (by pa
 `deployer` is imported here): two versions' modules cannot share a process, so each version gets
 its own interpreter whose `sys.path` starts with the bundle directory, and whose environment is
 the function's configuration (fault injection included). It connects back to the gateway over a
-`multiprocessing.connection` socket on 127.0.0.1. Requests run on the main thread (where the
-runtime can use SIGALRM deadlines, as in Lambda); while it is busy, concurrent requests overflow
-to a thread pool (Lambda would give each its own environment; threads are the cheap stand-in).
+`multiprocessing.connection` sockets on 127.0.0.1: one per concurrent request it can serve.
+Connection 0 is served by the main thread (where the runtime can use SIGALRM deadlines, as in
+Lambda) and is the one the gateway prefers; the others by a thread each (Lambda would give each
+concurrent request its own environment; threads are the cheap stand-in).
 
 Each request's stdout is captured per thread and sent back with the response, so that the
 gateway can turn the handler's log and EMF lines into records and metrics.
 
-Message in:  {"id", "event", "request_id", "deadline_ms"}
+Hello (first message on each connection): {"id": 0, "connection", "ok", "init_ms" | "error"}
+Message in:  {"id", "event", "request_id", "deadline_ms"}  or  {"op": "stop"}
 Message out: {"id", "ok", "result" | "error", "lines", "duration_ms", "max_memory_mb"}
 """
 
@@ -21,15 +23,13 @@ import importlib
 import io
 import json
 import os
-import queue
 import resource
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.connection import Client
+from multiprocessing.connection import Client, Connection
 from typing import Any
 
 
@@ -113,30 +113,20 @@ def main() -> None:
     address = (os.environ["DEPLOYER_WORKER_HOST"], int(os.environ["DEPLOYER_WORKER_PORT"]))
     authkey = bytes.fromhex(os.environ["DEPLOYER_WORKER_KEY"])
     bundle_dir = os.environ["LAMBDA_TASK_ROOT"]
-    threads = int(os.environ.get("DEPLOYER_WORKER_THREADS", "32"))
+    connections = max(1, int(os.environ.get("DEPLOYER_WORKER_THREADS", "32")))
     _isolate(bundle_dir)
     os.chdir(bundle_dir)
     capture = _ThreadStdout(sys.stdout)
     sys.stdout = capture
-    conn = Client(address, authkey=authkey)
-    send_lock = threading.Lock()
-
-    def reply(message: dict[str, Any]) -> None:
-        data = json.dumps(message, default=str).encode()
-        with send_lock:
-            conn.send_bytes(data)
 
     init_started = time.perf_counter()
     try:
         handler = _load_handler(os.environ.get("DEPLOYER_HANDLER", "handlers.runtime.handler"))
+        hello: dict[str, Any] = {"ok": True, "init_ms": (time.perf_counter() - init_started) * 1000.0}
     except Exception:
-        reply({"id": 0, "ok": False, "error": {"type": "Runtime.ImportModuleError",
-                                                "message": traceback.format_exc(limit=5)}})
-        conn.close()
-        return
-    reply({"id": 0, "ok": True, "init_ms": (time.perf_counter() - init_started) * 1000.0})
+        hello = {"ok": False, "error": {"type": "Runtime.ImportModuleError", "message": traceback.format_exc(limit=5)}}
 
-    def run(message: dict[str, Any]) -> None:
+    def run(message: dict[str, Any]) -> bytes:
         capture.begin()
         started = time.perf_counter()
         try:
@@ -151,44 +141,41 @@ def main() -> None:
         max_memory_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         outcome.update(id=message["id"], lines=lines, duration_ms=duration_ms, max_memory_mb=max_memory_mb)
         try:
-            reply(outcome)
-        except (OSError, TypeError, ValueError) as exc:
-            reply({"id": message["id"], "ok": False, "lines": lines, "duration_ms": duration_ms,
-                   "max_memory_mb": max_memory_mb,
-                   "error": {"type": "Runtime.MarshalError", "message": str(exc)}})
+            return json.dumps(outcome, default=str).encode()
+        except (TypeError, ValueError) as exc:
+            return json.dumps({"id": message["id"], "ok": False, "lines": lines, "duration_ms": duration_ms,
+                               "max_memory_mb": max_memory_mb,
+                               "error": {"type": "Runtime.MarshalError", "message": str(exc)}}).encode()
 
-    # The main thread serves requests (the runtime enforces deadlines with SIGALRM there, as in
-    # Lambda); while it is busy, further requests overflow to a thread pool (concurrency).
-    main_queue: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
-    main_free = threading.Semaphore(1)
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="invoke")
-
-    def read() -> None:
+    def serve(conn: Connection) -> str:
+        """One connection, one request at a time: receive, run, reply. Returns why it ended."""
         while True:
             try:
-                data = conn.recv_bytes()
-            except (EOFError, OSError):
-                break
-            message = json.loads(data)
+                message = json.loads(conn.recv_bytes())
+            except (EOFError, OSError, ValueError):
+                return "closed"
             if message.get("op") == "stop":
-                break
-            if main_free.acquire(blocking=False):
-                main_queue.put(message)
-            else:
-                pool.submit(run, message)
-        main_queue.put(None)
+                return "stop"
+            try:
+                conn.send_bytes(run(message))
+            except OSError:
+                return "closed"
 
-    threading.Thread(target=read, name="reader", daemon=True).start()
-    while True:
-        message = main_queue.get()
-        if message is None:
-            break
-        try:
-            run(message)
-        finally:
-            main_free.release()
-    conn.close()
-    os._exit(0)  # do not wait for handler threads stuck past their timeout
+    # The gateway holds a pool of connections and prefers connection 0, which the main thread
+    # serves: there the runtime enforces deadlines with SIGALRM, as in Lambda, and no thread hop
+    # is paid. Concurrent requests use the other connections, each served by its own thread.
+    pool = [Client(address, authkey=authkey) for _ in range(connections)]
+    for index, conn in enumerate(pool):
+        conn.send_bytes(json.dumps({"id": 0, "connection": index, **hello}).encode())
+    if not hello["ok"]:
+        return
+    others = [threading.Thread(target=serve, args=(conn,), daemon=True) for conn in pool[1:]]
+    for thread in others:
+        thread.start()
+    if serve(pool[0]) == "closed":  # connection 0 retired (a timeout): keep serving on the others
+        for thread in others:
+            thread.join()
+    os._exit(0)  # stopped: do not wait for handler threads stuck past their timeout
 
 
 if __name__ == "__main__":
