@@ -1,6 +1,6 @@
 """Train the support router and export it to a small JSON artifact (scikit-learn at training time only).
 
-    .venv/bin/python samples/support_router/train.py            # ~2 minutes on 2 cores
+    .venv/bin/python samples/support_router/train.py            # 3-6 minutes on 2 cores
 
 1. Split `data/train.csv` (BANKING77) into training and a stratified held-out set (15 %, fixed
    seed) and write the held-out row ids to `data/holdout_ids.json`. Nothing held out is used below.
