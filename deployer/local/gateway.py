@@ -335,6 +335,9 @@ def _to_http(reply: dict[str, Any], version: str, request_id: str) -> InvokeOutc
     lines = list(reply.get("lines") or [])
     if not reply.get("ok"):
         error = reply.get("error") or {}
+        if error.get("type") == "TooManyRequestsException":  # throttled, as a Function URL answers it
+            return InvokeOutcome(version, request_id, 429, {"content-type": "application/json"},
+                                 b'{"message": "Rate Exceeded."}', 0.0, [], error, memory)
         body = json.dumps({"message": "Internal Server Error"}).encode()
         return InvokeOutcome(version, request_id, 502, {"content-type": "application/json",
                                                          "x-amz-function-error": "Unhandled"},
