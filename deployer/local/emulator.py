@@ -346,6 +346,9 @@ class Emulator:
             worker = self._workers.get(version)
             if worker is not None and worker.alive:
                 return worker
+            if worker is not None:  # crashed, or every connection retired by timeouts: a fresh one
+                worker.discard()
+                self._event("worker", f"version {version}: worker process replaced (it crashed or timed out)")
             record = self.state.version(version)
             if record is None:
                 raise DeployerError(f"function {self.model.function.name} has no version {version}")

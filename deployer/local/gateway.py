@@ -182,6 +182,15 @@ class VersionWorker:
         return {"ok": False, "lines": [], "duration_ms": 0.0,
                 "error": {"type": "Runtime.ExitError", "message": "the worker process exited"}}
 
+    def discard(self) -> None:
+        """Kill the process now (every connection retired: it only holds stuck handler threads)."""
+        self._close(self._all)
+        self._all, self._live = [], 0
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+
     def stop(self) -> None:
         connections, self._all = self._all, []
         for conn in connections:

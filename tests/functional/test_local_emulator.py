@@ -339,3 +339,28 @@ def test_control_api_deploys_flushes_and_reports_errors_with_hints(base_model, t
             api.get("/nope")
         timeline = api.get("/timeline")
         assert [e["kind"] for e in timeline if e["kind"] in ("publish", "rollback")] == ["publish", "publish", "rollback"]
+
+
+def test_a_timed_out_request_gets_502_and_the_version_keeps_serving(base_model, tmp_path):
+    def build(model: DeploymentModel, out: Path) -> Path:
+        (out / "handlers").mkdir(parents=True)
+        (out / "handlers" / "__init__.py").write_text("")
+        (out / "handlers" / "runtime.py").write_text(
+            "import json, time\n"
+            "def handler(event, context):\n"
+            "    if event['rawPath'] == '/slow':\n"
+            "        time.sleep(3)\n"
+            "    return {'statusCode': 200, 'body': json.dumps({'ok': True})}\n")
+        return out
+
+    model = tuned(base_model, bake_s=0)
+    model = replace(model, function=replace(model.function, timeout_s=1))
+    with Emulator(model, state_dir=tmp_path, time_scale=SCALE, bundle_builder=build, worker_threads=2) as emu:
+        emu.deploy()
+        started = time.monotonic()
+        slow = emu.invoke("slow")
+        assert slow["status"] == 502 and time.monotonic() - started < 2.5
+        assert [emu.invoke("fast")["status"] for _ in range(3)] == [200, 200, 200]
+        assert emu.invoke("slow")["status"] == 502  # the last connection retired too
+        assert emu.invoke("fast")["status"] == 200  # served by a fresh worker process
+        assert any(e["kind"] == "worker" for e in emu.timeline())
