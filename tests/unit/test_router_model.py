@@ -158,3 +158,11 @@ def test_the_shipped_artifact_is_calibrated_by_cross_validation(model: router_mo
     assert model.temperature == model.metadata["temperature"] == cv["temperature"]
     assert 0.2 <= model.temperature <= 2.0
     assert model.metadata["confidence_threshold"] == cv["threshold"]
+
+
+def test_the_load_inputs_are_the_held_out_messages_and_nothing_from_training() -> None:
+    lines = (router_data.DATA_DIR / "load_inputs.jsonl").read_text(encoding="utf-8").splitlines()
+    inputs = [json.loads(line) for line in lines]
+
+    assert [item["message"] for item in inputs] == [e.text for e in router_data.holdout_examples()]
+    assert all(item["weight"] == 1 for item in inputs)
