@@ -12,6 +12,7 @@ auto-rollback, SNS deliveries and the request log. See docs/local.md.
 
 from __future__ import annotations
 
-from deployer.local.emulator import DeployResult, Emulator, Faults
+from deployer.local.emulator import Emulator
+from deployer.local.release import DeployResult, Faults
 
 __all__ = ["DeployResult", "Emulator", "Faults"]

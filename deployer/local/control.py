@@ -192,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _deploy(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
-    from deployer.local.emulator import Faults
+    from deployer.local.release import Faults
     from deployer.local.serde import model_from_dict
 
     model = model_from_dict(body["model"]) if body.get("model") else None

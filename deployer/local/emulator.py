@@ -15,8 +15,6 @@ Library code never prints; `deployer.commands.local` does.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import shutil
 import sys
@@ -28,7 +26,6 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,74 +34,21 @@ from deployer.errors import DeployerError
 from deployer.local.alarms import AlarmEvaluator, LowSamplePolicy, Transition
 from deployer.local.clock import Clock, ScaledClock
 from deployer.local.control import ControlServer, remove_discovery, write_discovery
-from deployer.local.gateway import FunctionRuntime, Gateway, VersionWorker, worker_environment
+from deployer.local.gateway import FunctionRuntime, Gateway
 from deployer.local.metrics import MetricStore, parse_emf
 from deployer.local.moto_state import AwsState, MotoProcess
 from deployer.local.notify import Notifier, iso
 from deployer.local.recorder import parse_line
+from deployer.local.release import DeployResult, Faults, config_hash, default_bundle_builder, hash_tree, interpreter_for
 from deployer.local.rollout import RolloutEngine, RolloutState
 from deployer.local.sink import TelemetrySink
 from deployer.local.state import EmulatorState, VersionRecord, load_state, save_state
+from deployer.local.workers import VersionWorker, worker_environment
+
+__all__ = ["BundleBuilder", "DeployResult", "Emulator", "Faults", "RestartPolicy"]  # Faults, DeployResult: re-exported
 
 BundleBuilder = Callable[[DeploymentModel, Path], Path]
 RestartPolicy = Literal["rollback", "resume"]
-
-
-@dataclass(frozen=True)
-class Faults:
-    """Fault injection for a version, set as function environment variables (read at cold start)."""
-
-    error_rate: float = 0.0
-    latency_ms: float = 0.0
-    cost_multiplier: float = 1.0
-    leak_kb: int = 0
-
-    def environment(self) -> dict[str, str]:
-        env = {}
-        if self.error_rate:
-            env["DEPLOYER_FAULT_ERROR_RATE"] = f"{self.error_rate:g}"
-        if self.latency_ms:
-            env["DEPLOYER_FAULT_LATENCY_MS"] = f"{self.latency_ms:g}"
-        if self.cost_multiplier != 1.0:
-            env["DEPLOYER_FAULT_COST_MULTIPLIER"] = f"{self.cost_multiplier:g}"
-        if self.leak_kb:
-            env["DEPLOYER_FAULT_LEAK_KB"] = str(self.leak_kb)
-        return env
-
-    def as_dict(self) -> dict[str, float]:
-        return {k: v for k, v in vars(self).items() if v != type(self)().__dict__[k]}
-
-
-@dataclass(frozen=True)
-class DeployResult:
-    version: str
-    created: bool
-    message: str
-    rollout: dict[str, Any] | None
-
-
-def default_bundle_builder(model: DeploymentModel, out_dir: Path) -> Path:
-    try:
-        from deployer.bundle import build_bundle  # type: ignore[attr-defined, unused-ignore]
-    except ImportError as exc:
-        raise DeployerError("the bundle builder (deployer.bundle) is not available in this checkout") from exc
-    return Path(build_bundle(model, out_dir))
-
-
-@functools.cache
-def interpreter_for(python: str) -> str | None:
-    """A CPython of the function's version ("3.12"), so the bundle's compiled wheels load as in Lambda."""
-    from deployer.bundle.deps import find_interpreter
-
-    return find_interpreter(python)
-
-
-def _hash_tree(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 class Emulator:
@@ -450,13 +394,10 @@ class Emulator:
             build = self.state_dir / "builds" / uuid.uuid4().hex[:8]
             bundle = self._build(model, build)
             environment = {**model.function.environment, **faults.environment()}
-            fn = model.function
-            code_hash = _hash_tree(bundle)
-            config_hash = hashlib.sha256(json.dumps(
-                [environment, fn.memory_mb, fn.timeout_s, fn.lambda_runtime, fn.architecture, model.spec_hash],
-                sort_keys=True).encode()).hexdigest()[:16]
+            code_hash = hash_tree(bundle)
+            config = config_hash(model, environment)
             latest = self.state.latest
-            if latest is not None and (latest.code_hash, latest.config_hash) == (code_hash, config_hash):
+            if latest is not None and (latest.code_hash, latest.config_hash) == (code_hash, config):
                 shutil.rmtree(build, ignore_errors=True)
                 message = f"no changes: code and configuration match version {latest.version}"
                 self._event("deploy", message, version=latest.version)
@@ -469,7 +410,7 @@ class Emulator:
             shutil.move(str(build), str(final))
             bundle_dir = final / bundle.resolve().relative_to(build.resolve())
             record = VersionRecord(version=number, bundle_dir=str(bundle_dir), environment=environment,
-                                   code_hash=code_hash, config_hash=config_hash, spec_hash=model.spec_hash,
+                                   code_hash=code_hash, config_hash=config, spec_hash=model.spec_hash,
                                    created_at=self.clock.now(), faults=faults.as_dict(), model=model.to_dict(),
                                    description=description)
             with self._lock:

@@ -14,30 +14,21 @@ invoking a qualified function ARN does.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import json
-import os
-import queue
 import random
-import secrets
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
-from multiprocessing.connection import Connection, Listener
-from pathlib import Path
 from socketserver import StreamRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 from deployer.errors import DeployerError
+from deployer.local.workers import VersionWorker
 
-WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 PIN_HEADER = "x-deployer-invoke-version"
 
 
@@ -52,159 +43,6 @@ class InvokeOutcome:
     lines: list[str]
     error: dict[str, Any] | None = None
     max_memory_mb: float = 0.0
-
-
-class VersionWorker:
-    """A process running one version's bundle handler, reached through a pool of connections.
-
-    Each connection carries one request at a time (send, then wait for the reply on the same
-    socket: no reader thread, no hand-off). The pool prefers the lowest-numbered free connection,
-    so at low concurrency requests go to connection 0, served by the worker's main thread.
-    """
-
-    def __init__(
-        self,
-        version: str,
-        bundle_dir: Path,
-        env: dict[str, str],
-        *,
-        handler: str = "handlers.runtime.handler",
-        threads: int = 32,
-        log_path: Path | None = None,
-        python: str | None = None,
-    ) -> None:
-        self.version = version
-        self.python = python or sys.executable
-        self.bundle_dir = bundle_dir
-        self._env = env
-        self._handler = handler
-        self._size = max(1, threads)
-        self._log_path = log_path
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._pool: queue.PriorityQueue[tuple[int, Connection]] = queue.PriorityQueue()
-        self._all: list[Connection] = []
-        self._live = 0
-        self._lock = threading.Lock()
-        self._next_id = 1
-        self.init_ms = 0.0
-
-    @property
-    def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None and self._live > 0
-
-    def start(self, timeout_s: float = 60.0) -> None:
-        key = secrets.token_bytes(16)
-        listener = Listener(("127.0.0.1", 0), authkey=key, backlog=max(16, self._size))
-        host, port = listener.address
-        env = {
-            **self._env,
-            "DEPLOYER_WORKER_HOST": str(host), "DEPLOYER_WORKER_PORT": str(port),
-            "DEPLOYER_WORKER_KEY": key.hex(), "DEPLOYER_WORKER_THREADS": str(self._size),
-            "DEPLOYER_HANDLER": self._handler, "LAMBDA_TASK_ROOT": str(self.bundle_dir),
-        }
-        log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
-        try:
-            self._proc = subprocess.Popen(
-                [self.python, str(WORKER_SCRIPT)], env=env, cwd=str(self.bundle_dir),
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            )
-        finally:
-            if log is not subprocess.DEVNULL:
-                log.close()  # type: ignore[union-attr]
-        accepted: list[Connection] = []
-
-        def accept() -> None:
-            with contextlib.suppress(OSError):
-                for _ in range(self._size):
-                    accepted.append(listener.accept())
-
-        acceptor = threading.Thread(target=accept, daemon=True)
-        acceptor.start()
-        acceptor.join(timeout_s)
-        listener.close()
-        hellos: list[dict[str, Any]] = []
-        for conn in accepted:
-            if conn.poll(timeout_s):
-                hellos.append(json.loads(conn.recv_bytes()))
-        failed = next((h for h in hellos if not h.get("ok")), None)
-        if failed is not None:
-            message = failed.get("error", {}).get("message", "unknown error")
-            self._close(accepted)
-            self.stop()
-            raise DeployerError(f"version {self.version}: the bundle's handler failed to load:\n{message}",
-                                hint="run the handler locally (`deployer invoke`) to see the error")
-        if len(hellos) < self._size:
-            self._close(accepted)
-            self.stop()
-            raise DeployerError(f"version {self.version}: the worker process did not start within {timeout_s:.0f} s",
-                                hint=f"see {self._log_path}" if self._log_path else None)
-        self.init_ms = float(hellos[0].get("init_ms", 0.0))
-        self._all = accepted
-        for hello, conn in zip(hellos, accepted, strict=True):
-            self._pool.put((int(hello.get("connection", 0)), conn))
-        self._live = len(accepted)
-
-    @staticmethod
-    def _close(connections: list[Connection]) -> None:
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.close()
-
-    def invoke(self, event: dict[str, Any], request_id: str, timeout_s: float) -> dict[str, Any]:
-        try:
-            index, conn = self._pool.get(timeout=timeout_s)
-        except queue.Empty:
-            return {"ok": False, "lines": [], "duration_ms": 0.0, "error": {
-                "type": "TooManyRequestsException",
-                "message": f"all {self._size} concurrent executions of version {self.version} are busy"}}
-        with self._lock:
-            message_id = self._next_id
-            self._next_id += 1
-        deadline_ms = time.time() * 1000 + timeout_s * 1000
-        try:
-            conn.send_bytes(json.dumps({"id": message_id, "event": event, "request_id": request_id,
-                                        "deadline_ms": deadline_ms}).encode())
-            if conn.poll(timeout_s):
-                reply: dict[str, Any] = json.loads(conn.recv_bytes())
-                self._pool.put((index, conn))
-                return reply
-            timed_out = True
-        except (EOFError, OSError):
-            timed_out = False
-        # a timed-out or broken connection is retired: a late reply must never answer another request
-        with contextlib.suppress(OSError):
-            conn.close()
-        with self._lock:
-            self._live -= 1
-        if timed_out:
-            return {"ok": False, "lines": [], "duration_ms": timeout_s * 1000,
-                    "error": {"type": "Sandbox.Timedout", "message": f"Task timed out after {timeout_s:.2f} seconds"}}
-        return {"ok": False, "lines": [], "duration_ms": 0.0,
-                "error": {"type": "Runtime.ExitError", "message": "the worker process exited"}}
-
-    def discard(self) -> None:
-        """Kill the process now (every connection retired: it only holds stuck handler threads)."""
-        self._close(self._all)
-        self._all, self._live = [], 0
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=5)
-
-    def stop(self) -> None:
-        connections, self._all = self._all, []
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.send_bytes(b'{"op": "stop"}')
-        self._close(connections)
-        self._live = 0
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            try:
-                proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=3)
 
 
 @dataclass
@@ -452,9 +290,3 @@ class Gateway:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-
-def worker_environment(base: dict[str, str], **extra: str) -> dict[str, str]:
-    """A clean environment for a worker: the function's variables plus what Lambda sets."""
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")}
-    return {**keep, **base, **extra}

@@ -1,0 +1,81 @@
+"""What a deploy publishes: the bundle, its hash, the function configuration, injected faults.
+
+A version is new when the bundle's content hash or the configuration hash (environment,
+memory, timeout, runtime, architecture, spec hash) differs from the latest version's: a
+configuration-only change, fault injection included, publishes a new version, as in Lambda.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deployer.compiled import DeploymentModel
+from deployer.errors import DeployerError
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Fault injection for a version, set as function environment variables (read at cold start)."""
+
+    error_rate: float = 0.0
+    latency_ms: float = 0.0
+    cost_multiplier: float = 1.0
+    leak_kb: int = 0
+
+    def environment(self) -> dict[str, str]:
+        env = {}
+        if self.error_rate:
+            env["DEPLOYER_FAULT_ERROR_RATE"] = f"{self.error_rate:g}"
+        if self.latency_ms:
+            env["DEPLOYER_FAULT_LATENCY_MS"] = f"{self.latency_ms:g}"
+        if self.cost_multiplier != 1.0:
+            env["DEPLOYER_FAULT_COST_MULTIPLIER"] = f"{self.cost_multiplier:g}"
+        if self.leak_kb:
+            env["DEPLOYER_FAULT_LEAK_KB"] = str(self.leak_kb)
+        return env
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: v for k, v in vars(self).items() if v != type(self)().__dict__[k]}
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    version: str
+    created: bool
+    message: str
+    rollout: dict[str, Any] | None
+
+
+def default_bundle_builder(model: DeploymentModel, out_dir: Path) -> Path:
+    try:
+        from deployer.bundle import build_bundle  # type: ignore[attr-defined, unused-ignore]
+    except ImportError as exc:
+        raise DeployerError("the bundle builder (deployer.bundle) is not available in this checkout") from exc
+    return Path(build_bundle(model, out_dir))
+
+
+@functools.cache
+def interpreter_for(python: str) -> str | None:
+    """A CPython of the function's version ("3.12"), so the bundle's compiled wheels load as in Lambda."""
+    from deployer.bundle.deps import find_interpreter
+
+    return find_interpreter(python)
+
+
+def hash_tree(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def config_hash(model: DeploymentModel, environment: dict[str, str]) -> str:
+    fn = model.function
+    data = [environment, fn.memory_mb, fn.timeout_s, fn.lambda_runtime, fn.architecture, model.spec_hash]
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
