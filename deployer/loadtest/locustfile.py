@@ -196,31 +196,40 @@ class AgentUser(FastHttpUser):
 
     @task
     def call_action(self) -> None:
-        lag_ms = 0.0
         if SETTINGS.mode == "rate":
             assert State.pacer is not None
             kind, slot = State.pacer.next_slot()
             if kind == "warmup":
+                State.in_flight += 1
                 try:
                     self._send(0.0, phase="warmup")
                 finally:
+                    State.in_flight -= 1
                     State.pacer.warmup_answered += 1
                 return
             if kind in ("wait", "done"):
                 gevent.sleep(0.02 if kind == "wait" else 0.1)
                 return
-            delay = slot - time.monotonic()
-            if delay > 0:
-                gevent.sleep(delay)
-            lag_ms = max(0.0, (time.monotonic() - slot) * 1000.0)
-        else:
-            now = time.monotonic()
-            if State.deadline is None:
-                State.deadline = now + SETTINGS.duration_s
-            if now >= State.deadline:
-                gevent.sleep(0.1)
-                return
-        self._send(lag_ms)
+            State.in_flight += 1  # from the slot on: the run is not over until it is answered
+            try:
+                delay = slot - time.monotonic()
+                if delay > 0:
+                    gevent.sleep(delay)
+                self._send(max(0.0, (time.monotonic() - slot) * 1000.0))
+            finally:
+                State.in_flight -= 1
+            return
+        now = time.monotonic()
+        if State.deadline is None:
+            State.deadline = now + SETTINGS.duration_s
+        if now >= State.deadline:
+            gevent.sleep(0.1)
+            return
+        State.in_flight += 1
+        try:
+            self._send(0.0)
+        finally:
+            State.in_flight -= 1
 
     def _send(self, lag_ms: float, phase: str = SETTINGS.phase) -> None:
         assert State.sampler is not None and State.recorder is not None
@@ -228,21 +237,17 @@ class AgentUser(FastHttpUser):
         headers = {"Content-Type": "application/json"}
         if State.signer is not None:
             headers = State.signer.headers("POST", SETTINGS.target_url + self.path, body, headers)
-        State.in_flight += 1
         sent = time.time()
         started = time.perf_counter()
-        try:
-            # geventhttpclient sends bytes as they are; locust's annotation only lists str.
-            with self.client.request("POST", self.path, data=body,  # type: ignore[arg-type]
-                                     headers=headers, name=self.path, catch_response=True) as response:
-                ms = (time.perf_counter() - started) * 1000.0
-                record = _record(response, sent, ms, lag_ms, index, phase)
-                if record.outcome == "ok":
-                    response.success()
-                else:
-                    response.failure(record.error or record.outcome)
-        finally:
-            State.in_flight -= 1
+        # geventhttpclient sends bytes as they are; locust's annotation only lists str.
+        with self.client.request("POST", self.path, data=body,  # type: ignore[arg-type]
+                                 headers=headers, name=self.path, catch_response=True) as response:
+            ms = (time.perf_counter() - started) * 1000.0
+            record = _record(response, sent, ms, lag_ms, index, phase)
+            if record.outcome == "ok":
+                response.success()
+            else:
+                response.failure(record.error or record.outcome)
         State.recorder.add(record)
 
 
