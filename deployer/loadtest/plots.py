@@ -101,17 +101,19 @@ def errors_over_time(buckets: Sequence[Bucket], error_slo_pct: float | None) -> 
     xs = [b.start_s for b in buckets]
     failed = [b.failed for b in buckets]
     timed = [b.timed_out for b in buckets]
-    ax.bar(xs, failed, width=0.9, align="edge", color=COLORS["failed"], label="failed")
-    ax.bar(xs, timed, width=0.9, align="edge", bottom=failed, color=COLORS["timeout"], label="timed out")
+    ax.bar(xs, failed, width=0.9, align="edge", color=COLORS["failed"], alpha=0.55, label="failed")
+    ax.bar(xs, timed, width=0.9, align="edge", bottom=failed, color=COLORS["timeout"], alpha=0.55,
+           label="timed out")
+    ax.set_ylim(0, max([1, *(f + t for f, t in zip(failed, timed, strict=True))]) * 1.5)
     ax.set_ylabel("errors per second")
     ax.set_xlabel("seconds into the run")
     rate_ax = ax.twinx()
     rates = [100.0 * (b.failed + b.timed_out) / b.sent if b.sent else 0.0 for b in buckets]
-    rate_ax.plot([x + 0.5 for x in xs], rates, color="#333333", linewidth=1.2, label="error rate %")
+    rate_ax.plot([x + 0.5 for x in xs], rates, color="#333333", linewidth=1.6, marker=".", label="error rate %")
     if error_slo_pct is not None:
         rate_ax.axhline(error_slo_pct, color=COLORS["slo"], linestyle="--", linewidth=1, label="SLO")
     rate_ax.set_ylabel("error rate (%)")
-    rate_ax.set_ylim(bottom=0, top=max([*rates, error_slo_pct or 0.0, 1.0]) * 1.15)
+    rate_ax.set_ylim(bottom=0, top=max([*rates, error_slo_pct or 0.0, 1.0]) * 1.5)
     total = sum(failed) + sum(timed)
     ax.set_title("Errors over time" + ("" if total else " (none)"))
     handles = ax.get_legend_handles_labels()
