@@ -149,19 +149,28 @@ def memory_over_requests(records: Sequence[RequestRecord], figures: Figures, gro
 
 
 def concurrency_levels(levels: Sequence[LevelVerdict]) -> bytes:
+    """Per level, the share of requests that succeeded, timed out or failed; p99 on top."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 3.0))
+    fig, ax = plt.subplots(figsize=(9, 3.2))
     names = [f"{v.level:,}" + (" ✓" if v.met_slos else " ✗") for v in levels]
-    ok = [v.succeeded for v in levels]
-    timed = [v.timed_out for v in levels]
-    failed = [v.failed for v in levels]
+
+    def share(count: int, total: int) -> float:
+        return 100.0 * count / total if total else 0.0
+
+    ok = [share(v.succeeded, v.requests) for v in levels]
+    timed = [share(v.timed_out, v.requests) for v in levels]
+    failed = [share(v.failed, v.requests) for v in levels]
     ax.bar(names, ok, color=COLORS["ok"], label="succeeded")
     ax.bar(names, timed, bottom=ok, color=COLORS["timeout"], label="timed out")
     ax.bar(names, failed, bottom=[a + b for a, b in zip(ok, timed, strict=True)], color=COLORS["failed"],
            label="failed")
-    ax.set_xlabel("concurrent requests")
-    ax.set_ylabel("requests")
+    for i, v in enumerate(levels):
+        p99 = f"p99 {v.p99_ms:,.0f} ms" if v.p99_ms is not None else "no answer"
+        ax.text(i, 103, f"{v.requests:,} requests, {p99}", ha="center", fontsize=8)
+    ax.set_ylim(0, 115)
+    ax.set_xlabel("concurrent requests (✓ met the SLOs)")
+    ax.set_ylabel("share of requests (%)")
     ax.set_title("Concurrency sweep")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.25, axis="y")
     return _png(fig)
