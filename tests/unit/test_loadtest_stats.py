@@ -61,3 +61,17 @@ def test_live_window_forgets_requests_older_than_the_window() -> None:
     rps, p99 = window.figures(now=100.0)
     assert rps == pytest.approx(2 / 5.0)
     assert p99 == 40
+
+
+def test_results_tail_reads_only_whole_lines_and_resumes(tmp_path) -> None:
+    from deployer.loadtest.records import ResultsTail
+
+    path = tmp_path / "requests-rate-0.jsonl"
+    first, second = record(1.0, 5.0), record(2.0, 6.0)
+    path.write_text(first.to_json() + "\n" + second.to_json()[:20])  # the second line is still being written
+    tail = ResultsTail(tmp_path)
+    assert tail.read_new() == [first]
+    with path.open("a") as handle:
+        handle.write(second.to_json()[20:] + "\n")
+    assert tail.read_new() == [second]
+    assert tail.read_new() == []
