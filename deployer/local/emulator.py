@@ -155,6 +155,7 @@ class Emulator:
         self._alarm_metrics = frozenset({"Invocations", "Errors", *(a.metric for a in m.alarms)})
         self.runtime = FunctionRuntime(function_name=m.function.name, region=m.region,
                                        timeout_s=float(m.function.timeout_s), now=self.clock.now,
+                                       memory_mb=m.function.memory_mb,
                                        worker_for=self._worker, on_lines=self._on_lines)
         self._gateway = Gateway(self.runtime, port=self._ports[0])
         self._gateway.start()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import math
 import random
 import threading
 import uuid
@@ -63,12 +64,14 @@ class FunctionRuntime:
         region: str,
         timeout_s: float,
         now: Callable[[], float],
+        memory_mb: int = 128,
         worker_for: Callable[[str], VersionWorker],
         on_lines: Callable[[str, list[str], float], None],
     ) -> None:
         self.function_name = function_name
         self.region = region
         self.timeout_s = timeout_s
+        self.memory_mb = memory_mb
         self._now = now
         self._worker_for = worker_for
         self._on_lines = on_lines
@@ -117,8 +120,14 @@ class FunctionRuntime:
         reply = worker.invoke(event, request_id, self.timeout_s)
         at = self._now()
         lines = list(reply.get("lines") or [])
-        if lines:
-            self._on_lines(version, lines, at)
+        duration = float(reply.get("duration_ms") or 0.0)
+        error = reply.get("error") or {}
+        if error.get("type") not in (None, "TooManyRequestsException"):  # what Lambda's log would show
+            lines.append(f"[ERROR] {error.get('type')}: {error.get('message', '')}".rstrip())
+        lines.append(f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: "
+                     f"{max(1, math.ceil(duration))} ms\tMemory Size: {self.memory_mb} MB\tMax Memory Used: "
+                     f"{math.ceil(float(reply.get('max_memory_mb') or 0.0))} MB")
+        self._on_lines(version, lines, at)
         outcome = _to_http(reply, version, request_id)
         with self._count_lock:
             c = self._counters.setdefault(version, VersionCounters())
@@ -247,7 +256,8 @@ class _Handler(StreamRequestHandler):
         keep_alive = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
         outcome = self.server.runtime.handle(method, target, headers, body, self.client_address[0])
         extra = {"x-amzn-requestid": outcome.request_id, "x-deployer-version": outcome.version,
-                 "x-deployer-handler-ms": f"{outcome.handler_ms:.3f}"}
+                 "x-deployer-handler-ms": f"{outcome.handler_ms:.3f}",
+                 "x-deployer-max-memory-mb": f"{outcome.max_memory_mb:.1f}"}
         self._reply(outcome.status, {**outcome.headers, **extra}, outcome.body, close=not keep_alive)
         return keep_alive
 

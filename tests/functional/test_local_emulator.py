@@ -310,6 +310,10 @@ def test_gateway_builds_function_url_events_and_maps_errors(base_model, tmp_path
         assert emu.invoke("plain")["body"] == {"plain": True}
         boom = emu.invoke("boom")
         assert boom["status"] == 502 and boom["body"] == {"message": "Internal Server Error"}
+        logs = emu.logs(10)
+        assert any("[ERROR] RuntimeError: boom" in line for line in logs)
+        report = [line for line in logs if "REPORT RequestId: " + boom["request_id"] in line]
+        assert report and f"Memory Size: {model.function.memory_mb} MB" in report[0] and "Max Memory Used: " in report[0]
         emu.deploy(with_env(model, RELEASE="2"), wait=True, timeout_s=30)
         assert emu.invoke("route", {}, version="1")["version"] == "1"  # a pinned version, like a qualified ARN
         assert emu.invoke("route", {}, version="7")["status"] == 404
