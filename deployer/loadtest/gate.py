@@ -150,7 +150,7 @@ def _growth_detail(figures: Figures) -> str:
 def _cost_detail(figures: Figures) -> str:
     if figures.cost_per_1000_usd is None:
         return "no response carried usage.cost_usd"
-    return f"${figures.cost_per_1000_usd:.4f} per 1000 requests"
+    return f"{format_value(figures.cost_per_1000_usd, 'USD')} per 1000 requests"
 
 
 def _confidence_detail(figures: Figures, model: DeploymentModel) -> str:

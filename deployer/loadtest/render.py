@@ -68,7 +68,7 @@ def print_summary(console: Console, result: LoadTestResult, files: ReportFiles) 
     for check in result.checks:
         console.print(f"  [{STYLE[check.status]}]{check_line(check)}[/]", highlight=False)
     if figures.cost_per_1000_usd is not None:
-        console.print(f"  cost per 1000 requests: ${figures.cost_per_1000_usd:.4f}; projected monthly at "
+        console.print(f"  cost per 1000 requests: {format_value(figures.cost_per_1000_usd, 'USD')}; projected monthly at "
                       f"{figures.expected_requests_per_month:,.0f} requests: "
                       f"{format_value(figures.projected_monthly_usd, 'USD')}", highlight=False)
     if result.warmup:
