@@ -10,15 +10,13 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
 from deployer.local.control import find_emulator, require_emulator, state_dir_for
+from deployer.local.gateway import gateway_request
 
 
 def deploy_local(
@@ -56,23 +54,6 @@ def invoke_local(
     found = find_emulator(state_dir_for(spec_path))
     if found is None:
         return None
-    headers = {"content-type": "application/json"}
-    if replay:
-        headers["x-deployer-replay"] = "1"
-    if version:
-        headers["x-deployer-invoke-version"] = version
     data = body.encode() if isinstance(body, str) else body
-    request = urllib.request.Request(f"{found['gateway_url']}/{action.lstrip('/')}", data=data, method="POST",
-                                     headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            status, raw, rh = response.status, response.read(), response.headers
-    except urllib.error.HTTPError as exc:
-        status, raw, rh = exc.code, exc.read(), exc.headers
-    try:
-        parsed: Any = json.loads(raw) if raw else None
-    except ValueError:
-        parsed = raw.decode(errors="replace")
-    return {"status": status, "body": parsed, "version": rh.get("x-deployer-version"),
-            "request_id": rh.get("x-amzn-requestid"), "handler_ms": float(rh.get("x-deployer-handler-ms") or 0),
-            "gateway_url": found["gateway_url"]}
+    reply = gateway_request(found["gateway_url"], action, data, replay=replay, version=version, timeout_s=timeout_s)
+    return {**reply, "gateway_url": found["gateway_url"]}

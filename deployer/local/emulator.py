@@ -21,8 +21,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +32,7 @@ from deployer.errors import DeployerError
 from deployer.local.alarms import AlarmEvaluator, LowSamplePolicy, Transition
 from deployer.local.clock import Clock, ScaledClock
 from deployer.local.control import ControlServer, remove_discovery, write_discovery
-from deployer.local.gateway import FunctionRuntime, Gateway
+from deployer.local.gateway import FunctionRuntime, Gateway, gateway_request
 from deployer.local.metrics import MetricStore, parse_emf
 from deployer.local.moto_state import AwsState, MotoProcess
 from deployer.local.notify import Notifier, iso
@@ -43,7 +41,7 @@ from deployer.local.release import DeployResult, Faults, config_hash, default_bu
 from deployer.local.rollout import RolloutEngine, RolloutState
 from deployer.local.sink import TelemetrySink
 from deployer.local.state import EmulatorState, VersionRecord, load_state, save_state
-from deployer.local.workers import VersionWorker, worker_environment
+from deployer.local.workers import VersionWorker, worker_for_version
 
 __all__ = ["BundleBuilder", "DeployResult", "Emulator", "Faults", "RestartPolicy"]  # Faults, DeployResult: re-exported
 
@@ -297,22 +295,13 @@ class Emulator:
             record = self.state.version(version)
             if record is None:
                 raise DeployerError(f"function {self.model.function.name} has no version {version}")
-            fn = self.model.function
-            env = worker_environment(
-                record.environment,
-                AWS_LAMBDA_FUNCTION_NAME=fn.name, AWS_LAMBDA_FUNCTION_VERSION=version,
-                AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(fn.memory_mb), AWS_REGION=self.model.region,
-                AWS_DEFAULT_REGION=self.model.region, AWS_ENDPOINT_URL=self.moto_endpoint,
-                AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", DEPLOYER_ALIAS=self.model.alias,
-                AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{fn.name}", PYTHONDONTWRITEBYTECODE="1",
-            )
-            python = interpreter_for(fn.python)
+            python = interpreter_for(self.model.function.python)
             if python is None:
-                python = sys.executable
-                self._event("warning", f"no Python {fn.python} on this machine: version {version} runs on "
-                            f"{sys.version_info.major}.{sys.version_info.minor}; compiled dependencies may not load")
-            worker = VersionWorker(version, Path(record.bundle_dir), env, handler=self._handler, python=python,
-                                   threads=self._threads, log_path=self.state_dir / "logs" / f"worker-v{version}.log")
+                self._event("warning", f"no Python {self.model.function.python} on this machine: version {version} "
+                            f"runs on {sys.version_info.major}.{sys.version_info.minor}; compiled dependencies may not load")
+            worker = worker_for_version(self.model, record.version, Path(record.bundle_dir), record.environment,
+                                        moto_endpoint=self.moto_endpoint, handler=self._handler, python=python,
+                                        threads=self._threads, log_dir=self.state_dir / "logs")
             worker.start()
             self._workers[version] = worker
             return worker
@@ -588,24 +577,8 @@ class Emulator:
     def invoke(self, action: str, payload: Any = None, *, replay: bool = False, version: str | None = None,
                timeout_s: float = 30.0) -> dict[str, Any]:
         """One request through the gateway, as a client would send it."""
-        headers = {"content-type": "application/json"}
-        if replay:
-            headers["x-deployer-replay"] = "1"
-        if version is not None:
-            headers["x-deployer-invoke-version"] = str(version)
-        request = urllib.request.Request(f"{self.gateway_url}/{action.lstrip('/')}", method="POST", headers=headers,
-                                         data=json.dumps({} if payload is None else payload).encode())
-        try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
-                status, body, rh = response.status, response.read(), dict(response.headers)
-        except urllib.error.HTTPError as exc:
-            status, body, rh = exc.code, exc.read(), dict(exc.headers)
-        try:
-            parsed: Any = json.loads(body) if body else None
-        except ValueError:
-            parsed = body.decode(errors="replace")
-        return {"status": status, "body": parsed, "version": rh.get("x-deployer-version"),
-                "request_id": rh.get("x-amzn-requestid"), "handler_ms": float(rh.get("x-deployer-handler-ms") or 0)}
+        body = json.dumps({} if payload is None else payload).encode()
+        return gateway_request(self.gateway_url, action, body, replay=replay, version=version, timeout_s=timeout_s)
 
     def flush(self) -> dict[str, Any]:
         """Wait until every request so far is in the request log and the CloudWatch mirror."""

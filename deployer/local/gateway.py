@@ -19,6 +19,8 @@ import json
 import math
 import random
 import threading
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -300,3 +302,26 @@ class Gateway:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def gateway_request(gateway_url: str, action: str, body: bytes, *, replay: bool = False,
+                    version: str | None = None, timeout_s: float = 30.0) -> dict[str, Any]:
+    """POST one request to a gateway as a client would: status, parsed body, version, request id."""
+    headers = {"content-type": "application/json"}
+    if replay:
+        headers["x-deployer-replay"] = "1"
+    if version is not None:
+        headers[PIN_HEADER] = str(version)
+    request = urllib.request.Request(f"{gateway_url}/{action.lstrip('/')}", data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            status, raw, rh = response.status, response.read(), response.headers
+    except urllib.error.HTTPError as exc:
+        status, raw, rh = exc.code, exc.read(), exc.headers
+    try:
+        parsed: Any = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode(errors="replace")
+    return {"status": status, "body": parsed, "version": rh.get("x-deployer-version"),
+            "request_id": rh.get("x-amzn-requestid"), "handler_ms": float(rh.get("x-deployer-handler-ms") or 0),
+            "max_memory_mb": float(rh.get("x-deployer-max-memory-mb") or 0)}

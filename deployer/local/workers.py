@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection, Listener
 from pathlib import Path
 from typing import Any
 
+from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
@@ -182,3 +183,20 @@ def worker_environment(base: dict[str, str], **extra: str) -> dict[str, str]:
     """A clean environment for a worker: the function's variables plus what Lambda sets."""
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")}
     return {**keep, **base, **extra}
+
+
+def worker_for_version(model: DeploymentModel, version: str, bundle_dir: Path, environment: dict[str, str], *,
+                       moto_endpoint: str, handler: str, python: str | None, threads: int,
+                       log_dir: Path) -> VersionWorker:
+    """A worker for one version, with the environment Lambda would give it (not started)."""
+    fn = model.function
+    env = worker_environment(
+        environment,
+        AWS_LAMBDA_FUNCTION_NAME=fn.name, AWS_LAMBDA_FUNCTION_VERSION=version,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(fn.memory_mb), AWS_REGION=model.region,
+        AWS_DEFAULT_REGION=model.region, AWS_ENDPOINT_URL=moto_endpoint,
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", DEPLOYER_ALIAS=model.alias,
+        AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{fn.name}", PYTHONDONTWRITEBYTECODE="1",
+    )
+    return VersionWorker(version, bundle_dir, env, handler=handler, python=python, threads=threads,
+                         log_path=log_dir / f"worker-v{version}.log")
