@@ -376,11 +376,14 @@ class Emulator:
                 s = self._engine.state
                 raise DeployerError(f"a rollout of version {s.version} is in progress ({s.describe_step()})",
                                     hint="wait for it, or run `deployer rollback --env local`")
-            if model.alarms != self.model.alarms:  # the spec's alarms changed: re-create them
-                self.evaluator.reset_states(model.alarms, self.clock.now())
-                self._alarm_metrics = frozenset({"Invocations", "Errors", *(a.metric for a in model.alarms)})
+            changed = (model.alarms, model.notifications) != (self.model.alarms, self.model.notifications)
             self.model = model
             self.aws.model = model
+            self.notifier.model = model
+            if changed:  # the spec's alarms or targets changed: create what is new, restart the states
+                self.aws.create_static()
+                self.evaluator.reset_states(model.alarms, self.clock.now())
+                self._alarm_metrics = frozenset({"Invocations", "Errors", *(a.metric for a in model.alarms)})
             build = self.state_dir / "builds" / uuid.uuid4().hex[:8]
             bundle = self._build(model, build)
             environment = {**model.function.environment, **faults.environment()}

@@ -83,7 +83,7 @@ class Notifier:
 
     def __init__(self, model: DeploymentModel, *, publish: Publish, log_path: Path, now: Callable[[], float],
                  http_timeout_s: float = 3.0) -> None:
-        self._model = model
+        self.model = model
         self._publish = publish
         self._log_path = log_path
         self._now = now
@@ -105,10 +105,10 @@ class Notifier:
         out = []
         at = self._now()
         for name in targets:
-            target = self._model.notification(name)
+            target = self.model.notification(name)
             note: dict[str, Any] = {
                 "id": str(uuid.uuid4()), "at": iso(at), "at_epoch": at, "event": event, "subject": subject,
-                "agent": self._model.agent, "environment": self._model.environment, "target": name,
+                "agent": self.model.agent, "environment": self.model.environment, "target": name,
                 "kind": None, **fields,
             }
             if target is None:

@@ -368,3 +368,23 @@ def test_a_timed_out_request_gets_502_and_the_version_keeps_serving(base_model, 
         assert emu.invoke("slow")["status"] == 502  # the last connection retired too
         assert emu.invoke("fast")["status"] == 200  # served by a fresh worker process
         assert any(e["kind"] == "worker" for e in emu.timeline())
+
+
+def test_a_deploy_that_changes_the_alarms_and_targets_creates_them(base_model, tmp_path, receiver):
+    model = tuned(base_model, bake_s=0)
+    with emulator(model, tmp_path) as emu:
+        emu.deploy()
+        extra = replace(model.alarms[0], name="tight-error-rate", threshold=0.0, notify=("ops_hook",))
+        target = replace(model.notifications[0], name="ops_hook", kind="webhook", endpoint=f"{receiver.url}/hook",
+                         topic_name="support-router-local-ops-hook")
+        changed = replace(with_env(model, RELEASE="2"), alarms=(*model.alarms, extra),
+                          notifications=(*model.notifications, target))
+        emu.deploy(changed, wait=True, timeout_s=30)
+        cloudwatch = client("cloudwatch", emu.moto_endpoint, model.region)
+        assert cloudwatch.describe_alarms(AlarmNames=["tight-error-rate"])["MetricAlarms"]
+        sns = client("sns", emu.moto_endpoint, model.region)
+        assert any(t["TopicArn"].endswith(":support-router-local-ops-hook") for t in sns.list_topics()["Topics"])
+        assert [s.name for s in emu.evaluator.status()][-1] == "tight-error-rate"
+        notes = emu.notifier.notify(("ops_hook",), event="alarm", subject="test")
+        emu.notifier.flush()
+        assert notes and [p for p, _ in receiver.received] == ["/hook"]
