@@ -385,7 +385,11 @@ class Emulator:
                 self.evaluator.reset_states(model.alarms, self.clock.now())
                 self._alarm_metrics = frozenset({"Invocations", "Errors", *(a.metric for a in model.alarms)})
             build = self.state_dir / "builds" / uuid.uuid4().hex[:8]
-            bundle = self._build(model, build)
+            try:
+                bundle = self._build(model, build)
+            except BaseException:
+                shutil.rmtree(build, ignore_errors=True)
+                raise
             environment = {**model.function.environment, **faults.environment()}
             code_hash = hash_tree(bundle)
             config = config_hash(model, environment)
