@@ -67,13 +67,19 @@ environments:
 """
 
 _AGENT_PY = '''\
-"""{cls}: the agent. Every public @action becomes an endpoint: POST /ACTION with a JSON body."""
+"""{cls}: the agent. Every @action becomes an endpoint: POST /ACTION with a JSON body."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from handlers import action, agent
+from pydantic import StringConstraints
+
+from handlers import AgentSettings, Model, action, agent
+
+# Input rules live in the type hints: a request that breaks them gets a 422 that says why.
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
 @dataclass
@@ -87,10 +93,11 @@ class Answer:
 class {cls}:
     """`self.model` and `self.settings` come from agent.yaml; the runtime sets them."""
 
+    model: Model
+    settings: AgentSettings
+
     @action
-    def answer(self, question: str) -> Answer:
-        if not question.strip():
-            raise ValueError("question must not be empty")
+    def answer(self, question: Question) -> Answer:
         result = self.model.generate(question)
         confidence = result.confidence if result.confidence is not None else 1.0
         threshold = self.settings.confidence_threshold or 0.0
@@ -125,22 +132,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deployer.invoke import invoke_local
+from deployer.invoke import LocalAgent
 
 SPEC = Path(__file__).resolve().parent.parent / "agent.yaml"
 
 
 def test_answer_returns_the_model_output() -> None:
-    result = invoke_local(SPEC, "answer", {{"question": "is it working?"}})
-    assert result.status == 200
+    result = LocalAgent.from_spec(SPEC, "local").invoke("answer", {{"question": "is it working?"}})
+    assert result.status == 200, result.body
     assert result.body["output"]["text"] == "IS IT WORKING?"
     assert result.body["output"]["escalate"] is False
 
 
-def test_an_empty_question_is_a_clear_error() -> None:
-    result = invoke_local(SPEC, "answer", {{"question": "  "}})
-    assert result.status == 500
-    assert "must not be empty" in result.body["error"]["message"]
+def test_an_empty_question_is_rejected_with_a_precise_message() -> None:
+    result = LocalAgent.from_spec(SPEC, "local").invoke("answer", {{"question": "  "}})
+    assert result.status == 422
+    assert "question" in result.body["error"]["message"]
 '''
 
 

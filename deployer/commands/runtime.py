@@ -48,16 +48,20 @@ def _read_data(data: str | None) -> str:
 @click.option("--replay", is_flag=True, help="mark the request as a replay (replay metrics namespace)")
 @json_option
 def invoke(action: str, data: str | None, spec_path: str, env: str | None, replay: bool, as_json: bool) -> None:
-    """Run ACTION once, in this process, through the Lambda runtime.
+    """Run ACTION once through the Lambda runtime.
 
-    Prints the response, the request's structured log line and its EMF metrics. Exits 1 when the
-    response is an error (4xx/5xx).
+    In this process by default (Stage 1): prints the response, the request's structured log line
+    and its EMF metrics. With --env naming a local-target environment and `deployer local up`
+    running, the request goes through the emulator's gateway instead (alias weights, metrics,
+    alarms). Exits 1 when the response is an error (4xx/5xx).
     """
     from deployer.invoke import invoke as run
 
     model = _model(spec_path, env)
-    # In-process (Stage 1). Routing through a running local emulator's gateway is the emulator's seam.
-    result = run(model, action, _read_data(data), replay=replay)
+    body = _read_data(data)
+    if env is not None and model.target == "local" and _through_gateway(action, body, spec_path, replay, as_json):
+        return
+    result = run(model, action, body, replay=replay)  # in-process (Stage 1): no emulator needed
     if as_json:
         click.echo(json.dumps({"status": result.status, "response": result.body, "log": result.record,
                                "metrics": result.metrics, "init_ms": result.init_ms}, indent=2))
@@ -72,6 +76,27 @@ def invoke(action: str, data: str | None, spec_path: str, env: str | None, repla
         click.echo(_metrics_summary(result.metrics))
     if not result.ok:
         sys.exit(1)
+
+
+def _through_gateway(action: str, body: str, spec_path: str, replay: bool, as_json: bool) -> bool:
+    """Send the request through a running emulator's gateway; False when none is running."""
+    from deployer.local.deploy import invoke_local
+
+    reply = invoke_local(action, body, spec_path=spec_path, replay=replay)
+    if reply is None:
+        click.echo("no local emulator is running (start one with `deployer local up`): invoking in-process", err=True)
+        return False
+    if as_json:
+        click.echo(json.dumps(reply, indent=2))
+    else:
+        status = int(reply["status"])
+        click.secho(f"response ({status}) from version {reply['version']} via {reply['gateway_url']}", bold=True,
+                    fg="green" if status < 400 else "red")
+        click.echo(json.dumps(reply["body"], indent=2))
+        click.echo(f"handler {reply['handler_ms']:.1f} ms, max memory {reply['max_memory_mb']:.0f} MB, request {reply['request_id']}")
+    if int(reply["status"]) >= 400:
+        sys.exit(1)
+    return True
 
 
 def _metrics_summary(emf: dict[str, Any]) -> str:

@@ -298,7 +298,8 @@ class Emulator:
             python = interpreter_for(self.model.function.python)
             if python is None:
                 self._event("warning", f"no Python {self.model.function.python} on this machine: version {version} "
-                            f"runs on {sys.version_info.major}.{sys.version_info.minor}; compiled dependencies may not load")
+                            f"runs on {sys.version_info.major}.{sys.version_info.minor} with dependencies built for it; "
+                            f"install Python {self.model.function.python} to emulate the exact runtime")
             worker = worker_for_version(self.model, record.version, Path(record.bundle_dir), record.environment,
                                         moto_endpoint=self.moto_endpoint, handler=self._handler, python=python,
                                         threads=self._threads, log_dir=self.state_dir / "logs")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from deployer.compiled import DeploymentModel
-from deployer.errors import DeployerError
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,21 @@ class DeployResult:
 
 
 def default_bundle_builder(model: DeploymentModel, out_dir: Path) -> Path:
-    try:
-        from deployer.bundle import build_bundle  # type: ignore[attr-defined, unused-ignore]
-    except ImportError as exc:
-        raise DeployerError("the bundle builder (deployer.bundle) is not available in this checkout") from exc
-    return Path(build_bundle(model, out_dir))
+    """The bundle the emulator runs: the Lambda bundle, built for a Python this machine has.
+
+    With no CPython of the function's version here, dependencies are installed for this
+    interpreter's version instead, so their compiled wheels load (the emulator warns about it).
+    """
+    from deployer.bundle import build_bundle
+
+    return Path(build_bundle(local_runtime_model(model), out_dir))
+
+
+def local_runtime_model(model: DeploymentModel) -> DeploymentModel:
+    if interpreter_for(model.function.python) is not None:
+        return model
+    host = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return replace(model, function=replace(model.function, python=host))
 
 
 @functools.cache

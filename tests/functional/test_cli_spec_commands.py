@@ -68,6 +68,10 @@ def test_init_scaffolds_an_agent_that_validates(tmp_path: Path) -> None:
     assert {p.name for p in created.iterdir()} >= {"agent.yaml", "ticket_triage.py", "ticket_triage_model.py", "tests"}
     check = run("validate", "--spec", str(created / "agent.yaml"), cwd=tmp_path)
     assert check.returncode == 0, check.stderr + check.stdout
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(created / "tests")],
+                           cwd=created, capture_output=True, text=True, timeout=300)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "2 passed" in tests.stdout
 
 
 def test_init_refuses_a_directory_with_files(tmp_path: Path) -> None:
