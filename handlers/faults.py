@@ -59,7 +59,8 @@ class Faults:
     def before_action(self, rng: random.Random) -> None:
         """Called inside the action's deadline: leak, sleep, maybe raise."""
         if self.leak_kb:
-            _leaked.append(bytearray(self.leak_kb * 1024))
+            # Filled, not zeroed: a zeroed block can stay untouched pages that never count as resident.
+            _leaked.append(bytearray(b"\xa5") * (self.leak_kb * 1024))
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         if self.error_rate and rng.random() < self.error_rate:
