@@ -80,17 +80,27 @@ def diff(spec_path: str, env: str, out_dir: str, role_arn: str | None, as_json: 
 @click.option("--wait", is_flag=True, help="wait for the rollout to finish (Step Functions rollouts)")
 @click.option("--no-rollout", is_flag=True, help="update the stack but do not start the traffic shift")
 @click.option("--role-arn", default=None, help="CloudFormation service role for the change set")
+@click.option("--inject-error-rate", type=click.FloatRange(0, 1), default=0.0,
+              help="local only: share of the new version's requests that fail (to watch a rollback)")
+@click.option("--inject-latency-ms", type=click.FloatRange(min=0), default=0.0,
+              help="local only: latency added to each request of the new version")
+@click.option("--inject-cost-multiplier", type=click.FloatRange(min=0), default=1.0,
+              help="local only: multiplier of the new version's cost per request")
 @json_option
 def deploy(spec_path: str, env: str, out_dir: str, wait: bool, no_rollout: bool, role_arn: str | None,
-           as_json: bool) -> None:
+           inject_error_rate: float, inject_latency_ms: float, inject_cost_multiplier: float, as_json: bool) -> None:
     """Deploy one environment: to AWS (assets, change set, rollout) or into the local emulator."""
     model = _model(spec_path, env)
+    faults = {name: value for name, value, neutral in (("error_rate", inject_error_rate, 0.0),
+                                                        ("latency_ms", inject_latency_ms, 0.0),
+                                                        ("cost_multiplier", inject_cost_multiplier, 1.0)) if value != neutral}
+    if faults and model.target != "local":
+        raise DeployerError(f"fault injection is for the local emulator; {env} targets {model.target}",
+                            hint="rehearse a rollback with `deployer deploy --env <local env> --inject-error-rate 0.3`")
     if model.target == "local":
-        try:
-            from deployer.local.deploy import deploy_local
-        except ModuleNotFoundError as exc:
-            raise DeployerError("the local emulator is not available yet") from exc
-        local = deploy_local(model, spec_path=spec_path, wait=wait)
+        from deployer.local.deploy import deploy_local
+
+        local = deploy_local(model, spec_path=spec_path, wait=wait, faults=faults)
         click.echo(json.dumps(local, indent=2, default=str) if as_json else _local_summary(local))
         return
     from deployer.aws.clients import AwsClients

@@ -89,6 +89,13 @@ def _target(model: Any, target_url: str | None) -> Iterator[tuple[str | None, bo
         resolved = function_url(model)
         yield resolved.url, resolved.iam_auth
         return
+    from deployer.local.control import find_emulator, state_dir_for
+
+    running = find_emulator(state_dir_for(model.spec_file))
+    if running is not None and (running.get("agent"), running.get("environment")) == (model.agent, model.environment):
+        # `deployer local up` serves this environment: load what it runs
+        yield str(running["gateway_url"]), False
+        return
     from deployer.loadtest.emulated import emulated_target
 
     with emulated_target(model) as url:
