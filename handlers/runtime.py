@@ -16,6 +16,7 @@ import sys
 import time
 from resource import RUSAGE_SELF, getrusage  # POSIX; Lambda is Linux
 
+from handlers import agent_log as _agent_log
 from handlers.deadline import call_with_deadline
 from handlers.events import UNSET, Request, error_body, http_response, parse_event
 from handlers.telemetry import RequestReport, Telemetry, render_value
@@ -306,6 +307,9 @@ class Runtime:
                 timeout = min(timeout, remaining() / 1000 - LAMBDA_MARGIN_S)
             usage = RequestUsage(deadline=time.monotonic() + timeout)
             token = CURRENT_USAGE.set(usage)
+            # `self.log` lines carry the request: bound only once an agent logs (one attribute read otherwise)
+            log_scope = (_agent_log.enter_request(request_id, action.name, version, self.telemetry.stream)
+                         if _agent_log.active else None)
             try:
                 call = action.call
                 if self.faults is None:
@@ -314,6 +318,8 @@ class Runtime:
                     result = call_with_deadline(lambda: self._faulty(call, kwargs), timeout)
             finally:
                 CURRENT_USAGE.reset(token)
+                if log_scope is not None:
+                    _agent_log.exit_request(log_scope)
             try:
                 output_json = self._to_json(result).decode()  # type: ignore[misc]
             except Exception as exc:

@@ -12,7 +12,8 @@ that runs in a notebook, under a debugger and in the Lambda runtime alike::
 
 The runtime creates the instance with `instantiate(cls, model=..., settings=...)`, which sets
 `self.model` and `self.settings` *before* `__init__` runs. A plain `Router()` works too; reading
-`self.model` then raises a message saying how to provide one.
+`self.model` then raises a message saying how to provide one. `self.log` is a structlog logger
+bound to the current request (`handlers.agent_log`), created on first use.
 
 For type checkers, declare what the runtime provides as annotations (no value)::
 
@@ -27,7 +28,7 @@ This module imports nothing heavy: it is on the Lambda cold path.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, overload, runtime_checkable
@@ -136,6 +137,41 @@ class _Provided:
         obj.__dict__[self.slot] = value
 
 
+class _Log:
+    """Class attribute `log`: the request-bound structlog logger, created on first access.
+
+    The logger is then stored in the instance's `__dict__` under `log`, so later reads are plain
+    attribute reads. Creating it imports structlog; agents that never read `self.log` never do.
+    """
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        from handlers.agent_log import agent_logger
+
+        settings = obj.__dict__.get("_deployer_settings") or AgentSettings()
+        logger = agent_logger(agent=settings.agent, environment=settings.environment)
+        obj.__dict__["log"] = logger
+        return logger
+
+
+def _code_objects(cls: type) -> Iterator[Any]:
+    for klass in cls.__mro__[:-1]:  # not object
+        for value in vars(klass).values():
+            func = value.__func__ if isinstance(value, (staticmethod, classmethod)) else getattr(value, "fget", value)
+            code = getattr(func, "__code__", None)
+            stack = [code] if code is not None else []
+            while stack:
+                code = stack.pop()
+                yield code
+                stack.extend(c for c in code.co_consts if isinstance(c, type(code)))
+
+
+def _uses_log(cls: type) -> bool:
+    """Whether the class's code reads an attribute named `log` (then the runtime binds requests for it)."""
+    return any("log" in code.co_names for code in _code_objects(cls))
+
+
 def agent(cls: type[T]) -> type[T]:
     """Mark a class as an agent: its `@action` methods become the deployable actions."""
     if not inspect.isclass(cls):
@@ -143,6 +179,8 @@ def agent(cls: type[T]) -> type[T]:
     for name in ("model", "settings"):
         if name not in cls.__dict__:
             setattr(cls, name, _Provided(name))
+    if not hasattr(cls, "log"):
+        setattr(cls, "log", _Log())  # noqa: B010  (a descriptor on the user's class)
     setattr(cls, AGENT_ATTR, True)
     return cls
 
@@ -220,6 +258,10 @@ def monitor_overrides(method: Any) -> MonitorOverrides | None:
 def instantiate(cls: type[T], *, model: Any = None, settings: AgentSettings | None = None) -> T:
     """Create an agent with `self.model`/`self.settings` set before its `__init__` runs."""
     obj = cls.__new__(cls)
+    if isinstance(inspect.getattr_static(cls, "log", None), _Log) and _uses_log(cls):
+        from handlers import agent_log
+
+        agent_log.expect()
     if model is not None:
         obj.__dict__["_deployer_model"] = model
     obj.__dict__["_deployer_settings"] = settings if settings is not None else AgentSettings()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -52,7 +53,8 @@ def up(spec_path: str, env: str | None, time_scale: float, port: int, moto_port:
     """Start the emulator in the foreground; Ctrl-C stops it cleanly.
 
     Prints the gateway URL (the Function URL stand-in), the moto endpoint (point boto3 at it with
-    AWS_ENDPOINT_URL) and the control URL. Other commands (`deploy --env local`, `status`,
+    AWS_ENDPOINT_URL) and the control URL, then one line per emulator event (also appended as JSON
+    to events.log in the state directory). Other commands (`deploy --env local`, `status`,
     `rollback`, `alerts`) find it through .deployer/local/emulator.json next to the spec.
     """
     from deployer.local.control import find_emulator, state_dir_for
@@ -70,8 +72,10 @@ def up(spec_path: str, env: str | None, time_scale: float, port: int, moto_port:
         stop.set()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # events (deploys, shifts, alarms, rollbacks...) also print here, one line each; colours only on a terminal
     emulator = Emulator(model, state_dir=state_dir, time_scale=time_scale, gateway_port=port, moto_port=moto_port,
-                        on_restart=on_restart, advertise=True)  # type: ignore[arg-type]
+                        on_restart=on_restart, advertise=True,  # type: ignore[arg-type]
+                        event_console=sys.stdout)
     try:
         emulator.start()
         ends = emulator.endpoints()

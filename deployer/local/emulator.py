@@ -25,13 +25,14 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 from deployer.compiled import DeploymentModel, RolloutStep
 from deployer.errors import DeployerError
 from deployer.local.alarms import AlarmEvaluator, LowSamplePolicy, Transition
 from deployer.local.clock import Clock, ScaledClock
 from deployer.local.control import ControlServer, remove_discovery, write_discovery
+from deployer.local.event_log import EVENTS_FILE, EventLog
 from deployer.local.gateway import FunctionRuntime, Gateway, gateway_request
 from deployer.local.metrics import MetricStore, parse_emf
 from deployer.local.moto_state import AwsState, MotoProcess
@@ -68,6 +69,7 @@ class Emulator:
         advertise: bool = False,
         handler: str = "handlers.runtime.handler",
         clock: Clock | None = None,
+        event_console: TextIO | None = None,
     ) -> None:
         self._model = model
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
@@ -75,6 +77,8 @@ class Emulator:
             self._scratch = tempfile.TemporaryDirectory(prefix="deployer-emulator-")
             state_dir = self._scratch.name
         self.state_dir = Path(state_dir).resolve()
+        # every timeline event also goes through structlog: JSON lines in events.log, and a console if given
+        self.event_log = EventLog(self.state_dir / EVENTS_FILE, console=event_console)
         self.clock: Clock = clock or ScaledClock(time_scale)
         self._ports = (gateway_port, control_port, moto_port)
         self._build = bundle_builder or default_bundle_builder
@@ -233,9 +237,14 @@ class Emulator:
     def _event(self, kind: str, message: str, **extra: Any) -> dict[str, Any]:
         at = self.clock.now()
         event = {"at": at, "time": iso(at), "kind": kind, "message": message, **extra}
+        self._record(event)
+        return event
+
+    def _record(self, event: dict[str, Any]) -> None:
+        """Add an event to the timeline and, in the same order, to the operational log (events.log)."""
         with self._lock:
             self.state.add_event(event)
-        return event
+            self.event_log.emit(event, agent=self.state.agent, environment=self.state.environment)
 
     def _persist(self) -> None:
         with self._lock:
@@ -503,7 +512,7 @@ class Emulator:
     def _on_rollout_change(self, state: RolloutState, event: dict[str, Any]) -> None:
         with self._lock:
             self.state.rollout = state.to_dict()
-            self.state.add_event({**event, "time": iso(event["at"])})
+            self._record({**event, "time": iso(event["at"])})
         self._persist()
 
     def rollout(self) -> dict[str, Any] | None:
