@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_ms": round(load_ms, 1),
         "artifact_bytes": args.artifact.stat().st_size,
         "vocabulary": sum(len(block.idf) for block in model.blocks),
-        "nonzero_weights": sum(len(block.weights) for block in model.blocks),
+        "nonzero_weights": sum(len(block.weights) + len(block.team_weights) for block in model.blocks),
         "python": platform.python_version(),
         "machine": platform.machine(),
         "load_average_1m": round(os.getloadavg()[0], 2),

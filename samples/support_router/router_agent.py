@@ -18,7 +18,7 @@ from pydantic import StringConstraints
 from handlers import AgentSettings, Model, action, agent
 
 #: Used when the spec sets no `model.confidence_threshold` (the value the training script chose).
-DEFAULT_CONFIDENCE_THRESHOLD = 0.82
+DEFAULT_CONFIDENCE_THRESHOLD = 0.77
 MAX_MESSAGE_CHARS = 5000
 #: The runtime validates requests against this (a 422 before the action runs: empty, blank or too
 #: long); the checks in `route` repeat it for direct calls from notebooks and tests.

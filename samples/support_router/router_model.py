@@ -9,9 +9,11 @@ bundle ships this file and the artifact and nothing heavy.
 Scoring a message: analyse it into word and character n-grams, weight each known n-gram by
 `(1 + ln tf) * idf`, L2-normalise each block, add the (sparse) class weights of each n-gram,
 softmax over the 77 intents (with the temperature fitted by cross-validation, so probabilities
-are calibrated), then sum the intent probabilities per team. The router's confidence
-is the probability of the chosen team: a message split between two intents of the same team is
-still routed with confidence.
+are calibrated), then sum the intent probabilities per team. If the artifact has a team head (a
+second logistic regression, over the 9 teams, on the same features; `team_head` in the JSON),
+the team probabilities are `(1 - w) * summed + w * softmax(team head)`, with its temperature
+and `w` chosen by cross-validation. The router's confidence is the probability of the chosen
+team: a message split between two intents of the same team is still routed with confidence.
 
 The runtime reaches the model through `load(artifacts_dir, parameters)` (spec: `model.id:
 router_model:load`) and calls `predict(text)` on what it returns.
@@ -83,7 +85,10 @@ def encode_array(values: Iterable[float | int], typecode: str) -> str:
 
 @dataclass(frozen=True)
 class _Block:
-    """One TF-IDF vectorizer's vocabulary with its idf and sparse class weights (CSR by term)."""
+    """One TF-IDF vectorizer's vocabulary with its idf and sparse class weights (CSR by term).
+
+    `team_*`: the same layout for the optional team head (weights over the teams), empty without it.
+    """
 
     analyzer: str
     ngram_range: tuple[int, int]
@@ -92,11 +97,15 @@ class _Block:
     row_start: list[int]
     classes: list[int]
     weights: list[float]
+    team_row_start: list[int]
+    team_classes: list[int]
+    team_weights: list[float]
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> _Block:
         terms: list[str] = data["terms"]
         low, high = data["ngram_range"]
+        has_team = "team_row_start" in data
         return cls(
             analyzer=data["analyzer"],
             ngram_range=(int(low), int(high)),
@@ -105,9 +114,13 @@ class _Block:
             row_start=_decode(data["row_start"], "I"),
             classes=_decode(data["classes"], "B"),
             weights=_decode(data["weights"], "f"),
+            team_row_start=_decode(data["team_row_start"], "I") if has_team else [],
+            team_classes=_decode(data["team_classes"], "B") if has_team else [],
+            team_weights=_decode(data["team_weights"], "f") if has_team else [],
         )
 
-    def add_scores(self, text: str, scores: list[float]) -> None:
+    def features(self, text: str) -> list[tuple[int, float]]:
+        """The message's L2-normalised TF-IDF values in this block: (term index, value)."""
         grams = (word_ngrams if self.analyzer == "word" else char_wb_ngrams)(text, self.ngram_range)
         found: list[tuple[int, float]] = []
         for gram, count in Counter(grams).items():
@@ -116,13 +129,28 @@ class _Block:
                 found.append((i, (1.0 + math.log(count)) * self.idf[i]))
         norm = math.sqrt(sum(value * value for _, value in found))
         if norm == 0.0:
-            return
-        row_start, classes, weights = self.row_start, self.classes, self.weights
-        for i, value in found:
-            scaled = value / norm
-            start, end = row_start[i], row_start[i + 1]
-            for k, weight in zip(classes[start:end], weights[start:end], strict=True):
-                scores[k] += scaled * weight
+            return []
+        return [(i, value / norm) for i, value in found]
+
+    def add_scores(self, text: str, scores: list[float]) -> None:
+        _add(self.features(text), self.row_start, self.classes, self.weights, scores)
+
+
+def _add(
+    found: list[tuple[int, float]], row_start: list[int], classes: list[int], weights: list[float], scores: list[float]
+) -> None:
+    for i, scaled in found:
+        start, end = row_start[i], row_start[i + 1]
+        for k, weight in zip(classes[start:end], weights[start:end], strict=True):
+            scores[k] += scaled * weight
+
+
+def _softmax(scores: list[float], temperature: float) -> list[float]:
+    top = max(scores)
+    inverse_t = 1.0 / temperature
+    exps = [math.exp((s - top) * inverse_t) for s in scores]
+    total = sum(exps)
+    return [e / total for e in exps]
 
 
 class RouterModel:
@@ -138,30 +166,44 @@ class RouterModel:
         self.intercept: list[float] = [float(b) for b in artifact["intercept"]]
         self.temperature = float(artifact.get("temperature", 1.0))  # calibration, fitted by train.py
         self.blocks = [_Block.from_json(block) for block in artifact["blocks"]]
+        # Optional team head: a 9-class model on the same features, blended into the team probabilities.
+        head: Mapping[str, Any] = artifact.get("team_head") or {}
+        self.team_weight = float(head.get("weight", 0.0))
+        self.team_intercept: list[float] = [float(b) for b in head.get("intercept", [0.0] * len(self.teams))]
+        self.team_temperature = float(head.get("temperature", 1.0))
         self.metadata: dict[str, Any] = dict(artifact.get("metadata", {}))
         self.top_k = top_k
 
     def intent_probabilities(self, text: str) -> list[float]:
         """Softmax over the intents, in `self.intents` order."""
+        return self._probabilities(text)[0]
+
+    def _probabilities(self, text: str) -> tuple[list[float], list[float]]:
+        """(intent probabilities, team probabilities); the second blends in the team head if any."""
         scores = list(self.intercept)
+        team_scores = list(self.team_intercept)
         text = text[:MAX_CHARS]
         for block in self.blocks:
-            block.add_scores(text, scores)
-        top = max(scores)
-        inverse_t = 1.0 / self.temperature
-        exps = [math.exp((s - top) * inverse_t) for s in scores]
-        total = sum(exps)
-        return [e / total for e in exps]
+            found = block.features(text)
+            _add(found, block.row_start, block.classes, block.weights, scores)
+            if self.team_weight > 0.0:
+                _add(found, block.team_row_start, block.team_classes, block.team_weights, team_scores)
+        probs = _softmax(scores, self.temperature)
+        team_probs = [0.0] * len(self.teams)
+        for i, p in enumerate(probs):
+            team_probs[self.team_of[i]] += p
+        if self.team_weight > 0.0:
+            w = self.team_weight
+            head = _softmax(team_scores, self.team_temperature)
+            team_probs = [(1.0 - w) * p + w * q for p, q in zip(team_probs, head, strict=True)]
+        return probs, team_probs
 
     def predict(self, text: str) -> dict[str, Any]:
         if not isinstance(text, str):
             raise TypeError(f"message must be a string, got {type(text).__name__}")
         if not text.strip():
             raise ValueError("message is empty: send the customer's text in the 'message' field")
-        probs = self.intent_probabilities(text)
-        team_probs = [0.0] * len(self.teams)
-        for i, p in enumerate(probs):
-            team_probs[self.team_of[i]] += p
+        probs, team_probs = self._probabilities(text)
         team = max(range(len(self.teams)), key=team_probs.__getitem__)
         # The intent reported is the likeliest one inside the chosen team, so they always agree.
         intent = max((i for i in range(len(probs)) if self.team_of[i] == team), key=probs.__getitem__)

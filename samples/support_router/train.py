@@ -4,13 +4,15 @@
 
 1. Split `data/train.csv` (BANKING77) into training and a stratified held-out set (15 %, fixed
    seed) and write the held-out row ids to `data/holdout_ids.json`. Nothing held out is used below.
-2. Fit TF-IDF (word 1-2 grams + char_wb 2-5 grams, sublinear tf) + multinomial logistic regression.
+2. Fit TF-IDF (word 1-2 grams + char_wb 2-5 grams, sublinear tf) + multinomial logistic regression
+   over the 77 intents, and a team head: a logistic regression over the 9 teams on the same features.
 3. Keep the largest `--keep` share of the weights (the rest are ~0) and export vocabulary, idf and
    sparse weights to `model/router.json`, which `router_model.py` scores with the standard library.
 4. Calibrate and choose the confidence threshold by 5-fold cross-validation on the training part
-   only: the softmax temperature that minimises the out-of-fold log-loss, then the lowest
-   threshold whose out-of-fold auto-routed share is at least `--target-accuracy` correct. Both go
-   into the artifact; put the threshold in agent.yaml `model.confidence_threshold`.
+   only: the softmax temperatures that minimise the out-of-fold log-losses, the weight of the team
+   head in the team probabilities, then the lowest threshold whose out-of-fold auto-routed share
+   is at least `--target-accuracy` correct. All go into the artifact; put the threshold in
+   agent.yaml `model.confidence_threshold`.
 
 Deterministic: the same data, seed and options give a byte-identical artifact.
 """
@@ -37,6 +39,7 @@ from sklearn.pipeline import FeatureUnion
 WORD_NGRAMS = (1, 2)
 CHAR_NGRAMS = (2, 5)
 THRESHOLD_GRID = [round(0.30 + 0.01 * i, 2) for i in range(66)]  # 0.30 .. 0.95
+TEAM_WEIGHT_GRID = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
 
 
 def build_features() -> FeatureUnion:
@@ -56,18 +59,27 @@ def build_features() -> FeatureUnion:
 class FittedRouter:
     """The scikit-learn model with its weights pruned and rounded to float32, as exported."""
 
-    def __init__(self, examples: Sequence[Example], *, c: float, keep: float) -> None:
+    def __init__(self, examples: Sequence[Example], *, c: float, keep: float, team_c: float = 0.0) -> None:
         self.features = build_features()
         matrix = self.features.fit_transform([e.text for e in examples])
         self.classifier = LogisticRegression(C=c, max_iter=5000)
         self.classifier.fit(matrix, [e.intent for e in examples])
         self.intents: list[str] = [str(name) for name in self.classifier.classes_]
-        weights = self.classifier.coef_.astype(np.float32)
-        if keep < 1.0:
-            cutoff = np.quantile(np.abs(weights), 1.0 - keep)
-            weights[np.abs(weights) < cutoff] = 0.0
-        self.weights = weights
+        self.weights = prune(self.classifier.coef_, keep)
         self.intercept = self.classifier.intercept_.astype(np.float32)
+        # The team head: a logistic regression over the teams on the same features (optional).
+        self.team_classifier: LogisticRegression | None = None
+        if team_c > 0:
+            self.team_classifier = LogisticRegression(C=team_c, max_iter=5000)
+            self.team_classifier.fit(matrix, [e.team for e in examples])
+            self.team_weights = prune(self.team_classifier.coef_, keep)
+            self.team_intercept = self.team_classifier.intercept_.astype(np.float32)
+
+    def team_logits(self, texts: Sequence[str]) -> np.ndarray:
+        if self.team_classifier is None:
+            raise ValueError("no team head: fit with team_c > 0")
+        scores = self.features.transform(list(texts)) @ self.team_weights.T.astype(np.float64)
+        return np.asarray(np.asarray(scores) + self.team_intercept.astype(np.float64))
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         scores = self.features.transform(list(texts)) @ self.weights.T.astype(np.float64)
@@ -76,35 +88,36 @@ class FittedRouter:
     def intent_probabilities(self, texts: Sequence[str], temperature: float = 1.0) -> np.ndarray:
         return softmax(self.logits(texts) / temperature)
 
-    def export(self, intent_team: dict[str, str], metadata: dict[str, Any], temperature: float = 1.0) -> dict[str, Any]:
+    def export(
+        self, intent_team: dict[str, str], metadata: dict[str, Any], temperature: float = 1.0,
+        team_temperature: float = 1.0, team_weight: float = 0.0,
+    ) -> dict[str, Any]:
         blocks = []
         offset = 0
+        head = self.team_classifier is not None and team_weight > 0
         for name, vectorizer in self.features.transformer_list:
             vocabulary: dict[str, int] = vectorizer.vocabulary_
             terms = sorted(vocabulary, key=vocabulary.__getitem__)
-            block_weights = self.weights[:, offset : offset + len(terms)]
+            columns = slice(offset, offset + len(terms))
             offset += len(terms)
-            row_start: list[int] = [0]
-            classes: list[int] = []
-            values: list[float] = []
-            for j in range(len(terms)):
-                nonzero = np.flatnonzero(block_weights[:, j])
-                classes.extend(int(k) for k in nonzero)
-                values.extend(float(v) for v in block_weights[nonzero, j])
-                row_start.append(len(classes))
-            blocks.append(
-                {
-                    "name": name,
-                    "analyzer": vectorizer.analyzer,
-                    "ngram_range": list(vectorizer.ngram_range),
-                    "terms": terms,
-                    "idf": encode_array(vectorizer.idf_.astype(np.float32).tolist(), "f"),
-                    "row_start": encode_array(row_start, "I"),
-                    "classes": encode_array(classes, "B"),
-                    "weights": encode_array(values, "f"),
-                }
-            )
-        return {
+            row_start, classes, values = sparse_by_term(self.weights[:, columns])
+            block = {
+                "name": name,
+                "analyzer": vectorizer.analyzer,
+                "ngram_range": list(vectorizer.ngram_range),
+                "terms": terms,
+                "idf": encode_array(vectorizer.idf_.astype(np.float32).tolist(), "f"),
+                "row_start": encode_array(row_start, "I"),
+                "classes": encode_array(classes, "B"),
+                "weights": encode_array(values, "f"),
+            }
+            if head:
+                row_start, classes, values = sparse_by_term(self.team_weights[:, columns])
+                block["team_row_start"] = encode_array(row_start, "I")
+                block["team_classes"] = encode_array(classes, "B")
+                block["team_weights"] = encode_array(values, "f")
+            blocks.append(block)
+        artifact: dict[str, Any] = {
             "format": FORMAT,
             "intents": self.intents,
             "teams": sorted(set(intent_team.values())),
@@ -114,6 +127,38 @@ class FittedRouter:
             "blocks": blocks,
             "metadata": metadata,
         }
+        if head:
+            assert self.team_classifier is not None
+            if [str(t) for t in self.team_classifier.classes_] != artifact["teams"]:
+                raise ValueError("the team head's classes are not the sorted teams")
+            artifact["team_head"] = {
+                "intercept": [float(b) for b in self.team_intercept],
+                "temperature": team_temperature,
+                "weight": team_weight,
+            }
+        return artifact
+
+
+def prune(coef: np.ndarray, keep: float) -> np.ndarray:
+    """float32 weights with all but the largest `keep` share (by magnitude) set to 0."""
+    weights = coef.astype(np.float32)
+    if keep < 1.0:
+        cutoff = np.quantile(np.abs(weights), 1.0 - keep)
+        weights[np.abs(weights) < cutoff] = 0.0
+    return weights
+
+
+def sparse_by_term(block_weights: np.ndarray) -> tuple[list[int], list[int], list[float]]:
+    """(row_start, classes, values): the nonzero weights of each term (column), CSR by term."""
+    row_start: list[int] = [0]
+    classes: list[int] = []
+    values: list[float] = []
+    for j in range(block_weights.shape[1]):
+        nonzero = np.flatnonzero(block_weights[:, j])
+        classes.extend(int(k) for k in nonzero)
+        values.extend(float(v) for v in block_weights[nonzero, j])
+        row_start.append(len(classes))
+    return row_start, classes, values
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -163,31 +208,55 @@ def choose_threshold(confidence: np.ndarray, correct: np.ndarray, target: float)
 
 def cross_validate(
     training: Sequence[Example], intent_team: dict[str, str], *, folds: int, seed: int, c: float, keep: float,
-    target: float,
+    target: float, team_c: float = 0.0,
 ) -> dict[str, Any]:
-    """Out-of-fold logits on the training part -> the temperature, then the threshold."""
+    """Out-of-fold logits on the training part -> the temperatures, the team-head weight, the threshold.
+
+    With a team head (`team_c > 0`), the team probabilities are `(1 - w) * (sum of the intent
+    probabilities per team) + w * (team head probabilities)`; `w` is the grid value whose
+    out-of-fold auto-routed share at the target accuracy is the largest, among the weights that
+    do not lower the out-of-fold team accuracy of the intent model alone (`w = 0`); the smallest
+    such weight on ties.
+    """
     labels = np.array([e.intent for e in training])
     intents = sorted(set(intent_team))
+    teams = sorted(set(intent_team.values()))
     logits = np.zeros((len(training), len(intents)))
+    team_logits = np.zeros((len(training), len(teams)))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fit_rows, val_rows in splitter.split(np.zeros(len(training)), labels):
-        fold = FittedRouter([training[i] for i in fit_rows], c=c, keep=keep)
+        fold = FittedRouter([training[i] for i in fit_rows], c=c, keep=keep, team_c=team_c)
         if fold.intents != intents:
             raise ValueError("a cross-validation fold is missing an intent; use fewer folds")
-        logits[val_rows] = fold.logits([training[i].text for i in val_rows])
+        texts = [training[i].text for i in val_rows]
+        logits[val_rows] = fold.logits(texts)
+        if team_c > 0:
+            team_logits[val_rows] = fold.team_logits(texts)
     label_index = np.array([intents.index(name) for name in labels])
+    team_index = np.array([teams.index(e.team) for e in training])
     temperature = fit_temperature(logits, label_index)
-    teams = sorted(set(intent_team.values()))
-    chosen, confidence = team_confidence(softmax(logits / temperature), intents, teams, intent_team)
-    correct = np.array([teams[t] == e.team for t, e in zip(chosen, training, strict=True)])
-    choice = choose_threshold(confidence, correct, target)
-    return {
-        "folds": folds,
-        "target_accuracy": target,
-        "temperature": temperature,
-        "team_accuracy": float(correct.mean()),
-        **choice,
-    }
+    team_temperature = fit_temperature(team_logits, team_index) if team_c > 0 else 1.0
+    membership = np.zeros((len(intents), len(teams)))
+    for i, name in enumerate(intents):
+        membership[i, teams.index(intent_team[name])] = 1.0
+    summed = softmax(logits / temperature) @ membership
+    head = softmax(team_logits / team_temperature)
+    best: dict[str, Any] = {}
+    for weight in TEAM_WEIGHT_GRID if team_c > 0 else [0.0]:
+        team_probs = (1.0 - weight) * summed + weight * head
+        correct = team_probs.argmax(axis=1) == team_index
+        choice = choose_threshold(team_probs.max(axis=1), correct, target)
+        candidate = {"team_weight": weight, "team_accuracy": float(correct.mean()), **choice}
+        if not best:
+            best = baseline = candidate
+        elif (candidate["auto_routed_accuracy"] >= target
+              and candidate["team_accuracy"] >= baseline["team_accuracy"]
+              and candidate["auto_routed_share"] > best["auto_routed_share"]):
+            best = candidate
+    result: dict[str, Any] = {"folds": folds, "target_accuracy": target, "temperature": temperature}
+    if team_c > 0:
+        result["team_temperature"] = team_temperature
+    return {**result, **best}
 
 
 def write_json(path: Path, data: Any) -> str:
@@ -203,6 +272,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--holdout-fraction", type=float, default=0.15)
     parser.add_argument("--c", type=float, default=30.0, help="inverse L2 strength of the logistic regression")
     parser.add_argument("--keep", type=float, default=0.1, help="share of the weights kept in the artifact")
+    parser.add_argument("--team-c", type=float, default=30.0,
+                        help="inverse L2 strength of the team head (a 9-class model); 0: no team head")
+    parser.add_argument("--team-weight", type=float, default=0.3,
+                        help="the team head's weight when --cv-folds 0 (else chosen by cross-validation)")
     parser.add_argument("--cv-folds", type=int, default=5, help="0 skips the threshold search")
     parser.add_argument("--target-accuracy", type=float, default=0.99)
     parser.add_argument("--train-fraction", type=float, default=1.0,
@@ -237,21 +310,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         "training_examples": len(training),
         "c": args.c,
         "keep": args.keep,
+        "team_c": args.team_c,
         "word_ngrams": list(WORD_NGRAMS),
         "char_ngrams": list(CHAR_NGRAMS),
         "sklearn_version": sklearn.__version__,
     }
     if args.cv_folds >= 2:
         cv = cross_validate(training, intent_team, folds=args.cv_folds, seed=args.seed, c=args.c, keep=args.keep,
-                            target=args.target_accuracy)
+                            target=args.target_accuracy, team_c=args.team_c)
         metadata["cross_validation"] = cv
         metadata["confidence_threshold"] = cv["threshold"]
         metadata["temperature"] = cv["temperature"]
+        metadata["team_temperature"] = cv.get("team_temperature", 1.0)
+        metadata["team_weight"] = cv["team_weight"]
         print(f"cross-validation: {json.dumps(cv)}", file=sys.stderr)
 
-    router = FittedRouter(training, c=args.c, keep=args.keep)
-    digest = write_json(args.out, router.export(intent_team, metadata, float(metadata.get("temperature", 1.0))))
+    router = FittedRouter(training, c=args.c, keep=args.keep, team_c=args.team_c)
+    team_weight = float(metadata.get("team_weight", args.team_weight)) if args.team_c > 0 else 0.0
+    artifact = router.export(intent_team, metadata, float(metadata.get("temperature", 1.0)),
+                             float(metadata.get("team_temperature", 1.0)), team_weight)
+    digest = write_json(args.out, artifact)
     nonzero = int(np.count_nonzero(router.weights))
+    if "team_head" in artifact:
+        nonzero += int(np.count_nonzero(router.team_weights))
     print(json.dumps({"artifact": str(args.out), "sha256": digest, "bytes": args.out.stat().st_size,
                       "features": int(router.weights.shape[1]), "nonzero_weights": nonzero,
                       "confidence_threshold": metadata.get("confidence_threshold")}))

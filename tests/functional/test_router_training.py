@@ -75,6 +75,29 @@ def test_pure_python_scores_equal_scikit_learn_probabilities(tmp_path: Path) -> 
         assert model.intent_probabilities(text) == pytest.approx(list(row), abs=1e-6)
 
 
+@pytest.mark.slow
+def test_pure_python_team_probabilities_equal_the_blend_of_both_scikit_learn_models(tmp_path: Path) -> None:
+    import numpy as np
+    import train as training
+
+    examples = router_data.load_examples()
+    fitted_on, scored = examples[::9], examples[4::31]
+    fitted = training.FittedRouter(fitted_on, c=10.0, keep=1.0, team_c=10.0)
+    artifact = fitted.export(router_data.load_teams(), {}, temperature=0.8, team_temperature=0.9, team_weight=0.3)
+    model = router_model.RouterModel(json.loads(json.dumps(artifact)))
+
+    texts = [e.text for e in scored]
+    matrix = fitted.features.transform(texts)
+    intent_probs = training.softmax(np.log(fitted.classifier.predict_proba(matrix)) / 0.8)
+    head_probs = training.softmax(np.log(fitted.team_classifier.predict_proba(matrix)) / 0.9)
+    membership = np.array([[float(artifact["intent_team"][i] == t) for t in model.teams] for i in model.intents])
+    expected = 0.7 * intent_probs @ membership + 0.3 * head_probs
+    for text, row in zip(texts, expected, strict=True):
+        result = model.predict(text)
+        assert result["confidence"] == pytest.approx(float(row.max()), abs=1e-6)
+        assert result["output"]["team"] == model.teams[int(row.argmax())]
+
+
 def test_the_artifact_loads_and_predicts_in_a_fresh_process_without_scikit_learn_or_numpy() -> None:
     code = f"""
 import json, sys

@@ -66,7 +66,8 @@ def test_prediction_has_the_provider_result_shape(model: router_model.RouterMode
     assert output["team"] == "cards"
     assert output["intent"] == "card_arrival"
     assert 0.5 < result["confidence"] <= 1.0
-    assert output["intent_probability"] <= result["confidence"] + 1e-9  # team prob sums its intents
+    # the team probability blends the sum of its intents' probabilities (weight 1 - w) with the team head's
+    assert (1.0 - model.team_weight) * output["intent_probability"] <= result["confidence"] + 1e-9
 
 
 def test_the_intent_always_belongs_to_the_team(model: router_model.RouterModel) -> None:
