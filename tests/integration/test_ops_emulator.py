@@ -213,10 +213,14 @@ def test_replay_against_canary_after_the_rollback_says_there_is_none(story: dict
 
 
 def test_replay_last_errors_summarises_the_batch(story: dict[str, Any]) -> None:
-    batch = story["pipeline"].replay_last("local", 3, errors_only=True)
+    # How many requests the canary served before its rollback depends on the weighted draw.
+    failed = len(story["pipeline"].inspect_errors("local", limit=10))
+    assert failed >= 1
+    n = min(3, failed)
+    batch = story["pipeline"].replay_last("local", n, errors_only=True)
     summary = batch.summary()
-    assert summary["replayed"] == 3 and summary["now_succeed"] == 3 and summary["fail"] == 0
-    assert summary["fixed"] == 3 and summary["changed"] == 3 and batch.version == "1"
+    assert summary["replayed"] == n and summary["now_succeed"] == n and summary["fail"] == 0
+    assert summary["fixed"] == n and summary["changed"] == n and batch.version == "1"
 
 
 def test_debug_compares_the_rolled_back_version_with_the_live_one(story: dict[str, Any]) -> None:
