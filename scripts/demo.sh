@@ -7,13 +7,15 @@ BIN=$PWD/.venv/bin
 DEPLOYER="$BIN/deployer"
 OUT=reports/demo
 export COLUMNS=${COLUMNS:-140}
+# A fresh emulator state for this run (deployer keeps it in .deployer/local otherwise).
+export DEPLOYER_LOCAL_DIR=$PWD/$OUT/emulator-state
+rm -rf "$OUT"
 mkdir -p "$OUT"
-rm -f "$OUT"/*.log "$OUT"/alerts.jsonl
 
 step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
 pids=()
 cleanup() {
-    for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
@@ -86,7 +88,8 @@ Where to look:
   $OUT/report.html          the load test report (plots: latency over time, histogram, errors, memory)
   $OUT/report.json          every figure of the SLO gate
   $OUT/alerts.jsonl         the alert payloads the receiver got
-  $OUT/emulator.log         the emulator's log (deploys, weight shifts, alarm state changes, rollbacks)
+  $OUT/emulator.log         the emulator's console (deploys, weight shifts, alarm state changes, rollbacks)
+  $OUT/emulator-state/events.log   the same events as JSON lines
   cdk.out/                  the synthesized CloudFormation templates and the Lambda bundle asset
 Next: deployer drill (a rollback drill for any strategy), deployer --help, README.md.
 MSG

@@ -21,8 +21,11 @@ from deployer.errors import DeployerError
 
 
 def runtime_requirements() -> tuple[str, ...]:
-    """The runtime's own dependencies, pinned to this install (Lambda's runtime provides boto3)."""
-    return (f"pydantic=={metadata.version('pydantic')}",)
+    """The runtime's own dependencies, pinned to this install (Lambda's runtime provides boto3).
+
+    structlog backs `self.log` in agents; it is imported only when an agent logs.
+    """
+    return (f"pydantic=={metadata.version('pydantic')}", f"structlog=={metadata.version('structlog')}")
 
 
 def platforms(architecture: str, python: str) -> tuple[str, ...]:

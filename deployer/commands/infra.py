@@ -146,6 +146,8 @@ def _local_summary(result: dict[str, Any]) -> str:
     lines = [f"local: version {result.get('version')}" + (" (new)" if result.get("created") else " (unchanged)")]
     if result.get("message"):
         lines.append(f"  {result['message']}")
-    if result.get("rollout"):
-        lines.append(f"  rollout: {json.dumps(result['rollout'], default=str)}")
+    rollout = result.get("rollout")
+    if rollout:
+        lines.append(f"  rollout of v{rollout.get('version')} from v{rollout.get('stable_version')}: {rollout.get('status')}")
+        lines += [f"    {event.get('message')}" for event in rollout.get("events", [])]
     return "\n".join(lines)

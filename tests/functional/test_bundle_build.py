@@ -138,3 +138,28 @@ def test_the_bundle_handler_runs_in_a_plain_python_process(built: Any, tmp_path:
     assert len(records) == 4 and len(metrics) == 4
     assert records[3]["input"] == {"text": "[REDACTED:email]"}
     assert metrics[0]["Version"] == "4" and metrics[0]["ModelConfidence"] > 0
+
+
+def test_an_agent_that_logs_runs_from_its_bundle_alone(project: Path, tmp_path_factory: pytest.TempPathFactory,
+                                                      tmp_path: Path) -> None:
+    """`self.log` needs structlog in the bundle: the bundle ships it, the plain process has no site-packages."""
+    from tests.helpers.agent_fixtures import AGENT_MODULE
+
+    source = project.parent / "code" / f"{AGENT_MODULE}.py"
+    original = source.read_text()
+    logging_agent = original.replace(
+        "        return Decision(team=first.text, confidence=min(first.confidence or 0, second.confidence or 0))",
+        "        self.log.info('classified', team=first.text)\n"
+        "        return Decision(team=first.text, confidence=min(first.confidence or 0, second.confidence or 0))")
+    assert logging_agent != original
+    source.write_text(logging_agent)
+    try:
+        logged = build(compile_project(project), tmp_path_factory.mktemp("logged"), cache_dir=CACHE)
+    finally:
+        source.write_text(original)
+    result = run_bundle(logged.path, [("classify", json.dumps({"text": "charge on my card"}))], tmp_path)
+    assert [answer["statusCode"] for answer in result["answers"]] == [200]
+    agent_lines = [line for line in result["lines"] if line.get("message") == "classified"]
+    assert len(agent_lines) == 1 and agent_lines[0]["team"] == "billing"
+    record = next(line for line in result["lines"] if line.get("event") == "request")
+    assert agent_lines[0]["request_id"] == record["request_id"]
