@@ -9,6 +9,7 @@ the real HTTP calls the emulator makes when an alarm fires:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
@@ -60,10 +61,8 @@ def main() -> None:
     stop.daemon = True  # Ctrl-C must not wait for it
     stop.start()
     print(f"alert receiver on http://127.0.0.1:{args.port} (writing {args.out})", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     server.server_close()
     sys.exit(0)
 
