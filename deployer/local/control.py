@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from deployer.errors import DeployerError
+from deployer.local.loopback import LoopbackServer
 from deployer.local.state import DISCOVERY_FILE, write_json_atomic
 
 if TYPE_CHECKING:
@@ -211,20 +211,6 @@ class _ControlServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
-class ControlServer:
+class ControlServer(LoopbackServer):
     def __init__(self, emulator: Emulator, *, port: int = 0) -> None:
-        self._server = _ControlServer(("127.0.0.1", port), emulator)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="control", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_ControlServer(("127.0.0.1", port), emulator), name="control")

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from deployer.errors import DeployerError
+from deployer.local.loopback import LoopbackServer
 from deployer.local.workers import VersionWorker
 
 PIN_HEADER = "x-deployer-invoke-version"
@@ -283,25 +284,11 @@ class _GatewayServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
-class Gateway:
+class Gateway(LoopbackServer):
     """The HTTP server in front of a `FunctionRuntime`, on 127.0.0.1."""
 
     def __init__(self, runtime: FunctionRuntime, *, port: int = 0) -> None:
-        self._server = _GatewayServer(("127.0.0.1", port), runtime)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="gateway", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_GatewayServer(("127.0.0.1", port), runtime), name="gateway")
 
 
 def gateway_request(gateway_url: str, action: str, body: bytes, *, replay: bool = False,
