@@ -67,7 +67,12 @@ def main() -> None:
     current = README.read_text(encoding="utf-8")
     updated = render_readme(current)
     if "--check" in sys.argv:
-        sys.exit(0 if updated == current else "README.md is stale: run python -m deployer.docs")
+        if updated != current:
+            import difflib
+
+            diff = "".join(difflib.unified_diff(current.splitlines(True), updated.splitlines(True), "README.md", "rendered", n=1))
+            sys.exit(f"README.md is stale: run python -m deployer.docs\n{diff[:4000]}")
+        return
     README.write_text(updated, encoding="utf-8")
 
 

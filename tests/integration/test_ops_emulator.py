@@ -152,6 +152,10 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             sent += 1
             time.sleep(0.02)
         out["rollout"] = pipeline.rollout("local")
+        # The canary's share of traffic before its rollback is a weighted draw; two requests pinned
+        # to version 2 (a caller using the version qualifier) make its failures at least three.
+        for i in range(2):
+            emu.invoke("echo", {"text": f"pinned {i}"}, version=v2["version"])
         settle(pipeline)
         yield out
     receiver.close()
@@ -181,7 +185,8 @@ def test_errors_lists_the_faulty_versions_failures_with_their_input(story: dict[
     assert [f.ts_ms for f in failures] == sorted((f.ts_ms for f in failures), reverse=True)
     first = failures[0]
     assert first.status >= 500 and first.error_type and first.has_input
-    assert first.input["text"].startswith("during canary")
+    assert first.input["text"].startswith(("during canary", "pinned"))
+    assert any(f.input["text"].startswith("during canary") for f in failures if f.has_input)  # routed by weight
     assert story["pipeline"].inspect_errors("local", version="1") == []
 
 
