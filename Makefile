@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("deployer needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" --config-settings editable_mode=compat  # a plain .pth: no import hook at every start
+	$(BIN)/python -m compileall -q deployer handlers infra  # cached bytecode, even where writing it is off
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

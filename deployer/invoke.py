@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -164,10 +165,12 @@ def function_url_event(action: str, body: str | bytes, headers: dict[str, str] |
 
 def forget_code_modules(root: Path) -> None:
     """Drop modules imported from `root`, so the next import reads the code on disk again."""
-    prefix = str(root.resolve())
+    # String prefixes of the root as given and as resolved: resolving every loaded module's path
+    # instead costs ~50 ms with a few hundred modules loaded (it was most of `deployer validate`).
+    prefixes = tuple(dict.fromkeys(os.path.join(str(path), "") for path in (root.absolute(), root.resolve())))
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if file and str(Path(file).resolve()).startswith(prefix + "/"):
+        if file and file.startswith(prefixes):
             del sys.modules[name]
 
 
