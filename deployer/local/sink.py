@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.errors import DeployerError
+from deployer.local.processes import reap
 
 
 class TelemetrySink:
@@ -108,13 +109,7 @@ class TelemetrySink:
             self.flush(sync=True)
             self._conn.close()
             self._conn = None
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        reap(self._proc, grace_s=10)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
+from deployer.local.processes import reap
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 
@@ -170,13 +171,7 @@ class VersionWorker:
                 conn.send_bytes(b'{"op": "stop"}')
         self._close(connections)
         self._live = 0
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            try:
-                proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=3)
+        reap(self._proc, grace_s=3)
 
 
 def worker_environment(base: dict[str, str], **extra: str) -> dict[str, str]:
