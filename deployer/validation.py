@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from deployer.compiled import DeploymentModel
 from deployer.compiler import compile_all, compile_environment
-from deployer.errors import Issue, SpecError
+from deployer.errors import SpecError
 from deployer.spec import load_spec
 
 
@@ -34,18 +34,12 @@ def validate_spec(path: str, *, environment: str | None = None, check_code: bool
 
 
 def _code_problems(models: dict[str, DeploymentModel]) -> list[tuple[str, str]]:
-    """Problems of the agent code itself (imports, actions, type hints), if the checker is there."""
-    try:
-        from deployer.bundle.codecheck import check_code
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("deployer.bundle"):
-            return []
-        raise
+    """Problems of the agent code itself: imports, actions, type hints (the code is the same in every environment)."""
+    from deployer.bundle.codecheck import check_code
+
     return list(check_code(next(iter(models.values()))))
 
 
 def _path(dotted: str) -> tuple[str | int, ...]:
     return tuple(int(p) if p.isdigit() else p for p in dotted.replace("[", ".").replace("]", "").split(".") if p)
 
-
-__all__ = ["Issue", "ValidationReport", "validate_spec"]

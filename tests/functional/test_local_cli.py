@@ -62,6 +62,10 @@ def test_local_up_is_found_deployed_into_and_stops_cleanly(project, running):
     assert reply is not None and reply["status"] == 200 and reply["body"]["output"] == {"text": "hihi"}
     assert reply["version"] == "1"
 
+    via_cli = run("invoke", "echo", "--env", "local", "--data", '{"text": "yo", "times": 3}', cwd=project.parent)
+    assert via_cli.returncode == 0, via_cli.stderr
+    assert "from version 1 via http://127.0.0.1:" in via_cli.stdout and '"yoyoyo"' in via_cli.stdout
+
     status = run("status", "--env", "local", "--json", cwd=project.parent)
     assert status.returncode == 0, status.stderr
     assert '"1"' in status.stdout
@@ -97,3 +101,18 @@ def test_drill_exits_1_when_the_faulty_version_is_promoted(project):
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is False and report["rollout_status"] == "succeeded"
+
+
+def test_invoke_env_local_without_an_emulator_runs_in_process_and_says_so(project):
+    result = run("invoke", "echo", "--env", "local", "--data", '{"text": "a", "times": 2}', cwd=project.parent)
+    assert result.returncode == 0, result.stderr
+    assert "no local emulator is running" in result.stderr and "invoking in-process" in result.stderr
+    assert '"aa"' in result.stdout and "metrics (EMF)" in result.stdout
+
+
+def test_fault_injection_is_refused_outside_the_emulator(project):
+    spec = project.read_text().replace("environments:\n", "environments:\n  staging:\n    region: eu-west-1\n", 1)
+    project.write_text(spec)
+    result = run("deploy", "--env", "staging", "--inject-error-rate", "0.5", cwd=project.parent)
+    assert result.returncode == 1
+    assert "fault injection is for the local emulator; staging targets aws" in result.stderr
