@@ -95,6 +95,12 @@ class Notifications(Construct):
         )
 
 
+def _carries_credentials(url: str) -> bool:
+    """A query string or user info may hold a token: such a URL must be a reference."""
+    rest = url.split("://", 1)[-1]
+    return "?" in url or "@" in rest.split("/", 1)[0]
+
+
 def forwarder_environment(target: NotificationModel) -> dict[str, str]:
     """The forwarder's configuration: references to secrets, never their values."""
     env = {"FORWARD_KIND": target.kind, "FORWARD_TARGET": target.name}
@@ -112,6 +118,10 @@ def forwarder_environment(target: NotificationModel) -> dict[str, str]:
             )
         if target.routing_key:
             env["FORWARD_ROUTING_KEY_REF"] = target.routing_key
+    elif target.kind == "webhook" and target.endpoint.startswith("https://") and not _carries_credentials(target.endpoint):
+        # A plain https endpoint holds no secret (the spec refuses tokened URLs); its shared secret is a reference.
+        if target.routing_key:
+            env["FORWARD_SECRET_REF"] = target.routing_key
     elif not is_reference(target.endpoint):
         raise DeployerError(
             f"notification {target.name!r}: a {target.kind} URL would be written into the template",

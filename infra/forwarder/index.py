@@ -11,7 +11,7 @@ environment; the template only holds the references. Standard library plus boto3
 the Lambda runtime, imported on first use).
 
 Environment: FORWARD_KIND (slack | pagerduty | webhook), FORWARD_TARGET (name),
-FORWARD_URL or FORWARD_URL_REF, FORWARD_ROUTING_KEY_REF (pagerduty).
+FORWARD_URL or FORWARD_URL_REF, FORWARD_ROUTING_KEY_REF (pagerduty), FORWARD_SECRET_REF (webhook bearer token).
 """
 
 from __future__ import annotations
@@ -115,11 +115,18 @@ def build_request(notice: Notice, env: dict[str, str]) -> tuple[str, dict[str, A
     return url, {"target": env.get("FORWARD_TARGET", ""), "notice": asdict(notice)}
 
 
-def post(url: str, body: dict[str, Any]) -> int:
+def auth_headers(env: dict[str, str]) -> dict[str, str]:
+    """A webhook's shared secret, sent as a bearer token (read from its reference at run time)."""
+    ref = env.get("FORWARD_SECRET_REF")
+    return {"Authorization": f"Bearer {resolve(ref)}"} if ref else {}
+
+
+def post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> int:
     if not url.startswith("https://"):
         raise ValueError("refusing to forward a notification over a non-HTTPS URL")
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST")
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", **(headers or {})},
+        method="POST")
     with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
         return int(response.status)
 
@@ -132,6 +139,6 @@ def handler(event: dict[str, Any], context: Any = None) -> dict[str, int]:
         if request is None:
             skipped += 1
             continue
-        post(*request)
+        post(*request, headers=auth_headers(env))
         sent += 1
     return {"forwarded": sent, "skipped": skipped}

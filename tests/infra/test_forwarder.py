@@ -79,3 +79,11 @@ def test_slack_request_uses_the_resolved_url() -> None:
 def test_plain_http_is_refused() -> None:
     with pytest.raises(ValueError, match="non-HTTPS"):
         index.post("http://example.com", {})
+
+
+def test_a_webhook_secret_is_sent_as_a_bearer_token() -> None:
+    index._cache.clear()
+    index._cache["secretsmanager:team/hook-token"] = "s3cr3t-value"
+    assert index.auth_headers({"FORWARD_SECRET_REF": "secretsmanager:team/hook-token"}) == {
+        "Authorization": "Bearer s3cr3t-value"}
+    assert index.auth_headers({}) == {}

@@ -106,3 +106,19 @@ def test_no_template_holds_a_secret_value_only_references(synthesized: Synthesiz
             assert ref.startswith(("ssm:", "secretsmanager:"))
         if model.model.api_key:
             assert model.model.api_key.startswith(("ssm:", "secretsmanager:", "env:")) or model.model.api_key not in text
+
+
+def test_a_plain_https_webhook_is_kept_and_its_shared_secret_stays_a_reference() -> None:
+    target = NotificationModel(name="hook", kind="webhook", endpoint="https://ops.example.com/alerts",
+                               routing_key="secretsmanager:team/hook-token", addresses=(), topic_name="t")
+    env = forwarder_environment(target)
+    assert env["FORWARD_URL"] == "https://ops.example.com/alerts"
+    assert env["FORWARD_SECRET_REF"] == "secretsmanager:team/hook-token"
+
+
+@pytest.mark.parametrize("endpoint", ["http://ops.example.com/alerts", "https://user:pw@ops.example.com/alerts"])
+def test_a_webhook_that_is_not_plain_https_must_be_a_reference(endpoint: str) -> None:
+    target = NotificationModel(name="hook", kind="webhook", endpoint=endpoint, routing_key=None, addresses=(),
+                               topic_name="t")
+    with pytest.raises(DeployerError, match="would be written into the template"):
+        forwarder_environment(target)
