@@ -24,7 +24,7 @@ def render_reference() -> str:
              "`secretsmanager:name`), never values.", ""]
     props = schema["properties"]
     required = set(schema.get("required", []))
-    lines += ["## Top level", "", "| key | type | required | default | description |", "|---|---|---|---|---|"]
+    lines += ["### Top level", "", "| key | type | required | default | description |", "|---|---|---|---|---|"]
     for key in _SECTION_ORDER:
         lines.append(_row(key, props[key], key in required, defs))
     seen: set[str] = set()
@@ -39,7 +39,7 @@ def _model_section(name: str, defs: dict[str, Any], seen: set[str]) -> list[str]
         return []
     seen.add(name)
     node = defs[name]
-    out = ["", f"## {name}", ""]
+    out = ["", f"### {name}", ""]
     if node.get("description"):
         out += [node["description"].strip().splitlines()[0], ""]
     out += ["| key | type | required | default | description |", "|---|---|---|---|---|"]

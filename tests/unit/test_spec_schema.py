@@ -38,7 +38,7 @@ def test_every_section_of_the_spec_is_in_the_reference() -> None:
     reference = render_reference()
     for section in ("CodeSpec", "ModelSpec", "MonitoringSpec", "SloSpec", "AlertSpec", "PagerDutyTarget", "StepsRollout",
                     "EnvironmentSpec", "LoadTestSpec", "BudgetSpec", "AbortSpec"):
-        assert f"## {section}" in reference
+        assert f"### {section}" in reference
 
 
 def test_durations_are_described_as_seconds_or_units() -> None:
