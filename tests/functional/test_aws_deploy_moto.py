@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from deployer.aws.deploy import DeployOptions, Prepared, deploy_stack, diff_stac
 from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
 from infra import naming
+from tests.helpers.moto_server import moto_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "agent.yaml"
@@ -33,19 +33,8 @@ ACCOUNT = "111111111111"  # agent.yaml's staging account
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    saved = os.environ.get("MOTO_ACCOUNT_ID")
-    os.environ["MOTO_ACCOUNT_ID"] = ACCOUNT
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    if saved is None:
-        os.environ.pop("MOTO_ACCOUNT_ID", None)
-    else:
-        os.environ["MOTO_ACCOUNT_ID"] = saved
+    with moto_server(account=ACCOUNT) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

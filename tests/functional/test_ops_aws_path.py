@@ -34,6 +34,7 @@ from deployer.ops.target import OpsTarget, load_model, resolve_target
 from handlers import records as schema
 from handlers.recorder import items_from_messages, write_items
 from handlers.telemetry import RequestReport, Telemetry
+from tests.helpers.moto_server import moto_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "agent.yaml"
@@ -43,16 +44,9 @@ ENV = "staging"
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
     # moto runs nothing without Docker; with this it echoes the invoke payload back (FACTS.md)
-    _post(f"{url}/moto-api/config", {"lambda": {"use_docker": False}})
-    yield url
-    server.stop()
+    with moto_server(config={"lambda": {"use_docker": False}}) as url:
+        yield url
 
 
 def _post(url: str, body: Any) -> None:

@@ -18,6 +18,7 @@ import pytest
 from deployer.ops.rollout import rollout_status, stop_rollout
 from deployer.ops.target import OpsTarget, load_model, resolve_target
 from tests.functional.test_ops_aws_path import _post, create_request_table, publish_versions
+from tests.helpers.moto_server import moto_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "agent.yaml"
@@ -27,13 +28,8 @@ ENV = "staging"
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture

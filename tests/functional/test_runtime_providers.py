@@ -22,6 +22,7 @@ from handlers.providers.openai_chat import OpenAIProvider
 from handlers.providers.secrets import clear_cache
 from handlers.usage import CURRENT_USAGE, ActionTimeout, RequestUsage
 from tests.helpers.model_servers import Hangup, Malformed, OllamaServer, OpenAIServer, Slow, Status, Text
+from tests.helpers.moto_server import moto_server
 
 
 @pytest.fixture
@@ -299,23 +300,18 @@ def test_unknown_provider_is_an_error() -> None:
 
 def test_ssm_secret_resolved_through_aws_endpoint_url(openai: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """The runtime's secret lookup talks to whatever AWS_ENDPOINT_URL names (here a moto server)."""
-    from moto.server import ThreadedMotoServer
-
     clear_cache()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
     try:
-        host, port = server.get_host_and_port()
-        for name, value in (("AWS_ACCESS_KEY_ID", "t"), ("AWS_SECRET_ACCESS_KEY", "t"),
-                            ("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", f"http://{host}:{port}")):
-            monkeypatch.setenv(name, value)
-        boto3.client("ssm", region_name="us-east-1").put_parameter(
-            Name="/agent/openai-key", Value="sk-test", Type="SecureString")
-        provider = fast(OpenAIProvider, endpoint=openai.url, model_id="m", api_key="ssm:/agent/openai-key")
-        assert provider.generate("hi").text == "hi"  # type: ignore[attr-defined]
-        assert openai.requests[-1].headers["authorization"] == "Bearer sk-test"
+        with moto_server() as url:
+            for name, value in (("AWS_ACCESS_KEY_ID", "t"), ("AWS_SECRET_ACCESS_KEY", "t"),
+                                ("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", url)):
+                monkeypatch.setenv(name, value)
+            boto3.client("ssm", region_name="us-east-1").put_parameter(
+                Name="/agent/openai-key", Value="sk-test", Type="SecureString")
+            provider = fast(OpenAIProvider, endpoint=openai.url, model_id="m", api_key="ssm:/agent/openai-key")
+            assert provider.generate("hi").text == "hi"  # type: ignore[attr-defined]
+            assert openai.requests[-1].headers["authorization"] == "Bearer sk-test"
     finally:
-        server.stop()
         clear_cache()
 
 
