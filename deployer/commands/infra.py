@@ -148,6 +148,8 @@ def _local_summary(result: dict[str, Any]) -> str:
         lines.append(f"  {result['message']}")
     rollout = result.get("rollout")
     if rollout:
-        lines.append(f"  rollout of v{rollout.get('version')} from v{rollout.get('stable_version')}: {rollout.get('status')}")
+        stable = rollout.get("stable_version")
+        origin = f"from v{stable}" if stable else "(the first version)"
+        lines.append(f"  rollout of v{rollout.get('version')} {origin}: {rollout.get('status')}")
         lines += [f"    {event.get('message')}" for event in rollout.get("events", [])]
     return "\n".join(lines)
