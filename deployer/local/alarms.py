@@ -1,20 +1,35 @@
 """Alarm evaluation with CloudWatch semantics, because moto never evaluates alarms.
 
-For each alarm and evaluation time T the evaluator takes the last `evaluation_periods` complete
-periods before T (periods aligned to multiples of `period_s`, as CloudWatch aligns them), computes
-one datapoint per period and classifies it as breaching (B), not breaching (G) or missing (-).
-Then, as CloudWatch does:
+For each alarm and evaluation time T the evaluator reads the *evaluation range*: the last
+`evaluation_periods + 2` complete periods before T (periods aligned to multiples of `period_s`).
+CloudWatch reads more periods than N = `evaluation_periods` and does not publish how many; its only
+worked example reads 5 for N = 3, hence N + 2. Each period gives one datapoint, classified as
+breaching (B), not breaching (G) or missing (-). Then, as the CloudWatch User Guide describes
+("How alarm state is evaluated when data is missing", with M = `datapoints_to_alarm`):
 
-- missing data: `breaching` counts a missing period as B, `notBreaching` as G; `ignore` and
-  `missing` leave it out. With every period missing, `missing` goes to INSUFFICIENT_DATA and
-  `ignore` keeps the current state.
-- M out of N: ALARM when at least `datapoints_to_alarm` periods are B, otherwise OK.
+- at least N real datapoints in the range: the N most recent real ones are evaluated (gaps skipped,
+  the missing-data treatment is not needed); ALARM when M of them breach, otherwise OK.
+- fewer than N (K real ones): every real datapoint in the range counts and N - K are filled in,
+  as breaching for `breaching` and not breaching for `notBreaching`; `missing` and `ignore` fill
+  nothing and judge the K real ones: ALARM when M breach, OK when one of them does not breach.
+- premature transitions: when every real datapoint breaches but fewer than M do, `missing` goes to
+  ALARM only once the oldest of them is M periods old with nothing but gaps since (`- - X - -` for
+  3 of 3); before that (`- - - - X`, `- - - X -`), and always for `ignore`, the state is kept. The
+  guide only says such an alarm does not go to ALARM yet; keeping the state is this module's
+  choice (a breaching datapoint never takes an alarm out of ALARM).
+- no real datapoint in the range: INSUFFICIENT_DATA for `missing`, the current state for `ignore`,
+  ALARM for `breaching`, OK for `notBreaching`.
+- a breach is re-evaluated until it leaves the range: after the last datapoint an alarm can stay in
+  ALARM for up to two more periods than its window, as CloudWatch's can.
 - statistics: Sum, Average, Minimum, Maximum, SampleCount and percentiles (`p99`, `p99.9`) computed
   from the raw values (nearest rank). A percentile over fewer than 10/(1-p) samples (10/p below
   p50) is "low sample": with `evaluate_low_sample_count="evaluate"` (CloudWatch's default) it is
-  evaluated anyway; with "ignore" the alarm keeps its state while samples are too few.
+  evaluated anyway; with "ignore" the alarm keeps its state while an evaluated datapoint has too few.
 - error rate is metric math `100 * Errors / Invocations` (both Sum) per period; a period without
   invocations is missing, a period with invocations and no Errors datapoint counts 0 errors.
+
+The evaluator reads raw datapoints as far back as `longest_history_s`: the metric store must keep
+at least that much.
 
 Every change of state produces a `Transition` with a CloudWatch-style reason; the emulator writes
 it into moto (`set_alarm_state`) and notifies the alarm's targets.
@@ -132,17 +147,61 @@ def breaches(value: float, comparison: str, threshold: float) -> bool:
     raise ValueError(f"unknown comparison {comparison!r}")
 
 
-def decide(classes: Sequence[str], datapoints_to_alarm: int, missing_data: str, current: State) -> State | None:
-    """The next state from per-period classes ("B", "G", "-"); None keeps the current state."""
+#: Periods read beyond `evaluation_periods`. AWS does not publish the size of the evaluation range
+#: (awsdocs/amazon-cloudwatch-user-guide#102); its worked examples read 5 periods for 3.
+EXTRA_RANGE_PERIODS = 2
+
+
+def evaluation_range(alarm: AlarmModel) -> int:
+    """How many periods the alarm reads at each evaluation (its evaluation range)."""
+    return alarm.evaluation_periods + EXTRA_RANGE_PERIODS
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What one evaluation decided, and from which datapoints."""
+
+    state: State  # the next state; the current one when it holds
+    evaluated: tuple[int, ...]  # indices into the range of the real datapoints judged, oldest first
+    filled: int  # missing periods filled in by the treatment (`breaching` / `notBreaching`)
+    breaching: int  # breaching datapoints among the judged and the filled ones
+    premature: bool = False  # ALARM from breaches followed only by gaps, fewer than M
+
+
+def assess(classes: Sequence[str], datapoints_to_alarm: int, missing_data: str, current: State, *,
+           evaluation_periods: int | None = None) -> Assessment:
+    """Judge an evaluation range of classes ("B", "G", "-"), oldest first (see the module docstring).
+
+    `evaluation_periods` defaults to `len(classes)`: a range with no periods beyond N.
+    """
+    n = len(classes) if evaluation_periods is None else evaluation_periods
+    m = datapoints_to_alarm
+    real = [i for i, c in enumerate(classes) if c != "-"]
+    used = tuple(real[-n:])
+    bad = sum(1 for i in used if classes[i] == "B")
+    if len(used) >= n:  # enough real datapoints: the treatment is not needed
+        return Assessment("ALARM" if bad >= m else "OK", used, 0, bad)
+    fill = n - len(used)
     if missing_data == "breaching":
-        classes = ["B" if c == "-" else c for c in classes]
-    elif missing_data == "notBreaching":
-        classes = ["G" if c == "-" else c for c in classes]
-    if sum(1 for c in classes if c == "B") >= datapoints_to_alarm:
-        return "ALARM"
-    if all(c == "-" for c in classes):
-        return current if missing_data == "ignore" else "INSUFFICIENT_DATA"
-    return "OK"
+        return Assessment("ALARM" if bad + fill >= m else "OK", used, fill, bad + fill)
+    if missing_data == "notBreaching":
+        return Assessment("ALARM" if bad >= m else "OK", used, fill, bad)
+    if not used:  # missing / ignore with nothing real in the range
+        return Assessment(current if missing_data == "ignore" else "INSUFFICIENT_DATA", used, 0, 0)
+    if bad >= m:
+        return Assessment("ALARM", used, 0, bad)
+    if bad < len(used):  # a real datapoint within the threshold
+        return Assessment("OK", used, 0, bad)
+    oldest_age = len(classes) - used[0]  # the newest period is 1 period old
+    if missing_data == "missing" and oldest_age >= m:
+        return Assessment("ALARM", used, 0, bad, premature=True)
+    return Assessment(current, used, 0, bad)  # too early to tell, or `ignore`: hold
+
+
+def decide(classes: Sequence[str], datapoints_to_alarm: int, missing_data: str, current: State, *,
+           evaluation_periods: int | None = None) -> State:
+    """The next state (the current one when it holds) of an evaluation range of classes."""
+    return assess(classes, datapoints_to_alarm, missing_data, current, evaluation_periods=evaluation_periods).state
 
 
 def _stamp(ts: float) -> str:
@@ -182,6 +241,11 @@ class AlarmEvaluator:
     def longest_window_s(self) -> float:
         return float(max([0, *(a.window_s for a in self.alarms)]))
 
+    @property
+    def longest_history_s(self) -> float:
+        """How far back an evaluation reads raw datapoints: the evaluation range and the period under way."""
+        return float(max([0, *((evaluation_range(a) + 1) * a.period_s for a in self.alarms)]))
+
     def watch(self, version: str | None, at: float, *, reason: str | None = None) -> None:
         """Point every alarm at `version` (as a deploy updates the alarms' Version dimension).
 
@@ -212,13 +276,14 @@ class AlarmEvaluator:
         wanted = set(names) if names is not None else None
         return [s for s in self.status() if s.state == "ALARM" and (wanted is None or s.name in wanted)]
 
-    def period_values(self, alarm: AlarmModel, at: float, version: str | None = None) -> list[PeriodValue]:
-        """The last `evaluation_periods` complete periods before `at`, oldest first."""
+    def period_values(self, alarm: AlarmModel, at: float, version: str | None = None, *,
+                      periods: int | None = None) -> list[PeriodValue]:
+        """The last `periods` (default `evaluation_periods`) complete periods before `at`, oldest first."""
         version = self.version if version is None else version
         period = float(alarm.period_s)
         end = math.floor(at / period) * period
         out: list[PeriodValue] = []
-        for i in range(alarm.evaluation_periods, 0, -1):
+        for i in range(alarm.evaluation_periods if periods is None else periods, 0, -1):
             start = end - i * period
             out.append(self._period_value(alarm, version, start, start + period))
         return out
@@ -252,47 +317,51 @@ class AlarmEvaluator:
         with self._lock:
             status = self._status[alarm.name]
             version = self.version
-            periods = self.period_values(alarm, at, version)
-            status.datapoints = [p.value for p in periods]
-            if self._low_sample == "ignore" and any(p.low_sample for p in periods if p.value is not None):
-                return None
+            periods = self.period_values(alarm, at, version, periods=evaluation_range(alarm))
+            status.datapoints = [p.value for p in periods[-alarm.evaluation_periods:]]
             classes = [
                 "-" if p.value is None else ("B" if breaches(p.value, alarm.comparison, alarm.threshold) else "G")
                 for p in periods
             ]
-            new = decide(classes, alarm.datapoints_to_alarm, alarm.missing_data, status.state)
-            if new is None or new == status.state:
+            verdict = assess(classes, alarm.datapoints_to_alarm, alarm.missing_data, status.state,
+                             evaluation_periods=alarm.evaluation_periods)
+            if self._low_sample == "ignore" and any(periods[i].low_sample for i in verdict.evaluated):
                 return None
-            reason = self._reason(alarm, periods, classes, new)
+            if verdict.state == status.state:
+                return None
+            reason = self._reason(alarm, periods, verdict)
             transition = Transition(
-                alarm=alarm.name, old=status.state, new=new, reason=reason, at=at, version=version,
+                alarm=alarm.name, old=status.state, new=verdict.state, reason=reason, at=at, version=version,
                 gates_rollout=alarm.gates_rollout, notify=alarm.notify, severity=alarm.severity,
             )
-            status.state, status.reason, status.updated_at = new, reason, at
+            status.state, status.reason, status.updated_at = verdict.state, reason, at
         if self._on_transition is not None:
             self._on_transition(transition)
         return transition
 
-    def _reason(self, alarm: AlarmModel, periods: list[PeriodValue], classes: list[str], new: State) -> str:
+    def _reason(self, alarm: AlarmModel, periods: list[PeriodValue], verdict: Assessment) -> str:
         n = len(periods)
-        if new == "INSUFFICIENT_DATA":
+        if verdict.state == "INSUFFICIENT_DATA":
             return (f"Insufficient Data: {n} datapoint{'s were' if n != 1 else ' was'} unknown "
                     f"(treat missing data: {alarm.missing_data}).")
-        present = [(p, c) for p, c in zip(periods, classes, strict=True) if p.value is not None]
-        shown = ", ".join(f"{p.value:.6g} ({_stamp(p.start)})" for p, _ in reversed(present)) or "no datapoints"
-        breaching = sum(1 for c in classes if c == "B")
-        if alarm.missing_data == "breaching":
-            breaching = sum(1 for c in classes if c in ("B", "-"))
+        judged = [periods[i] for i in verdict.evaluated]
+        shown = ", ".join(f"{p.value:.6g} ({_stamp(p.start)})" for p in reversed(judged)) or "no datapoints"
+        if verdict.filled:
+            treated = "breaching" if alarm.missing_data == "breaching" else "not breaching"
+            shown += f"; {verdict.filled} missing treated as {treated}"
+        count, bad, m = len(judged) + verdict.filled, verdict.breaching, alarm.datapoints_to_alarm
         words = _COMPARISON_WORDS.get(alarm.comparison, alarm.comparison)
-        low = " (fewer samples than a stable percentile needs)" if any(p.low_sample for p, _ in present) else ""
-        if new == "ALARM":
-            return (f"Threshold Crossed: {breaching} out of the last {n} datapoints [{shown}] "
-                    f"{'was' if breaching == 1 else 'were'} {words} the threshold ({alarm.threshold:g}) "
-                    f"(minimum {alarm.datapoints_to_alarm} datapoint{'s' if alarm.datapoints_to_alarm != 1 else ''} "
-                    f"for OK -> ALARM transition){low}.")
-        return (f"Threshold Crossed: {breaching} out of the last {n} datapoints [{shown}] "
-                f"{'was' if breaching == 1 else 'were'} {words} the threshold ({alarm.threshold:g}); fewer than "
-                f"{alarm.datapoints_to_alarm} needed for ALARM{low}.")
+        low = " (fewer samples than a stable percentile needs)" if any(p.low_sample for p in judged) else ""
+        crossed = (f"Threshold Crossed: {bad} out of the last {count} datapoint{'s' if count != 1 else ''} "
+                   f"[{shown}] {'was' if bad == 1 else 'were'} {words} the threshold ({alarm.threshold:g})")
+        if verdict.state == "OK":
+            return f"{crossed}; fewer than {m} needed for ALARM{low}."
+        premature = ""
+        if verdict.premature:
+            age = n - verdict.evaluated[0]
+            premature = f", the oldest {age} periods old with only missing data since"
+        return (f"{crossed}{premature} (minimum {m} datapoint{'s' if m != 1 else ''} "
+                f"for OK -> ALARM transition){low}.")
 
     def run(self, clock: Clock, stop: threading.Event, *, prune: Callable[[float], None] | None = None) -> None:
         """Evaluate every alarm at each tick boundary until `stop` is set."""

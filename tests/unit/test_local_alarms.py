@@ -54,8 +54,8 @@ def put(store: MetricStore, metric: str, period_index: int, *values: float, vers
         (["B", "-", "-"], 2, "breaching", "OK", "ALARM"),
         (["B", "-", "-"], 2, "notBreaching", "OK", "OK"),
         (["B", "-", "B"], 2, "missing", "OK", "ALARM"),  # present breaching points suffice
-        (["B", "-", "-"], 2, "missing", "ALARM", "OK"),
-        (["B", "-", "-"], 2, "ignore", "ALARM", "OK"),
+        (["B", "-", "-"], 2, "missing", "ALARM", "ALARM"),  # breach >= M periods old, gaps since: ALARM
+        (["B", "-", "-"], 2, "ignore", "ALARM", "ALARM"),  # too little real data: ignore keeps the state
     ],
 )
 def test_decide_follows_the_m_out_of_n_and_missing_data_rules(classes, m, missing, current, expected):
@@ -202,7 +202,8 @@ def test_transitions_only_on_change_and_callback_receives_them():
     put(store, "Latency", 0, 500.0)
     ev.evaluate(a, T0 + 60.5)
     ev.evaluate(a, T0 + 61)  # same data, same state: no transition
-    ev.evaluate(a, T0 + 120.5)  # period 1 has no data: notBreaching -> OK
+    ev.evaluate(a, T0 + 120.5)  # period 1 has no data, but period 0 is still in the evaluation range
+    ev.evaluate(a, T0 + 240.5)  # periods 1-3 have no data: notBreaching -> OK
     assert [(t.old, t.new) for t in seen] == [("INSUFFICIENT_DATA", "ALARM"), ("ALARM", "OK")]
 
 
