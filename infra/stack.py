@@ -11,6 +11,7 @@ from deployer.compiled import DeploymentModel
 from infra import naming
 from infra.alarms import VersionAlarms
 from infra.dashboard import AgentDashboard
+from infra.failed_invocations import FailedInvocations
 from infra.function import AgentFunction, log_retention
 from infra.metrics import version_dimensions
 from infra.notifications import Notifications
@@ -56,6 +57,9 @@ class AgentStack(cdk.Stack):
             self, "Notifications", notifications=model.notifications,
             log_retention_days=model.function.log_retention_days)
         topics = self.notifications.topics
+        self.failed_invocations = FailedInvocations(
+            self, "FailedInvocations", name=name, notifications=model.notifications, topics=topics,
+            forwarders=self.notifications.forwarders, recorder=self.request_log.recorder)
         self.alarms = VersionAlarms(
             self, "Alarms", alarms=model.alarms,
             dimensions=version_dimensions(model.agent, model.environment, self.function.version.version),

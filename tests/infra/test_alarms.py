@@ -19,7 +19,8 @@ def dimensions(agent: str, environment: str) -> list[Any]:
 def test_every_alarm_of_every_stack_matches_its_model(synthesized: Synthesized, templates: dict[str, Any]) -> None:
     for name, model in synthesized.models.items():
         template = templates[name]
-        template.resource_count_is("AWS::CloudWatch::Alarm", len(model.alarms))
+        failure_alarms = sum(n.kind != "email" for n in model.notifications) + 2  # infra.failed_invocations
+        template.resource_count_is("AWS::CloudWatch::Alarm", len(model.alarms) + failure_alarms)
         for alarm in model.alarms:
             expected: dict[str, Any] = {
                 "AlarmName": alarm_name(model, alarm.name),

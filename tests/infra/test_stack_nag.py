@@ -24,6 +24,6 @@ def test_every_acknowledgment_names_a_rule_and_gives_a_reason(synthesized: Synth
         assert rule.startswith("AwsSolutions-"), path
         assert len(reason) > 60, (path, rule)
     rules = {rule for _, rule, _ in found}
-    assert rules <= {"AwsSolutions-L1", "AwsSolutions-IAM5", "AwsSolutions-IAM5[Resource::*]",
+    assert rules <= {"AwsSolutions-L1", "AwsSolutions-IAM5", "AwsSolutions-IAM5[Resource::*]", "AwsSolutions-SQS3",
                      "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                      "AWSCodeDeployRoleForLambdaLimited]"}
