@@ -26,6 +26,11 @@ Comparison = Literal[
     "LessThanOrEqualToThreshold",
 ]
 AlarmKind = Literal["error_rate", "latency", "cost_per_request", "cost_spike", "confidence_drop"]
+#: What an alarm watches: "version" the metrics of one function version (the candidate of a
+#: rollout: these alarms gate it), "service" the metrics of every version together (what users
+#: get, whichever version serves them: these alarms notify people).
+AlarmScope = Literal["version", "service"]
+LowSamplePolicy = Literal["evaluate", "ignore"]
 NotificationKind = Literal["pagerduty", "slack", "email", "webhook"]
 Distribution = Literal["uniform", "weighted", "replay"]
 
@@ -149,6 +154,10 @@ class AlarmModel:
     gates_rollout: bool
     severity: Literal["critical", "warning", "info"]
     description: str
+    scope: AlarmScope = "version"
+    #: CloudWatch's EvaluateLowSampleCountPercentile: "ignore" keeps the state while a period has
+    #: too few samples for its percentile (the compiler sets it for every percentile statistic).
+    low_sample: LowSamplePolicy = "evaluate"
 
     @property
     def window_s(self) -> int:
@@ -169,20 +178,52 @@ class NotificationModel:
 
 @dataclass(frozen=True)
 class RolloutStep:
+    """One step of a rollout, with the evidence it needs before the next one.
+
+    The step holds at least `bake_s`. It moves on only when the candidate has completed at least
+    `min_requests` requests in the step and every gating alarm has evaluated a full window
+    holding candidate data (`RolloutModel.evidence`); if that does not happen within
+    `hold_limit_s` the rollout rolls back. The final (100 %) step holds `RolloutModel.watch_s`
+    instead, needs no evidence and has both limits at 0.
+    """
+
     percent: float  # traffic on the new version during this step
-    bake_s: int  # how long to hold before the next step (0 on the final 100 % step)
+    bake_s: int  # least time to hold before the next step (0 on the final 100 % step)
+    hold_limit_s: int = 0  # most time to wait for the evidence before rolling back
+    min_requests: int = 0  # completed requests of the new version needed in this step
+    metric_period_s: int = 60  # granularity of the traffic query (GetMetricStatistics returns <= 1,440 points)
+
+
+@dataclass(frozen=True)
+class EvidenceWindow:
+    """A gating alarm's evaluation window, as the evidence rule reads it (period and window
+    rounded up to whole minutes: traffic is counted per minute)."""
+
+    alarms: tuple[str, ...]  # the gating alarms with this window
+    period_s: int
+    window_s: int
 
 
 @dataclass(frozen=True)
 class CodeDeployConfig:
     kind: Literal["canary", "linear", "all_at_once"]
-    percentage: float
+    percentage: int  # whole percents: CodeDeploy shifts nothing else
     interval_minutes: int
     name: str
 
 
 @dataclass(frozen=True)
 class RolloutModel:
+    """Every number of the rollout; the emulator's engine and the AWS engines only read them.
+
+    `engine` is "stepfunctions" whenever the policy needs evidence (`min_requests_per_step` > 0):
+    CodeDeploy moves on time alone. `check_interval_s` is how often alarms and traffic are read;
+    `evaluation_delay_s` how long after a window closes its alarm has certainly evaluated it (EMF
+    ingestion plus one evaluation); `watch_s` the hold after 100 % (0 with CodeDeploy, which stops
+    watching when the shift completes); `max_duration_s` the whole rollout's limit, after which it
+    rolls back.
+    """
+
     strategy: Strategy
     steps: tuple[RolloutStep, ...]
     engine: RolloutEngine
@@ -190,6 +231,11 @@ class RolloutModel:
     gating_alarms: tuple[str, ...]
     min_requests_per_step: int
     notify: tuple[str, ...]
+    evidence: tuple[EvidenceWindow, ...] = ()
+    check_interval_s: int = 60
+    evaluation_delay_s: int = 0
+    watch_s: int = 0
+    max_duration_s: int = 0
 
     @property
     def total_bake_s(self) -> int:

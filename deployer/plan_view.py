@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from deployer.compiled import AlarmModel, DeploymentModel
+from deployer.spec.types import format_duration
 
 _OPS = {
     "GreaterThanThreshold": ">",
@@ -53,12 +54,15 @@ def render_plan(model: DeploymentModel, console: Console | None = None) -> None:
 
 
 def _alarm_table(alarms: tuple[AlarmModel, ...]) -> Table:
-    table = Table(title="alarms (on the new version: Agent, Environment, Version)", title_justify="left")
-    for column in ("name", "metric", "statistic", "fires when", "period x evals", "to alarm", "missing data", "rolls back", "notifies"):
+    table = Table(title="alarms (version: the new version of a rollout, gates it; service: every version, "
+                        "notifies people)", title_justify="left")
+    for column in ("name", "watches", "metric", "statistic", "fires when", "period x evals", "to alarm", "missing data",
+                   "rolls back", "notifies"):
         table.add_column(column)
     for a in alarms:
         metric = "100*Errors/Invocations" if a.metric == "ErrorRate" else a.metric
-        table.add_row(a.name, metric, a.statistic, f"{_OPS[a.comparison]} {a.threshold:g}{_UNITS.get(a.metric, '')}",
+        table.add_row(a.name, a.scope, metric, a.statistic + (" (ignores low samples)" if a.low_sample == "ignore" else ""),
+                      f"{_OPS[a.comparison]} {a.threshold:g}{_UNITS.get(a.metric, '')}",
                       f"{a.period_s}s x {a.evaluation_periods}", f"{a.datapoints_to_alarm} of {a.evaluation_periods}",
                       a.missing_data, "yes" if a.gates_rollout else "no", ", ".join(a.notify) or "-")
     return table
@@ -66,24 +70,25 @@ def _alarm_table(alarms: tuple[AlarmModel, ...]) -> Table:
 
 def _rollout_table(model: DeploymentModel) -> Table:
     r = model.rollout
-    engine = f"CodeDeploy {r.codedeploy.name}" if r.codedeploy else "Step Functions (CodeDeploy cannot express this schedule)"
-    table = Table(title=f"rollout: {r.strategy} via {engine}; gated by {', '.join(r.gating_alarms) or 'no alarms'}"
-                        + (f"; at least {r.min_requests_per_step} requests per step" if r.min_requests_per_step else ""),
+    if r.codedeploy:
+        engine = f"CodeDeploy {r.codedeploy.name} (no evidence required: steps move on time alone)"
+    else:
+        windows = "; ".join(f"a full {format_duration(w.window_s)} window with new-version data for "
+                            f"{', '.join(w.alarms)}" for w in r.evidence)
+        engine = (f"Step Functions; each step needs {r.min_requests_per_step} requests"
+                  + (f" and {windows}" if windows else "")
+                  + f", evaluated {format_duration(r.evaluation_delay_s)} after the window closes"
+                  + f"; checked every {format_duration(r.check_interval_s)}")
+    table = Table(title=f"rollout: {r.strategy} via {engine}; gated by {', '.join(r.gating_alarms) or 'no alarms'}; "
+                        f"notifies {', '.join(r.notify) or 'nobody'}",
                   title_justify="left")
-    for column in ("step", "traffic on new version", "bake", "starts at"):
+    for column in ("step", "traffic on new version", "bake", "needs", "rolls back if no evidence by"):
         table.add_column(column)
-    elapsed = 0
     for i, step in enumerate(r.steps, start=1):
-        table.add_row(str(i), f"{step.percent:g}%", f"{step.bake_s}s" if step.bake_s else "-", f"+{elapsed}s")
-        elapsed += step.bake_s
-    return table
-
-
-def _notification_table(model: DeploymentModel) -> Table:
-    table = Table(title="notifications", title_justify="left")
-    for column in ("name", "kind", "endpoint", "SNS topic"):
-        table.add_column(column)
-    for n in model.notifications:
-        endpoint = ", ".join(n.addresses) if n.kind == "email" else n.endpoint
-        table.add_row(n.name, n.kind, endpoint + (f" (key {n.routing_key})" if n.routing_key else ""), n.topic_name)
+        final = i == len(r.steps)
+        bake = format_duration(step.bake_s) if step.bake_s else ("-" if not final else f"watch {format_duration(r.watch_s)}")
+        needs = f"{step.min_requests} requests" if step.min_requests else "-"
+        table.add_row(str(i), f"{step.percent:g}%", bake, needs,
+                      format_duration(step.hold_limit_s) if step.hold_limit_s else "-")
+    table.caption = f"the whole rollout rolls back if not done within {format_duration(r.max_duration_s)}"
     return table

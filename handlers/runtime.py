@@ -265,6 +265,16 @@ class Runtime:
             )
         return _Loaded(actions=actions, agent=instance)
 
+    def warm(self) -> str | None:
+        """Load the agent and build every action's input validator now; the load error, if any."""
+        loaded = self.load()
+        for action in loaded.actions.values():
+            if action.validator is None:
+                from handlers.validation import InputValidator
+
+                action.validator = InputValidator(action.call, action.name)
+        return loaded.error
+
     # -- one request ------------------------------------------------------------------------
 
     def handle(self, event: Any, context: Any = None) -> dict[str, Any]:
@@ -451,3 +461,23 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """The Lambda handler (Function URL, API Gateway v2/v1 and direct-invoke events)."""
     runtime = _runtime if _runtime is not None else get_runtime()
     return runtime.handle(event, context)
+
+
+#: Why the agent could not load during init (provisioned concurrency), for the host to report.
+init_error: str | None = None
+
+
+def _initialize() -> None:
+    """With provisioned concurrency Lambda runs init ahead of traffic: load the agent, its model and
+    its validators there, so the first request costs what the second does. On demand, init stays
+    light and the first request loads them."""
+    global init_error
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "provisioned-concurrency":
+        return
+    try:
+        init_error = get_runtime().warm()
+    except Exception as exc:  # no config or a broken one: the first request answers it as a 500
+        init_error = f"{type(exc).__name__}: {exc}"
+
+
+_initialize()

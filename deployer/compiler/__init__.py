@@ -87,7 +87,7 @@ def _compile(loaded: LoadedSpec, environment: str) -> tuple[DeploymentModel | No
     function = _function(spec, env, environment)
     actions = _actions(spec, env, environment, function, problems)
     alarms = compile_alarms(spec, problems)
-    rollout = compile_rollout(spec, alarms, prefix, problems)
+    rollout = compile_rollout(spec, env, alarms, prefix, problems)
     cost = _cost(spec, env, environment, problems)
     load = _load_profile(spec, env, environment, base, problems)
     code_root = posixpath.normpath(posixpath.join(base, spec.code.path))

@@ -1,6 +1,19 @@
-"""Alarms: from the rollout's abort conditions (or the SLOs) and from the spec's alerts."""
+"""Alarms: from the rollout's abort conditions (or the SLOs) and from the spec's alerts.
+
+Two scopes, two jobs (see docs/infra.md, "Which alarms watch what"):
+
+- `version` alarms watch the candidate of a rollout (the Version dimension) and gate it: the
+  rollout's abort conditions, and a `canary-<alert>` twin of every alert that rolls back. They
+  notify nobody themselves; the rollout's outcome goes to `rollout.notify`.
+- `service` alarms are the spec's alerts. They watch every version together (Agent and
+  Environment only), so they always watch the version that serves the traffic: during a canary,
+  after a promotion and after any rollback, with nothing to re-point.
+"""
 
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Literal
 
 from deployer.compiled import AlarmModel, Comparison
 from deployer.compiler.problems import Problems, defined, did_you_mean
@@ -22,8 +35,30 @@ def valid_period(seconds: float) -> bool:
     return seconds in (10, 30) or (seconds >= 60 and seconds % 60 == 0)
 
 
+#: Name prefix of the version-scoped twin of an alert that gates the rollout.
+CANARY_PREFIX = "canary-"
+
+
 def compile_alarms(spec: AgentSpec, problems: Problems) -> list[AlarmModel]:
-    return [*_abort_alarms(spec, problems), *_alert_alarms(spec, problems)]
+    alerts = _alert_alarms(spec, problems)
+    gating = set(gating_alerts(spec))
+    twins = [replace(a, name=f"{CANARY_PREFIX}{a.name}", scope="version", notify=(), gates_rollout=True,
+                     description=f"{a.description} (on the candidate version: gates the rollout)")
+             for a in alerts if a.name in gating]
+    return [*_abort_alarms(spec, problems), *twins, *alerts]
+
+
+def gating_alerts(spec: AgentSpec) -> list[str]:
+    """The alerts whose candidate-version twin gates the rollout (`rollout.alarms`, else `rollback: true`)."""
+    chosen = spec.rollout.alarms
+    if chosen is None:
+        return [name for name, alert in spec.alerts.items() if alert.rollback]
+    return [name for name in dict.fromkeys(chosen) if name in spec.alerts]
+
+
+def low_sample_policy(statistic: str) -> Literal["evaluate", "ignore"]:
+    """Percentiles ignore periods with too few samples (a p99 of five requests means nothing)."""
+    return "ignore" if statistic[:1].lower() == "p" else "evaluate"
 
 
 def _abort_alarms(spec: AgentSpec, problems: Problems) -> list[AlarmModel]:
@@ -66,10 +101,12 @@ def _abort_alarms(spec: AgentSpec, problems: Problems) -> list[AlarmModel]:
                 evaluation_periods=abort.evaluation_periods,
                 datapoints_to_alarm=abort.datapoints_to_alarm or abort.evaluation_periods,
                 missing_data=abort.missing_data,
-                notify=tuple(spec.rollout.notify),
+                notify=(),
                 gates_rollout=True,
                 severity="critical",
                 description=f"roll back when the new version's {suffix.replace('-', ' ')} exceeds {threshold:g}",
+                scope="version",
+                low_sample=low_sample_policy(statistic),
             )
         )
     return alarms
@@ -102,9 +139,11 @@ def _alert_alarms(spec: AgentSpec, problems: Problems) -> list[AlarmModel]:
                 datapoints_to_alarm=alert.datapoints_to_alarm or alert.evaluation_periods,
                 missing_data=alert.missing_data,
                 notify=tuple(targets),
-                gates_rollout=alert.rollback,
+                gates_rollout=False,
                 severity=alert.severity,
                 description=alert.description or _describe(alert, threshold),
+                scope="service",
+                low_sample=low_sample_policy(alert.statistic or statistic),
             )
         )
     return alarms

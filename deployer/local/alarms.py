@@ -219,7 +219,7 @@ class AlarmEvaluator:
         agent: str,
         environment: str,
         namespace: str = METRIC_NAMESPACE,
-        evaluate_low_sample_count: LowSamplePolicy = "evaluate",
+        evaluate_low_sample_count: LowSamplePolicy | None = None,
         on_transition: Callable[[Transition], None] | None = None,
     ) -> None:
         self.alarms = tuple(alarms)
@@ -247,15 +247,19 @@ class AlarmEvaluator:
         return float(max([0, *((evaluation_range(a) + 1) * a.period_s for a in self.alarms)]))
 
     def watch(self, version: str | None, at: float, *, reason: str | None = None) -> None:
-        """Point every alarm at `version` (as a deploy updates the alarms' Version dimension).
+        """Point the version-scoped alarms at `version` (as a deploy updates their Version dimension).
 
-        States restart at INSUFFICIENT_DATA, as CloudWatch does for an updated alarm.
+        Their states restart at INSUFFICIENT_DATA, as CloudWatch does for an updated alarm. The
+        service-scoped ones watch every version and are not touched.
         """
         with self._lock:
             if version == self.version:
                 return
             self.version = version
+            scoped = {a.name for a in self.alarms if a.scope == "version"}
             for status in self._status.values():
+                if status.name not in scoped:
+                    continue
                 status.state = "INSUFFICIENT_DATA"
                 status.reason = reason or f"Alarm now watches version {version}"
                 status.updated_at = at
@@ -266,7 +270,13 @@ class AlarmEvaluator:
         """Use a new set of alarms (a deploy changed them); each starts at INSUFFICIENT_DATA."""
         with self._lock:
             self.alarms = tuple(alarms)
-            self._status = {a.name: AlarmStatus(a.name, updated_at=at, version=self.version) for a in self.alarms}
+            self._status = {a.name: AlarmStatus(a.name, updated_at=at, version=self._scoped(a, self.version))
+                            for a in self.alarms}
+
+    @staticmethod
+    def _scoped(alarm: AlarmModel, version: str | None) -> str | None:
+        """The version an alarm's metrics are read for: None (every version) for a service alarm."""
+        return version if alarm.scope == "version" else None
 
     def status(self) -> list[AlarmStatus]:
         with self._lock:
@@ -295,6 +305,7 @@ class AlarmEvaluator:
         return MetricKey.of(self._namespace, metric, dims)
 
     def _period_value(self, alarm: AlarmModel, version: str | None, start: float, end: float) -> PeriodValue:
+        version = self._scoped(alarm, version)
         if alarm.kind == "error_rate" or alarm.metric == "ErrorRate":
             invocations = self._store.values(self._key("Invocations", version), start, end)
             total = sum(invocations)
@@ -316,7 +327,7 @@ class AlarmEvaluator:
     def evaluate(self, alarm: AlarmModel, at: float) -> Transition | None:
         with self._lock:
             status = self._status[alarm.name]
-            version = self.version
+            version = self._scoped(alarm, self.version)
             periods = self.period_values(alarm, at, version, periods=evaluation_range(alarm))
             status.datapoints = [p.value for p in periods[-alarm.evaluation_periods:]]
             classes = [
@@ -325,7 +336,8 @@ class AlarmEvaluator:
             ]
             verdict = assess(classes, alarm.datapoints_to_alarm, alarm.missing_data, status.state,
                              evaluation_periods=alarm.evaluation_periods)
-            if self._low_sample == "ignore" and any(periods[i].low_sample for i in verdict.evaluated):
+            low_sample = self._low_sample or alarm.low_sample
+            if low_sample == "ignore" and any(periods[i].low_sample for i in verdict.evaluated):
                 return None
             if verdict.state == status.state:
                 return None

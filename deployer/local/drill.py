@@ -38,24 +38,33 @@ def strategy_steps(model: DeploymentModel, strategy: str) -> tuple[RolloutStep, 
     """The spec's steps for its own strategy; a standard schedule with the spec's bake otherwise."""
     if strategy == model.rollout.strategy:
         return model.rollout.steps
+    return with_strategy(model, strategy).rollout.steps
+
+
+def _schedule(model: DeploymentModel, strategy: str) -> list[tuple[float, int]]:
     bakes = [s.bake_s for s in model.rollout.steps if s.bake_s > 0]
     bake = bakes[0] if bakes else 300
     schedules = {
-        "canary": ((10.0, bake), (100.0, 0)),
-        "linear": ((25.0, bake), (50.0, bake), (75.0, bake), (100.0, 0)),
-        "steps": ((5.0, bake), (50.0, bake), (100.0, 0)),
-        "all_at_once": ((100.0, 0),),
+        "canary": [(10.0, bake), (100.0, 0)],
+        "linear": [(25.0, bake), (50.0, bake), (75.0, bake), (100.0, 0)],
+        "steps": [(5.0, bake), (50.0, bake), (100.0, 0)],
+        "all_at_once": [(100.0, 0)],
     }
     if strategy not in schedules:
         raise DeployerError(f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}")
-    return tuple(RolloutStep(p, b) for p, b in schedules[strategy])
+    return schedules[strategy]
 
 
 def with_strategy(model: DeploymentModel, strategy: str | None) -> DeploymentModel:
+    """The model with another strategy's schedule, planned by the compiler like any spec's."""
     if not strategy or strategy == model.rollout.strategy:
         return model
-    steps = strategy_steps(model, strategy)
-    rollout = replace(model.rollout, strategy=strategy, steps=steps)  # type: ignore[arg-type]
+    from deployer.compiler.rollout import plan_rollout
+
+    r = model.rollout
+    gating = [a for a in model.alarms if a.name in r.gating_alarms]
+    rollout = plan_rollout(_schedule(model, strategy), gating, min_requests=r.min_requests_per_step, strategy=strategy,
+                           prefix=f"{model.agent}-{model.environment}", notify=r.notify)
     return replace(model, rollout=rollout)
 
 

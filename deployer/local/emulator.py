@@ -27,14 +27,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from deployer.compiled import DeploymentModel, RolloutStep
+from deployer.compiled import METRIC_NAMESPACE, DeploymentModel, RolloutStep
 from deployer.errors import DeployerError
-from deployer.local.alarms import AlarmEvaluator, LowSamplePolicy, Transition
+from deployer.local.alarms import AlarmEvaluator, LowSamplePolicy, Transition, evaluation_range
 from deployer.local.clock import Clock, ScaledClock
 from deployer.local.control import ControlServer, remove_discovery, write_discovery
 from deployer.local.event_log import EVENTS_FILE, EventLog
 from deployer.local.gateway import FunctionRuntime, Gateway, gateway_request
-from deployer.local.metrics import MetricStore, parse_emf
+from deployer.local.metrics import MetricKey, MetricStore, parse_emf
 from deployer.local.moto_state import AwsState, MotoProcess
 from deployer.local.notify import Notifier, iso
 from deployer.local.recorder import parse_line
@@ -65,7 +65,7 @@ class Emulator:
         bundle_builder: BundleBuilder | None = None,
         on_restart: RestartPolicy = "rollback",
         worker_threads: int = 32,
-        evaluate_low_sample_count: LowSamplePolicy = "evaluate",
+        evaluate_low_sample_count: LowSamplePolicy | None = None,
         advertise: bool = False,
         handler: str = "handlers.runtime.handler",
         clock: Clock | None = None,
@@ -145,8 +145,10 @@ class Emulator:
         self.aws = AwsState(self.moto_endpoint, m)  # clients are built while moto boots
         self._moto.wait_ready()
         self.aws.create_static()
-        # raw datapoints for the longest alarm window (plus margin): percentiles need the values
-        self.metrics = MetricStore(retention_s=max([0, *(a.window_s for a in m.alarms)]) + 600.0)
+        # raw datapoints for the longest alarm window (plus margin): percentiles need the values;
+        # per-minute sums for the longest step a rollout may hold (its traffic count reads them)
+        self.metrics = MetricStore(retention_s=max([0, *((evaluation_range(a) + 1) * a.period_s for a in m.alarms)]) + 600.0,
+                                   minute_retention_s=max([0, *(s.hold_limit_s for s in m.rollout.steps)]) + 3600.0)
         self._moto_writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moto-writes")
         self.sink = TelemetrySink(endpoint=self.moto_endpoint, region=m.region, table=m.request_log.table_name,
                                   ttl_days=m.request_log.ttl_days, log_path=self.state_dir / "logs" / "sink.log")
@@ -275,7 +277,8 @@ class Emulator:
             if '"_aws"' in line:  # EMF: only the datapoints, for the alarms
                 obj = parse_line(line)
                 if obj is not None:
-                    for key, value, _ in parse_emf(obj, names=self._alarm_metrics, with_dimension="Version"):
+                    # both dimension sets: per version (gating alarms) and per environment (service alarms)
+                    for key, value, _ in parse_emf(obj, names=self._alarm_metrics):
                         self.metrics.add(key, at, value)
                     continue
             self._log(line if line.startswith("{") else f"[v{version}] {line}")
@@ -426,7 +429,12 @@ class Emulator:
             self._event("publish", f"published version {number} ({description})"
                         + (f" with faults {faults.as_dict()}" if faults.as_dict() else ""), version=number)
             self._deploy_record(record)
-            self._worker(number)  # a bundle that cannot load fails the deploy, not the traffic
+            # warm the version before any traffic shifts to it (the emulator's provisioned concurrency):
+            # its agent loads during init, so no cold start is measured in a bake, and one that cannot
+            # load fails the deploy, not the traffic
+            warm = self._worker(number)
+            self._event("warm", f"version {number}: execution environment initialized in {warm.init_ms:.0f} ms "
+                        "(agent loaded before any traffic)", version=number, init_ms=round(warm.init_ms, 1))
             stable = self.state.primary
             if stable is None:
                 rollout = RolloutEngine.plan(number, None, (RolloutStep(100.0, 0),), self.clock.now())
@@ -461,7 +469,8 @@ class Emulator:
         def write() -> None:
             self.aws.watch_version(version)
             for alarm in self.model.alarms:
-                self.aws.set_alarm_state(alarm.name, "INSUFFICIENT_DATA", reason)
+                if alarm.scope == "version":
+                    self.aws.set_alarm_state(alarm.name, "INSUFFICIENT_DATA", reason)
 
         self._moto_writes.submit(write)
 
@@ -472,14 +481,9 @@ class Emulator:
                 self.state.stable_history.append(version)
 
     def _start_engine(self, rollout: RolloutState) -> None:
-        watch_s = max([0.0, *(a.window_s for a in self.model.alarms if a.name in self.model.rollout.gating_alarms)])
         engine = RolloutEngine(
-            rollout, clock=self.clock, gating_alarms=self.model.rollout.gating_alarms,
-            min_requests_per_step=self.model.rollout.min_requests_per_step,
-            watch_s=watch_s + self.evaluator.tick_s if watch_s else 0.0,
-            check_alarms=self._check_gating, requests_served=lambda v: self.runtime.counters(v).requests,
+            rollout, self.model.rollout, clock=self.clock, check_alarms=self._check_gating, traffic=self._traffic,
             apply_weights=self._apply_weights, on_change=self._on_rollout_change,
-            slice_s=max(1.0, min(10.0, self.evaluator.tick_s / 6)),
         )
         self._engine = engine
         with self._lock:
@@ -487,12 +491,19 @@ class Emulator:
         self._engine_thread = threading.Thread(target=self._run_engine, args=(engine,), name="rollout", daemon=True)
         self._engine_thread.start()
 
+    def _traffic(self, version: str, start: float, end: float, period_s: int) -> list[tuple[float, float]]:
+        """The version's completed requests per period, from its EMF Invocations (as CloudWatch sums them)."""
+        key = MetricKey.of(METRIC_NAMESPACE, "Invocations",
+                           {"Agent": self.model.agent, "Environment": self.model.environment, "Version": version})
+        return self.metrics.sums(key, start, end, period_s)
+
     def _run_engine(self, engine: RolloutEngine) -> None:
         state = engine.run()
         if state.status == "succeeded":
             self._set_stable(state.version)
-        # after a rollback the alarms keep watching the rolled-back version, as the deployed alarms do
-        # in AWS until the next deploy: they return to OK (and resolve their pages) once its data stops
+        # after a rollback the version-scoped (gating) alarms keep watching the rolled-back version, as
+        # the deployed ones do in AWS until the next deploy; the service-scoped alerts that page people
+        # watch every version, so they watch the one that serves the traffic
         with self._lock:
             self.state.rollout = state.to_dict()
         self._persist()
@@ -527,8 +538,7 @@ class Emulator:
         thread = self._engine_thread
         if thread is not None:
             if timeout_s is None:
-                steps = self._engine.state.steps if self._engine else []
-                emulated = sum(b for _, b in steps) * 4 + 1200
+                emulated = self._engine.policy.max_duration_s if self._engine else 0
                 timeout_s = emulated / (self.clock.time_scale if self.clock.time_scale != float("inf") else 1e9) + 30
             thread.join(timeout_s)
             if thread.is_alive():

@@ -82,14 +82,21 @@ def parse_emf(obj: dict[str, Any], *, names: frozenset[str] | None = None,
 class MetricStore:
     """Raw datapoints per metric, in time order. Thread-safe."""
 
-    def __init__(self, retention_s: float = 7200.0) -> None:
+    def __init__(self, retention_s: float = 7200.0, *, minute_retention_s: float = 0.0) -> None:
         self._times: dict[MetricKey, list[float]] = defaultdict(list)
         self._values: dict[MetricKey, list[float]] = defaultdict(list)
+        #: per-minute sums (minute start -> sum), kept longer than the raw values: a rollout's
+        #: traffic count reads them over a whole step, which can last hours
+        self._minutes: dict[MetricKey, dict[int, float]] = defaultdict(dict)
         self._lock = threading.Lock()
         self._retention_s = retention_s
+        self._minute_retention_s = max(retention_s, minute_retention_s)
 
     def add(self, key: MetricKey, ts: float, value: float) -> None:
         with self._lock:
+            minutes = self._minutes[key]
+            minute = int(ts // 60) * 60
+            minutes[minute] = minutes.get(minute, 0.0) + value
             times, values = self._times[key], self._values[key]
             if times and ts < times[-1]:  # out of order: keep the lists sorted
                 index = bisect.bisect_right(times, ts)
@@ -109,6 +116,18 @@ class MetricStore:
             hi = bisect.bisect_left(times, end)
             return self._values[key][lo:hi]
 
+    def sums(self, key: MetricKey, start: float, end: float, period_s: int = 60) -> list[tuple[float, float]]:
+        """(period start, sum) of each non-empty `period_s` period (a multiple of 60) within
+        [start, end), as GetMetricStatistics' Sum returns them; `start` should be aligned."""
+        with self._lock:
+            minutes = dict(self._minutes.get(key, {}))
+        out: dict[float, float] = {}
+        for minute, total in minutes.items():
+            if start <= minute < end:
+                bucket = start + (minute - start) // period_s * period_s
+                out[bucket] = out.get(bucket, 0.0) + total
+        return sorted(out.items())
+
     def keys(self) -> list[MetricKey]:
         with self._lock:
             return list(self._times)
@@ -116,7 +135,11 @@ class MetricStore:
     def prune(self, now: float) -> None:
         """Forget datapoints older than the retention (the longest alarm window needs less)."""
         cutoff = now - self._retention_s
+        minute_cutoff = now - self._minute_retention_s
         with self._lock:
+            for minutes in self._minutes.values():
+                for minute in [m for m in minutes if m < minute_cutoff]:
+                    del minutes[minute]
             for key, times in self._times.items():
                 drop = bisect.bisect_left(times, cutoff)
                 if drop:

@@ -164,7 +164,7 @@ class AwsState:
     def put_alarm(self, alarm: AlarmModel, version: str | None) -> None:
         m = self.model
         dimensions = [{"Name": "Agent", "Value": m.agent}, {"Name": "Environment", "Value": m.environment}]
-        if version is not None:
+        if version is not None and alarm.scope == "version":
             dimensions.append({"Name": "Version", "Value": version})
         actions = [self.topic_arns[n] for n in alarm.notify if n in self.topic_arns]
         common: dict[str, Any] = {
@@ -190,16 +190,17 @@ class AwsState:
             ])
             return
         statistic: dict[str, Any] = (
-            {"ExtendedStatistic": alarm.statistic, "EvaluateLowSampleCountPercentile": "evaluate"}
+            {"ExtendedStatistic": alarm.statistic, "EvaluateLowSampleCountPercentile": alarm.low_sample}
             if alarm.statistic[:1].lower() == "p" else {"Statistic": alarm.statistic}
         )
         self.cloudwatch.put_metric_alarm(**common, **statistic, Namespace=METRIC_NAMESPACE,
                                          MetricName=alarm.metric, Dimensions=dimensions, Period=alarm.period_s)
 
     def watch_version(self, version: str) -> None:
-        """Point every alarm at one version, as a deploy does to the alarms' Version dimension."""
+        """Point the version-scoped alarms at one version, as a deploy does to their Version dimension."""
         for alarm in self.model.alarms:
-            self.put_alarm(alarm, version)
+            if alarm.scope == "version":
+                self.put_alarm(alarm, version)
 
     def set_alarm_state(self, name: str, state: str, reason: str, data: dict[str, Any] | None = None) -> None:
         import json

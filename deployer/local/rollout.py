@@ -1,35 +1,37 @@
-"""The rollout engine: the spec's step schedule on the emulator's clock, gated by alarms.
+"""The rollout engine: the compiled `RolloutModel` on the emulator's clock, gated by alarms.
 
-It does what CodeDeploy (canary, linear, all-at-once) or the Step Functions state machine (any
-other step list) does in AWS:
+It runs the same loop as the Step Functions state machine (`infra.state_machine`), reading the
+same numbers, so that a scenario gives the same weights and the same verdict in both (the
+parity tests prove it):
 
-1. Before every step, the gating alarms are evaluated; any in ALARM rolls back.
-2. The step shifts the alias: `percent` of traffic to the new version through
-   `AdditionalVersionWeights`, the rest on the stable version (100 % makes the new version primary).
-3. The step holds for its bake. A gating alarm going to ALARM at any moment rolls back at once
-   (`abort`). A step below 100 % also waits for `min_requests_per_step` requests on the new
-   version; if they do not arrive within `max_hold_factor` x the bake (at least 10 minutes), the
-   rollout rolls back rather than promote a version nobody tried.
-4. After the 100 % step the engine keeps watching for `watch_s` (the longest gating alarm window
-   plus one evaluation) before declaring success, so an all-at-once rollout can still roll back.
+1. A step shifts the alias: `percent` of traffic to the new version through
+   `AdditionalVersionWeights`, the rest on the stable version (100 % makes it the alias's version).
+2. Then, every `check_interval_s`: a gating alarm in ALARM rolls back at once (the emulator also
+   interrupts the wait when an alarm fires); past `max_duration_s` since the start it rolls back;
+   a step below 100 % moves on once its bake is over and the evidence is in (`evidence`), and
+   rolls back when the evidence is not in by its hold limit ("not enough evidence"); the 100 %
+   step holds `watch_s` (an alarm then still rolls it back) and the rollout succeeds.
 
-Rolling back always means one thing: the alias points at the stable version alone. The engine
-never leaves a half-shifted alias behind: every exit path sets the final weights.
+Rolling back always means one thing: the alias serves the stable version alone. Every exit path
+sets the final weights.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from deployer.compiled import RolloutStep
+from deployer.compiled import RolloutModel, RolloutStep
 from deployer.local.clock import Clock
 
 Status = Literal["in_progress", "succeeded", "rolled_back", "interrupted"]
 TERMINAL = ("succeeded", "rolled_back")
+#: (period start, requests completed) of the new version, per `RolloutStep.metric_period_s`.
+Traffic = Sequence[tuple[float, float]]
 
 
 @dataclass
@@ -45,6 +47,7 @@ class RolloutState:
     step_started_at: float | None = None
     finished_at: float | None = None
     reason: str | None = None
+    trigger: str | None = None  # why it ended: alarm, evidence, deadline, manual
     requests_in_step: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
 
@@ -53,7 +56,7 @@ class RolloutState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RolloutState:
-        data = dict(data)
+        data = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         data["steps"] = [(float(p), int(b)) for p, b in data.get("steps", [])]
         return cls(**data)
 
@@ -76,35 +79,80 @@ def weights_for(state: RolloutState, percent: float) -> tuple[str, dict[str, flo
     return state.stable_version, {state.version: round(percent / 100.0, 6)}
 
 
+def align_up(t: float, period: int) -> float:
+    return math.ceil(t / period) * period
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a step has shown so far (see `evidence`)."""
+
+    served: int
+    needed: int
+    missing_windows: tuple[str, ...]  # "1m window for abort-error-rate" still without evaluated data
+
+    @property
+    def complete(self) -> bool:
+        return self.served >= self.needed and not self.missing_windows
+
+    def describe(self) -> str:
+        parts = [f"{self.served} of {self.needed} requests"]
+        if self.missing_windows:
+            parts.append("no evaluated window with its data yet for " + "; ".join(self.missing_windows))
+        return ", ".join(parts)
+
+
+def traffic_start(step: RolloutStep, shift_at: float) -> float:
+    """Requests count from the first whole period after the shift (never the previous step's)."""
+    return align_up(shift_at, step.metric_period_s)
+
+
+def evidence(policy: RolloutModel, step: RolloutStep, shift_at: float, now: float, traffic: Traffic) -> Evidence:
+    """The evidence rule, in seconds; the state machine evaluates the same formula in JSONata.
+
+    `traffic` holds the new version's requests per `step.metric_period_s` period from
+    `traffic_start(step, shift_at)` to `now`. An evidence window (period P, window W) is in when
+    its first full window that starts after the shift and holds data has been evaluated:
+    `now >= max(S + W, floor((t0 + G - 1) / P) * P + P) + evaluation_delay_s`, with S the first
+    period boundary after the shift, t0 the first period of traffic at or after S and G the
+    traffic query's period.
+    """
+    served = round(sum(count for _, count in traffic))
+    missing = []
+    for window in policy.evidence:
+        start = align_up(shift_at, window.period_s)
+        first = next((t for t, count in traffic if t >= start and count > 0), None)
+        ready = None if first is None else max(
+            start + window.window_s,
+            math.floor((first + step.metric_period_s - 1) / window.period_s) * window.period_s + window.period_s,
+        ) + policy.evaluation_delay_s
+        if ready is None or now < ready:
+            missing.append(f"{window.window_s // 60}m window for {', '.join(window.alarms)}")
+    return Evidence(served, step.min_requests, tuple(missing))
+
+
 class RolloutEngine:
     """Runs one `RolloutState` to a terminal state (`run` blocks; `abort` may come from any thread)."""
 
     def __init__(
         self,
         state: RolloutState,
+        policy: RolloutModel,
         *,
         clock: Clock,
-        gating_alarms: Sequence[str],
-        min_requests_per_step: int,
-        watch_s: float,
         check_alarms: Callable[[float], list[tuple[str, str]]],
-        requests_served: Callable[[str], int],
+        traffic: Callable[[str, float, float, int], Traffic],
         apply_weights: Callable[[str, dict[str, float]], None],
         on_change: Callable[[RolloutState, dict[str, Any]], None],
-        slice_s: float = 10.0,
-        max_hold_factor: float = 4.0,
     ) -> None:
         self.state = state
+        self.policy = policy
         self._clock = clock
-        self._gating = tuple(gating_alarms)
-        self._min_requests = min_requests_per_step
-        self._watch_s = watch_s
+        self._gating = frozenset(policy.gating_alarms)
         self._check = check_alarms
-        self._served = requests_served
+        self._traffic = traffic
         self._apply = apply_weights
         self._on_change = on_change
-        self._slice = slice_s
-        self._hold_factor = max_hold_factor
         self._abort = threading.Event()
         self._halted = False
         self._abort_reason: str | None = None
@@ -128,28 +176,26 @@ class RolloutEngine:
         self._abort.set()
 
     def _event(self, kind: str, message: str, at: float | None = None, **extra: Any) -> None:
-        event = {"at": self._clock.now() if at is None else at, "kind": kind, "message": message, "version": self.state.version, **extra}
+        event = {"at": self._clock.now() if at is None else at, "kind": kind, "message": message,
+                 "version": self.state.version, **extra}
         self.state.events.append(event)
         self._on_change(self.state, event)
 
-    def _rollback(self, reason: str, kind: str = "alarm") -> RolloutState:
+    def _rollback(self, reason: str, kind: str) -> RolloutState:
         s = self.state
         if self._halted:
             return s
         stable = s.stable_version or s.version
         at = self._clock.now()
         self._apply(stable, {})
-        s.status, s.percent, s.reason, s.finished_at = "rolled_back", 0.0, reason, at
+        s.status, s.percent, s.reason, s.trigger, s.finished_at = "rolled_back", 0.0, reason, kind, at
         self._event("rollback", f"rolled back: all traffic on version {stable}; {reason}", at=at, trigger=kind,
                     stable_version=stable)
         return s
 
     def _gate(self) -> str | None:
-        firing = self._check(self._clock.now())
-        gating = [(name, why) for name, why in firing if name in self._gating]
-        if not gating:
-            return None
-        return "; ".join(f"alarm {name} in ALARM ({why})" for name, why in gating)
+        firing = [(name, why) for name, why in self._check(self._clock.now()) if name in self._gating]
+        return "; ".join(f"alarm {name} in ALARM ({why})" for name, why in firing) or None
 
     def run(self) -> RolloutState:
         s = self.state
@@ -157,55 +203,52 @@ class RolloutEngine:
             return s
         self._event("start", f"rollout of version {s.version} started over {len(s.steps)} step(s): "
                     + " -> ".join(f"{p:g} %" for p, _ in s.steps), stable_version=s.stable_version)
-        start_index = max(0, s.step_index)
-        for index in range(start_index, len(s.steps)):
-            percent, bake = s.steps[index]
+        deadline = s.started_at + self.policy.max_duration_s if self.policy.max_duration_s else math.inf
+        for index in range(max(0, s.step_index), len(self.policy.steps)):
+            step = self.policy.steps[index]
             if self._abort.is_set():
-                return self._rollback(self._abort_reason or "aborted", self._abort_kind)
-            blocked = self._gate()
-            if blocked:
-                return self._rollback(f"before step {index + 1}: {blocked}")
-            primary, additional = weights_for(s, percent)
+                return s if self._halted else self._rollback(self._abort_reason or "aborted", self._abort_kind)
+            primary, additional = weights_for(s, step.percent)
             at = self._clock.now()
             self._apply(primary, additional)
-            s.step_index, s.percent, s.step_started_at, s.requests_in_step = index, percent, at, 0
-            self._event("shift", at=at, message= f"step {index + 1}/{len(s.steps)}: {percent:g} % of traffic on version {s.version}",
-                        percent=percent, weights={primary: 1.0 - sum(additional.values()), **additional})
-            final = index == len(s.steps) - 1
-            hold = max(float(bake), self._watch_s) if final else float(bake)
-            needed = self._min_requests if percent < 100 else 0
-            outcome = self._hold(hold, needed, index)
+            s.step_index, s.percent, s.step_started_at, s.requests_in_step = index, step.percent, at, 0
+            self._event("shift", f"step {index + 1}/{len(s.steps)}: {step.percent:g} % of traffic on version {s.version}",
+                        at=at, percent=step.percent, weights={primary: 1.0 - sum(additional.values()), **additional})
+            outcome = self._hold(index, step, at, deadline)
             if outcome is not None:
                 return outcome
-        if self._abort.is_set():
-            return self._rollback(self._abort_reason or "aborted", self._abort_kind)
-        blocked = self._gate()
-        if blocked:
-            return self._rollback(f"after the last step: {blocked}")
         s.status, s.finished_at, s.reason = "succeeded", self._clock.now(), None
         self._event("complete", f"version {s.version} is stable at 100 %", percent=100.0)
         return s
 
-    def _hold(self, bake: float, needed: int, index: int) -> RolloutState | None:
-        s = self.state
-        started = s.step_started_at or self._clock.now()
-        baseline = self._served(s.version)
-        cap = started + max(bake * self._hold_factor, bake + 600.0)
+    def _hold(self, index: int, step: RolloutStep, shift_at: float, deadline: float) -> RolloutState | None:
+        """Check every `check_interval_s` until the step may move on (None) or the rollout ended."""
+        s, policy = self.state, self.policy
+        final = index == len(policy.steps) - 1
         waiting_logged = False
         while True:
-            if self._abort.is_set():
+            if self._clock.wait(self._abort, policy.check_interval_s) or self._abort.is_set():
                 return self._rollback(self._abort_reason or "aborted", self._abort_kind)
+            blocked = self._gate()
+            if blocked:
+                return self._rollback(f"step {index + 1} ({step.percent:g} %): {blocked}", "alarm")
             now = self._clock.now()
-            s.requests_in_step = self._served(s.version) - baseline
-            if now >= started + bake and s.requests_in_step >= needed:
+            if now >= deadline:
+                return self._rollback(f"the rollout ran past its limit of {policy.max_duration_s} s", "deadline")
+            elapsed = now - shift_at
+            if final:
+                if elapsed >= policy.watch_s:
+                    return None
+                continue
+            start = traffic_start(step, shift_at)
+            shown = evidence(policy, step, shift_at, now, self._traffic(s.version, start, now, step.metric_period_s))
+            s.requests_in_step = shown.served
+            if elapsed >= step.bake_s and shown.complete:
                 return None
-            if now >= started + bake and not waiting_logged:
+            if elapsed >= step.hold_limit_s:
+                return self._rollback(f"step {index + 1} ({step.percent:g} %): not enough evidence: {shown.describe()} "
+                                      f"within the hold limit of {step.hold_limit_s} s; not promoting an untried "
+                                      f"version", "evidence")
+            if elapsed >= step.bake_s and not waiting_logged:
                 waiting_logged = True
-                self._event("hold", f"step {index + 1}: bake over but only {s.requests_in_step} of {needed} "
-                            f"requests reached version {s.version}; holding")
-            if now >= cap:
-                return self._rollback(f"step {index + 1}: only {s.requests_in_step} of {needed} requests reached "
-                                      f"version {s.version} in {now - started:.0f} s; not promoting an untried version",
-                                      kind="traffic")
-            remaining = started + bake - now
-            self._clock.wait(self._abort, min(self._slice, remaining) if remaining > 0 else self._slice)
+                self._event("hold", f"step {index + 1}: bake over, waiting for evidence ({shown.describe()})")

@@ -122,6 +122,9 @@ def main() -> None:
     init_started = time.perf_counter()
     try:
         handler = _load_handler(os.environ.get("DEPLOYER_HANDLER", "handlers.runtime.handler"))
+        init_error = getattr(sys.modules.get(handler.__module__), "init_error", None)
+        if init_error:
+            raise RuntimeError(f"the agent failed to load during init: {init_error}")
         hello: dict[str, Any] = {"ok": True, "init_ms": (time.perf_counter() - init_started) * 1000.0}
     except Exception:
         hello = {"ok": False, "error": {"type": "Runtime.ImportModuleError", "message": traceback.format_exc(limit=5)}}

@@ -192,6 +192,9 @@ def worker_for_version(model: DeploymentModel, version: str, bundle_dir: Path, e
         AWS_DEFAULT_REGION=model.region, AWS_ENDPOINT_URL=moto_endpoint,
         AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", DEPLOYER_ALIAS=model.alias,
         AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{fn.name}", PYTHONDONTWRITEBYTECODE="1",
+        # the emulator starts a version's worker at deploy, before any weight shifts (its stand-in for
+        # provisioned concurrency): the agent loads during init, so no cold start lands in the bake
+        AWS_LAMBDA_INITIALIZATION_TYPE="provisioned-concurrency",
     )
     return VersionWorker(version, bundle_dir, env, handler=handler, python=python, threads=threads,
                          log_path=log_dir / f"worker-v{version}.log")

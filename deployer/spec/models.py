@@ -174,7 +174,7 @@ class AlertSpec(Section):
     missing_data: MissingData = "notBreaching"
     action: str | list[str] = Field(description="notification name(s) to alert")
     severity: Literal["critical", "warning", "info"] = "critical"
-    rollback: bool = Field(True, description="also roll back a rollout when this alarm fires")
+    rollback: bool = Field(True, description="also watch each rollout's new version with this condition and roll it back when it fires")
     description: str = ""
 
     @model_validator(mode="after")
@@ -233,8 +233,11 @@ class AbortSpec(Section):
 class RolloutCommon(Section):
     abort: AbortSpec | None = Field(None, description="defaults to the SLOs' error rate, p99 and cost")
     alarms: list[str] | None = Field(None, description="alerts that gate the rollout; default: those with rollback: true")
-    min_requests_per_step: int = Field(0, ge=0, description="requests the new version must serve before a step passes")
-    notify: list[str] = Field(default_factory=list, description="notifications told of a rollback")
+    min_requests_per_step: int = Field(
+        100, ge=0, le=1_000_000,
+        description="requests the new version must complete in a step before it moves on (evidence; 0 moves on time alone)")
+    notify: list[str] = Field(default_factory=list,
+                              description="notifications told how a rollout ended; default: the targets of the gating alerts")
 
 
 class CanaryRollout(RolloutCommon):

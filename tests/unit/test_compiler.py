@@ -53,19 +53,31 @@ def steps(model: DeploymentModel) -> list[tuple[float, int]]:
 # --- rollout schedules and the engine that runs them -------------------------------------------
 
 
-def test_canary_is_two_steps_and_runs_on_a_codedeploy_canary_config(tmp_path: Path) -> None:
+def test_canary_is_two_steps_and_needs_evidence_so_it_runs_on_step_functions(tmp_path: Path) -> None:
     model = compiled(tmp_path, HEAD, "rollout: {strategy: canary, initial_percent: 10, bake: 5m}\n", STAGING)
     assert steps(model) == [(10, 300), (100, 0)]
+    assert (model.rollout.engine, model.rollout.codedeploy) == ("stepfunctions", None)
+    assert model.rollout.min_requests_per_step == 100  # the default: no promotion without evidence
+    assert model.rollout.total_bake_s == 300
+
+
+def test_a_canary_without_evidence_runs_on_a_codedeploy_canary_config(tmp_path: Path) -> None:
+    rollout = "rollout: {strategy: canary, initial_percent: 10, bake: 5m, min_requests_per_step: 0}\n"
+    model = compiled(tmp_path, HEAD, rollout, STAGING)
     assert model.rollout.engine == "codedeploy"
     config = model.rollout.codedeploy
     assert config is not None
     assert (config.kind, config.percentage, config.interval_minutes) == ("canary", 10, 5)
     assert config.name == "demo-agent-staging-canary-10pct-5min"
-    assert model.rollout.total_bake_s == 300
+    # CodeDeploy stops watching when the shift completes and holds each step for its bake alone
+    assert (model.rollout.watch_s, model.rollout.evaluation_delay_s, model.rollout.evidence) == (0, 0, ())
+    assert [(s.hold_limit_s, s.min_requests) for s in model.rollout.steps] == [(300, 0), (0, 0)]
+    assert any("min_requests_per_step is 0" in w for w in model.warnings)
 
 
 def test_linear_steps_up_by_step_percent_every_interval_on_a_codedeploy_linear_config(tmp_path: Path) -> None:
-    model = compiled(tmp_path, HEAD, "rollout: {strategy: linear, step_percent: 25, interval: 2m}\n", STAGING)
+    rollout = "rollout: {strategy: linear, step_percent: 25, interval: 2m, min_requests_per_step: 0}\n"
+    model = compiled(tmp_path, HEAD, rollout, STAGING)
     assert steps(model) == [(25, 120), (50, 120), (75, 120), (100, 0)]
     assert model.rollout.engine == "codedeploy"
     config = model.rollout.codedeploy
@@ -73,10 +85,17 @@ def test_linear_steps_up_by_step_percent_every_interval_on_a_codedeploy_linear_c
     assert (config.kind, config.percentage, config.interval_minutes) == ("linear", 25, 2)
 
 
+def test_a_fractional_percent_is_never_rounded_for_codedeploy_it_runs_on_step_functions(tmp_path: Path) -> None:
+    rollout = "rollout: {strategy: canary, initial_percent: 2.5, bake: 5m, min_requests_per_step: 0}\n"
+    model = compiled(tmp_path, HEAD, rollout, STAGING)
+    assert (model.rollout.engine, model.rollout.codedeploy) == ("stepfunctions", None)
+    assert steps(model) == [(2.5, 300), (100, 0)]
+
+
 def test_all_at_once_is_one_step_at_100(tmp_path: Path) -> None:
     model = compiled(tmp_path, HEAD, "rollout: {strategy: all_at_once}\n", STAGING)
-    assert model.rollout.steps == (RolloutStep(100, 0),)
-    assert model.rollout.codedeploy is not None and model.rollout.codedeploy.kind == "all_at_once"
+    assert [(s.percent, s.bake_s) for s in model.rollout.steps] == [(100, 0)]
+    assert model.rollout.engine == "stepfunctions"  # it still watches the new version after the shift
 
 
 def test_an_uneven_step_list_runs_on_step_functions(tmp_path: Path) -> None:
@@ -84,6 +103,7 @@ def test_an_uneven_step_list_runs_on_step_functions(tmp_path: Path) -> None:
     rollout:
       strategy: steps
       steps: [{percent: 5, bake: 5m}, {percent: 50, bake: 5m}, {percent: 100}]
+      min_requests_per_step: 0
     """
     model = compiled(tmp_path, HEAD, rollout, STAGING)
     assert steps(model) == [(5, 300), (50, 300), (100, 0)]
@@ -91,7 +111,7 @@ def test_an_uneven_step_list_runs_on_step_functions(tmp_path: Path) -> None:
 
 
 def test_a_two_step_list_with_a_whole_minute_bake_becomes_a_codedeploy_canary(tmp_path: Path) -> None:
-    rollout = "rollout: {strategy: steps, steps: [{percent: 20, bake: 3m}, {percent: 100}]}\n"
+    rollout = "rollout: {strategy: steps, steps: [{percent: 20, bake: 3m}, {percent: 100}], min_requests_per_step: 0}\n"
     model = compiled(tmp_path, HEAD, rollout, STAGING)
     config = model.rollout.codedeploy
     assert config is not None
@@ -103,6 +123,7 @@ def test_a_step_list_of_equal_increments_and_bakes_becomes_a_codedeploy_linear(t
     rollout:
       strategy: steps
       steps: [{percent: 25, bake: 1m}, {percent: 50, bake: 1m}, {percent: 75, bake: 1m}, {percent: 100}]
+      min_requests_per_step: 0
     """
     model = compiled(tmp_path, HEAD, rollout, STAGING)
     config = model.rollout.codedeploy
@@ -111,10 +132,68 @@ def test_a_step_list_of_equal_increments_and_bakes_becomes_a_codedeploy_linear(t
 
 
 def test_a_bake_that_is_not_whole_minutes_runs_on_step_functions(tmp_path: Path) -> None:
-    rollout = "rollout: {strategy: steps, steps: [{percent: 20, bake: 90s}, {percent: 100}]}\n"
+    rollout = "rollout: {strategy: steps, steps: [{percent: 20, bake: 90s}, {percent: 100}], min_requests_per_step: 0}\n"
     model = compiled(tmp_path, HEAD, rollout, STAGING)
     assert (model.rollout.engine, model.rollout.codedeploy) == ("stepfunctions", None)
     assert steps(model) == [(20, 90), (100, 0)]
+
+
+# --- the evidence each step needs ----------------------------------------------------------------
+
+EVIDENCE = """\
+slos: {error_rate_pct: 1, latency_p99_ms: 800}
+rollout:
+  strategy: steps
+  steps: [{percent: 5, bake: 5m}, {percent: 50, bake: 30m}, {percent: 100}]
+  abort: {error_rate_pct: 2, latency_p99_ms: 900, period: 1m, evaluation_periods: 3, datapoints_to_alarm: 2}
+"""
+
+
+def test_every_rollout_number_is_decided_by_the_compiler(tmp_path: Path) -> None:
+    r = compiled(tmp_path, HEAD, EVIDENCE, STAGING).rollout
+    assert r.gating_alarms == ("abort-error-rate", "abort-latency-p99")
+    assert [(w.alarms, w.period_s, w.window_s) for w in r.evidence] == [(("abort-error-rate", "abort-latency-p99"), 60, 180)]
+    assert (r.check_interval_s, r.evaluation_delay_s) == (60, 120)
+    # evidence can exist at the earliest one period + one window + the delay after a shift (360 s):
+    # a step holds at most twice its bake, and at least 15 minutes past that
+    assert [(s.hold_limit_s, s.min_requests) for s in r.steps] == [(360 + 900, 100), (3600, 100), (0, 0)]
+    assert r.watch_s == 180 + 120  # the longest gating window, then its evaluation
+    assert r.max_duration_s == 1260 + 3600 + 300 + 900
+
+
+def test_a_long_hold_counts_traffic_in_periods_that_fit_one_query(tmp_path: Path) -> None:
+    rollout = "rollout: {strategy: steps, steps: [{percent: 5, bake: 2d}, {percent: 100}]}\n"
+    step = compiled(tmp_path, HEAD, rollout, STAGING).rollout.steps[0]
+    assert step.hold_limit_s == 4 * 86400
+    assert step.hold_limit_s / step.metric_period_s <= 1440  # GetMetricStatistics' datapoint limit
+
+
+def test_a_policy_the_expected_traffic_cannot_evidence_warns_with_the_figures(tmp_path: Path) -> None:
+    env = """\
+    environments:
+      production:
+        expected_traffic: {requests_per_day: 4000}
+    """
+    model = compiled(tmp_path, HEAD, EVIDENCE, env, env="production")
+    first = next(w for w in model.warnings if "step 1 (5%)" in w)
+    assert "rollout.steps[0].bake" in first and "4,000 requests/day" in first
+    assert "about 2.9 requests" in first and "min_requests_per_step (100)" in first and "bake at least 12h" in first
+
+
+def test_a_load_test_rate_counts_as_the_traffic_a_rollout_gets(tmp_path: Path) -> None:
+    env = """\
+    environments:
+      staging:
+        expected_traffic: {requests_per_day: 4000}
+        load_test: {rps: 50}
+    """
+    assert not [w for w in compiled(tmp_path, HEAD, EVIDENCE, env).warnings if "evidence" in w]
+
+
+def test_the_flagship_production_policy_can_get_its_evidence() -> None:
+    model = compile_environment(load_spec(ROOT / "agent.yaml"), "production")
+    assert model.rollout.min_requests_per_step >= 100
+    assert not [w for w in model.warnings if "evidence" in w]
 
 
 # --- alarms --------------------------------------------------------------------------------------
@@ -130,7 +209,8 @@ alerts:
 
 def test_by_default_the_slo_alarms_and_alerts_with_rollback_gate_the_rollout(tmp_path: Path) -> None:
     model = compiled(tmp_path, HEAD, ALERTS, ONCALL, STAGING)
-    assert model.rollout.gating_alarms == ("slo-error-rate", "slo-latency-p99", "slo-cost-per-request", "errors", "slow")
+    assert model.rollout.gating_alarms == ("slo-error-rate", "slo-latency-p99", "slo-cost-per-request", "canary-errors",
+                                           "canary-slow")
     slo = model.alarm("slo-latency-p99")
     assert slo is not None and (slo.threshold, slo.statistic, slo.period_s) == (800, "p99", 60)
     drift = model.alarm("drift")
@@ -140,7 +220,7 @@ def test_by_default_the_slo_alarms_and_alerts_with_rollback_gate_the_rollout(tmp
 def test_abort_conditions_replace_the_slo_alarms_as_rollback_gates(tmp_path: Path) -> None:
     rollout = "rollout: {strategy: canary, abort: {error_rate_pct: 3, period: 1m, evaluation_periods: 2}}\n"
     model = compiled(tmp_path, HEAD, ALERTS, ONCALL, rollout, STAGING)
-    assert model.rollout.gating_alarms == ("abort-error-rate", "errors", "slow")
+    assert model.rollout.gating_alarms == ("abort-error-rate", "canary-errors", "canary-slow")
     abort = model.alarm("abort-error-rate")
     assert abort is not None
     assert (abort.threshold, abort.period_s, abort.evaluation_periods, abort.window_s) == (3, 60, 2, 120)
@@ -149,7 +229,7 @@ def test_abort_conditions_replace_the_slo_alarms_as_rollback_gates(tmp_path: Pat
 def test_rollout_alarms_lists_the_alerts_that_gate_instead_of_rollback_flags(tmp_path: Path) -> None:
     rollout = "rollout: {strategy: canary, alarms: [drift]}\n"
     model = compiled(tmp_path, HEAD, ALERTS, ONCALL, rollout, STAGING)
-    assert model.rollout.gating_alarms == ("slo-error-rate", "slo-latency-p99", "slo-cost-per-request", "drift")
+    assert model.rollout.gating_alarms == ("slo-error-rate", "slo-latency-p99", "slo-cost-per-request", "canary-drift")
 
 
 def test_a_cost_spike_threshold_is_the_multiple_of_the_budget_spent_in_one_period() -> None:
@@ -316,9 +396,9 @@ def test_a_budget_below_expected_traffic_times_the_cost_slo_warns_but_compiles(t
     staging = models["staging"]
     assert staging.cost.expected_requests_per_month == 120_000
     assert staging.cost.projected_monthly_usd == pytest.approx(120.0)
-    assert staging.warnings == (
+    assert tuple(w for w in staging.warnings if "budget.monthly_usd" in w) == (
         f"{load_spec(path).origin.file}:10:23: budget.monthly_usd: warning: staging: expected traffic (120,000 requests/month) "
         "x cost SLO ($0.001/request) = $120.00/month, over the $100.00 budget",
     )
-    assert models["quiet"].warnings == ()
+    assert not [w for w in models["quiet"].warnings if "budget" in w.split(": ", 2)[1]]
     assert models["quiet"].cost.projected_monthly_usd == pytest.approx(3.0)
