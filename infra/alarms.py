@@ -1,4 +1,9 @@
-"""CloudWatch alarms from the compiled SLOs and alerts, scoped to the version being deployed."""
+"""CloudWatch alarms from the compiled SLOs and alerts.
+
+A `version` alarm watches the version being deployed (the Version dimension): it gates the
+rollout. A `service` alarm watches every version together (Agent and Environment only): it pages
+people about what users get, whichever version serves them, before and after any rollback.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,8 @@ MISSING_DATA = {
 
 
 class VersionAlarms(Construct):
-    """One alarm per `AlarmModel`, on the metrics of `dimensions` (Agent, Environment, Version).
+    """One alarm per `AlarmModel`, on the metrics of `dimensions` (Agent, Environment, Version) for a
+    version-scoped alarm and of the same without Version for a service-scoped one.
 
     `names` maps each alarm to its CloudWatch name; `topics` maps notification targets to the
     topics an alarm notifies on ALARM and on OK (so paging services resolve incidents).
@@ -39,16 +45,18 @@ class VersionAlarms(Construct):
         super().__init__(scope, id)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
         for spec in alarms:
+            scoped = dimensions if spec.scope == "version" else {k: v for k, v in dimensions.items() if k != "Version"}
             alarm = cloudwatch.Alarm(
                 self, spec.name,
                 alarm_name=names[spec.name],
                 alarm_description=spec.description,
-                metric=alarm_metric(spec, dimensions),
+                metric=alarm_metric(spec, scoped),
                 threshold=spec.threshold,
                 comparison_operator=COMPARISON[spec.comparison],
                 evaluation_periods=spec.evaluation_periods,
                 datapoints_to_alarm=spec.datapoints_to_alarm,
                 treat_missing_data=MISSING_DATA[spec.missing_data],
+                evaluate_low_sample_count_percentile=spec.low_sample if spec.statistic[:1].lower() == "p" else None,
             )
             for target in spec.notify:
                 action = actions.SnsAction(topics[target])

@@ -19,19 +19,18 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from deployer.compiled import CodeDeployConfig
-from deployer.errors import DeployerError
 
-MAX_CODEDEPLOY_ALARMS = 10
 CODEDEPLOY_STATE_CHANGE = "CodeDeploy Deployment State-change Notification"
 
 
 def traffic_routing(config: CodeDeployConfig) -> codedeploy.TrafficRouting:
+    """CodeDeploy's traffic routing, exactly as compiled (whole percents: the compiler never hands
+    CodeDeploy a schedule it would have to round)."""
     interval = cdk.Duration.minutes(config.interval_minutes)
-    percentage = round(config.percentage)
     if config.kind == "canary":
-        return codedeploy.TrafficRouting.time_based_canary(interval=interval, percentage=percentage)
+        return codedeploy.TrafficRouting.time_based_canary(interval=interval, percentage=config.percentage)
     if config.kind == "linear":
-        return codedeploy.TrafficRouting.time_based_linear(interval=interval, percentage=percentage)
+        return codedeploy.TrafficRouting.time_based_linear(interval=interval, percentage=config.percentage)
     return codedeploy.TrafficRouting.all_at_once()
 
 
@@ -42,10 +41,6 @@ class CodeDeployRollout(Construct):
                  alias: lambda_.Alias, alarms: Sequence[cloudwatch.IAlarm],
                  notify: Sequence[sns.ITopic]) -> None:
         super().__init__(scope, id)
-        if len(alarms) > MAX_CODEDEPLOY_ALARMS:
-            raise DeployerError(
-                f"{name}: CodeDeploy watches at most {MAX_CODEDEPLOY_ALARMS} alarms, the rollout gates on {len(alarms)}",
-                hint="set `rollback: false` on the alerts that should only notify")
         self.application = codedeploy.LambdaApplication(self, "Application", application_name=name)
         self.config = codedeploy.LambdaDeploymentConfig(
             self, "Config", deployment_config_name=config.name, traffic_routing=traffic_routing(config))

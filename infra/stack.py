@@ -74,13 +74,11 @@ class AgentStack(cdk.Stack):
                 self, "Rollout", config=model.rollout.codedeploy, name=name, alias=self.function.alias,
                 alarms=gating, notify=notify)
         else:
-            gating_specs = [a for a in model.alarms if a.name in model.rollout.gating_alarms]
             self.stepfunctions = StepFunctionsRollout(
                 self, "Rollout", rollout=model.rollout, name=name, agent=model.agent,
                 environment=model.environment, function=self.function.function, alias_name=model.alias,
                 gating_alarm_names=[naming.alarm_name(model, a) for a in model.rollout.gating_alarms],
                 alarms=gating, notify=notify,
-                watch_s=max([a.window_s + a.period_s for a in gating_specs], default=0),
                 log_retention=log_retention(model.function.log_retention_days))
         if self.stepfunctions is not None and notify:
             # Publishing to an SSE-KMS topic needs the topic key.

@@ -1,31 +1,42 @@
-"""The Step Functions rollout: any step list (5 -> 50 -> 100) over the `live` alias.
+"""The Step Functions rollout: the compiled `RolloutModel` over the `live` alias.
 
 Started after the stack update with `{"stable": "<served version>", "candidate": "<new version>"}`
-(JSONata, AWS SDK integrations only). The schedule is the local emulator's rollout engine's:
+(JSONata, AWS SDK integrations only). It runs the loop of the emulator's engine
+(`deployer.local.rollout`), reading the same numbers, and the parity tests execute both:
 
-1. Each step sets the alias weights (`lambda:UpdateAlias`): `percent` on the candidate through
+1. `Shift<n>` sets the alias weights (`lambda:UpdateAlias`): `percent` on the candidate through
    `AdditionalVersionWeights`, the rest on the stable version; the 100 % step makes the candidate
    the alias's version.
-2. The step then holds for its bake, checking the gating alarms (`cloudwatch:DescribeAlarms`)
-   every minute: any in ALARM rolls back at once. A step below 100 % also waits for
-   `min_requests_per_step` invocations of the candidate (`cloudwatch:GetMetricStatistics` on the
-   runtime's EMF metric); if they do not come within 4 x the bake (at least bake + 10 minutes) it
-   rolls back rather than promote a version nobody tried.
-3. The 100 % step holds for at least the longest gating alarm window plus one period, so an alarm
-   on the promoted version still rolls it back.
+2. Every `check_interval_s` (`Wait<n>`), `Check<n>` reads the gating alarms
+   (`cloudwatch:DescribeAlarms`, states filtered in the expression: moto ignores `StateValue`
+   with `AlarmNames`, and the filter is right on AWS too) and `Traffic<n>` the candidate's
+   `Invocations` since the shift (`cloudwatch:GetMetricStatistics`), from which it computes the
+   evidence: requests served (0 without datapoints) and when every gating alarm has evaluated a
+   full window holding candidate data (the formula of `deployer.local.rollout.evidence`).
+3. `Gate<n>`: an alarm in ALARM rolls back; past the rollout's time limit it rolls back; a step
+   moves on once its bake is over and the evidence is in, and rolls back without it at its hold
+   limit; the 100 % step holds `watch_s` and succeeds.
 
-Rolling back means one thing: the alias serves the stable version alone. Outcomes are published
-to the rollout's notification topics.
+Every task retries throttles and 5xx with backoff (`States.ALL`: error names differ between
+AWS and emulators, and a permanent error costs only the retries before the rollback); anything
+that still fails goes to the rollback path, which itself retries, then notifies. The machine's
+own `TimeoutSeconds` lies beyond its time limit plus the rollback, and an EventBridge rule tells
+the rollout's topics if an execution still times out or is stopped by hand.
+
+Rolling back means one thing: the alias serves the stable version alone.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -33,12 +44,17 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from deployer.compiled import METRIC_NAMESPACE, RolloutModel
+from deployer.compiled import METRIC_NAMESPACE, RolloutModel, RolloutStep
 from infra.metrics import INVOCATIONS
 
-CHECK_EVERY_S = 60
-HOLD_FACTOR = 4.0
-MIN_EXTRA_HOLD_S = 600
+#: Retries of every task: 2, 4, 8, 16, 32 s (with jitter), at most a minute apart.
+RETRY_ATTEMPTS = 5
+#: The rollback retries longer: it is the last thing standing between users and a bad version.
+ROLLBACK_ATTEMPTS = 8
+#: Time the machine allows itself beyond the rollout's limit (rollback with its retries, notices).
+TIMEOUT_MARGIN_S = 3600
+#: "Not yet": a time (ms) no evidence reaches.
+NEVER_MS = 10**15
 
 
 def link(states: Sequence[Any]) -> None:
@@ -47,16 +63,35 @@ def link(states: Sequence[Any]) -> None:
         before.next(after)
 
 
+def evidence_expression(rollout: RolloutModel, step: RolloutStep) -> str:
+    """JSONata: the time (ms) by which every gating alarm has evaluated a full window of candidate
+    data, from GetMetricStatistics' Datapoints (or `NEVER_MS`); see `deployer.local.rollout.evidence`."""
+    windows = json.dumps([{"p": w.period_s * 1000, "w": w.window_s * 1000} for w in rollout.evidence])
+    g, delay = step.metric_period_s * 1000, rollout.evaluation_delay_s * 1000
+    return (
+        "{% ("
+        f"$times := [$states.result.Datapoints[Sum > 0].$toMillis($replace($string(Timestamp), ' ', 'T'))];"
+        f"$ready := [$map({windows}, function($w) {{ ("
+        "$s := $ceil($stepStart / $w.p) * $w.p;"
+        "$t := $min([$filter($times, function($x) { $x >= $s })]);"
+        f"$exists($t) ? $max([$s + $w.w, $floor(($t + {g} - 1) / $w.p) * $w.p + $w.p]) + {delay} : {NEVER_MS}"
+        ") })];"
+        "$count($ready) = 0 ? 0 : $max($ready)"
+        ") %}"
+    )
+
+
 class StepFunctionsRollout(Construct):
-    """A state machine that walks `rollout.steps` over the alias and rolls back on alarm."""
+    """A state machine that walks `rollout.steps` over the alias and rolls back on alarm or without evidence."""
 
     def __init__(self, scope: Construct, id: str, *, rollout: RolloutModel, name: str, agent: str,
                  environment: str, function: lambda_.IFunction, alias_name: str,
-                 gating_alarm_names: Sequence[str], alarms: Sequence[cloudwatch.IAlarm], watch_s: int,
+                 gating_alarm_names: Sequence[str], alarms: Sequence[cloudwatch.IAlarm],
                  notify: Sequence[sns.ITopic], log_retention: logs.RetentionDays) -> None:
         super().__init__(scope, id)
         if alarms:
             self.node.add_dependency(*alarms)  # the alarms exist before the first execution reads them
+        self._rollout = rollout
         self._function, self._alias = function, alias_name
         self._alias_resources = [function.function_arn, f"{function.function_arn}:{alias_name}"]
         # Alarm names are fixed (infra.naming.alarm_name): the ARNs are built, not read.
@@ -66,48 +101,33 @@ class StepFunctionsRollout(Construct):
             for alarm in self._alarm_names]
         self._dimensions = [{"Name": "Agent", "Value": agent}, {"Name": "Environment", "Value": environment},
                             {"Name": "Version", "Value": "{% $candidate %}"}]
+        self._notify, self._name = list(notify), name
 
-        rollback = self._update_alias("Rollback", "{% $stable %}", "{% {} %}")
-        failed = sfn.Fail.jsonata(self, "RolledBack", error="RolloutRolledBack", cause="{% $reason %}")
-        link([rollback, *self._publish(notify, name, "NotifyRollback", "rolled back"), failed])
-        self._on_alarm = sfn.Pass.jsonata(self, "AlarmFired", assign={
-            "reason": "{% 'gating alarm(s) in ALARM: ' & $join($alarming, ', ') %}"})
-        self._on_alarm.next(rollback)
-        self._on_no_traffic = sfn.Pass.jsonata(self, "NotEnoughTraffic", assign={
-            "reason": "{% 'only ' & $string($served) & ' requests reached version ' & $candidate "
-                      "& '; not promoting an untried version' %}"})
-        self._on_no_traffic.next(rollback)
-
-        start = sfn.Pass.jsonata(self, "Start", assign={"stable": "{% $states.input.stable %}",
-                                                        "candidate": "{% $states.input.candidate %}",
-                                                        "reason": "", "alarming": [], "served": 0})
+        self._rollback = self._rollback_path()
+        start = sfn.Pass.jsonata(self, "Start", assign={
+            "stable": "{% $states.input.stable %}", "candidate": "{% $states.input.candidate %}",
+            "deadline": f"{{% $millis() + {rollout.max_duration_s * 1000} %}}",
+            "reason": "", "alarming": [], "served": 0, "readyAt": 0, "stepStart": 0})
         previous: Any = start
         self.step_states: list[str] = []
         for index, step in enumerate(rollout.steps):
-            final = index == len(rollout.steps) - 1 or step.percent >= 100
-            if final:
-                shift = self._update_alias(f"Shift{index}", "{% $candidate %}", "{% {} %}")
-                hold, needed = max(step.bake_s, watch_s), 0
-            else:
-                weight = round(step.percent / 100, 4)
-                shift = self._update_alias(f"Shift{index}", "{% $stable %}", f"{{% {{$candidate: {weight}}} %}}")
-                hold, needed = step.bake_s, rollout.min_requests_per_step
-            done = self._hold(index, shift, hold, needed)
+            final = index == len(rollout.steps) - 1
+            candidate = "{% {} %}" if final else f"{{% {{$candidate: {round(step.percent / 100, 6)}}} %}}"
+            shift = self._update_alias(f"Shift{index}", "{% $candidate %}" if final else "{% $stable %}", candidate,
+                                       assign={"stepStart": "{% $millis() %}"})
+            self._catch(shift, f"shifting traffic to step {index + 1}")
             link([previous, shift])
-            previous = done
+            previous = self._hold(index, step, shift, final)
             self.step_states.append(f"Shift{index}")
-            if final:
-                break
-        link([previous, *self._publish(notify, name, "NotifyDone", "completed"), sfn.Succeed.jsonata(self, "Done")])
+        previous.next(self._notify_then("NotifyDone", "completed", sfn.Succeed.jsonata(self, "Done")))
 
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY)
-        worst_case = sum(max(s.bake_s * HOLD_FACTOR, s.bake_s + MIN_EXTRA_HOLD_S) for s in rollout.steps) + watch_s
         self.state_machine = sfn.StateMachine(
             self, "StateMachine",
             state_machine_name=f"{name}-rollout",
             query_language=sfn.QueryLanguage.JSONATA,
             definition_body=sfn.DefinitionBody.from_chainable(start),
-            timeout=cdk.Duration.seconds(int(worst_case) + 3600),
+            timeout=cdk.Duration.seconds(rollout.max_duration_s + TIMEOUT_MARGIN_S),
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             comment=f"Rollout of {name}: " + " -> ".join(f"{s.percent:g}%" for s in rollout.steps),
@@ -117,59 +137,134 @@ class StepFunctionsRollout(Construct):
             reason="cloudwatch:GetMetricStatistics, CloudWatch Logs delivery and X-Ray trace writes support no "
                    "resource-level permissions; alias updates and alarm reads are scoped to this stack's ARNs.",
         ))
+        self._abnormal_end_rule(name)
 
-    def _hold(self, index: int, shift: tasks.CallAwsService, hold_s: int, needed: int) -> sfn.Pass:
-        """Wait / check loop of one step; returns the state reached when the step is healthy."""
-        interval = max(1, min(CHECK_EVERY_S, hold_s or 1))
-        cap_s = int(max(hold_s * HOLD_FACTOR, hold_s + MIN_EXTRA_HOLD_S))
-        wait = sfn.Wait.jsonata(self, f"Bake{index}", time=sfn.WaitTime.duration(cdk.Duration.seconds(interval)))
-        check = tasks.CallAwsService.jsonata(
-            self, f"Check{index}",
-            service="cloudwatch", action="describeAlarms", iam_action="cloudwatch:DescribeAlarms",
-            iam_resources=self._alarm_arns or ["*"],
-            parameters={"AlarmNames": self._alarm_names, "StateValue": "ALARM"},
-            assign={"alarming": "{% [$states.result.MetricAlarms.AlarmName] %}"},
-        )
+    # -- the loop of one step ---------------------------------------------------------------
+    def _hold(self, index: int, step: RolloutStep, shift: tasks.CallAwsService, final: bool) -> sfn.Pass:
+        """Wait / check / gate loop of one step; returns the state reached when the step is done."""
+        rollout = self._rollout
+        wait = sfn.Wait.jsonata(self, f"Wait{index}",
+                                time=sfn.WaitTime.duration(cdk.Duration.seconds(rollout.check_interval_s)))
         gate = sfn.Choice.jsonata(self, f"Gate{index}")
-        healthy = sfn.Pass.jsonata(self, f"Healthy{index}")
-        elapsed = "($millis() - $stepStart)"
-        gate.when(sfn.Condition.jsonata("{% $count($alarming) > 0 %}"), self._on_alarm)
-        gate.when(sfn.Condition.jsonata(f"{{% {elapsed} < {hold_s * 1000} %}}"), wait)
-        chain: list[Any] = [wait, check]
-        if needed > 0:
+        done = sfn.Pass.jsonata(self, f"Passed{index}")
+        chain: list[Any] = [shift, wait]
+        if self._alarm_names:
+            check = tasks.CallAwsService.jsonata(
+                self, f"Check{index}",
+                service="cloudwatch", action="describeAlarms", iam_action="cloudwatch:DescribeAlarms",
+                iam_resources=self._alarm_arns,
+                parameters={"AlarmNames": self._alarm_names, "MaxRecords": 100},
+                assign={"alarming": "{% [$states.result.MetricAlarms[StateValue = 'ALARM'].AlarmName] %}"},
+            )
+            self._catch(check, f"reading the alarms in step {index + 1}")
+            chain.append(check)
+        if not final:
             traffic = tasks.CallAwsService.jsonata(
                 self, f"Traffic{index}",
                 service="cloudwatch", action="getMetricStatistics", iam_action="cloudwatch:GetMetricStatistics",
                 iam_resources=["*"],
-                parameters={"Namespace": METRIC_NAMESPACE, "MetricName": INVOCATIONS, "Dimensions": self._dimensions,
-                            "StartTime": "{% $fromMillis($stepStart - 60000) %}", "EndTime": "{% $now() %}",
-                            "Period": 60, "Statistics": ["Sum"]},
-                assign={"served": "{% $sum($states.result.Datapoints.Sum) %}"},
+                parameters={
+                    "Namespace": METRIC_NAMESPACE, "MetricName": INVOCATIONS, "Dimensions": self._dimensions,
+                    "StartTime": f"{{% $fromMillis($ceil($stepStart / {step.metric_period_s * 1000}) * "
+                                 f"{step.metric_period_s * 1000}) %}}",
+                    "EndTime": "{% $now() %}", "Period": step.metric_period_s, "Statistics": ["Sum"]},
+                assign={"served": "{% $round($sum([$states.result.Datapoints.Sum])) %}",
+                        "readyAt": evidence_expression(rollout, step)},
             )
+            self._catch(traffic, f"reading the traffic in step {index + 1}")
             chain.append(traffic)
-            gate.when(sfn.Condition.jsonata(f"{{% $served < {needed} and {elapsed} < {cap_s * 1000} %}}"), wait)
-            gate.when(sfn.Condition.jsonata(f"{{% $served < {needed} %}}"), self._on_no_traffic)
-        gate.otherwise(healthy)
-        link([shift, *chain, gate])
-        return healthy
+        link([*chain, gate])
+        elapsed = "($millis() - $stepStart)"
+        gate.when(sfn.Condition.jsonata("{% $count($alarming) > 0 %}"), self._reason(
+            f"AlarmFired{index}", f"'step {index + 1} ({step.percent:g} %): gating alarm(s) in ALARM: ' & "
+                                  "$join($alarming, ', ')"))
+        gate.when(sfn.Condition.jsonata("{% $millis() > $deadline %}"), self._reason(
+            f"TooLate{index}", f"'the rollout ran past its limit of {rollout.max_duration_s} s'"))
+        if final:
+            gate.when(sfn.Condition.jsonata(f"{{% {elapsed} >= {rollout.watch_s * 1000} %}}"), done)
+        else:
+            gate.when(sfn.Condition.jsonata(
+                f"{{% {elapsed} >= {step.bake_s * 1000} and $served >= {step.min_requests} and "
+                f"$millis() >= $readyAt %}}"), done)
+            gate.when(sfn.Condition.jsonata(f"{{% {elapsed} >= {step.hold_limit_s * 1000} %}}"), self._reason(
+                f"NoEvidence{index}",
+                f"'step {index + 1} ({step.percent:g} %): not enough evidence: ' & $string($served) & ' of "
+                f"{step.min_requests} requests' & ($millis() >= $readyAt ? '' : ', no evaluated window with its "
+                f"data yet') & ' within the hold limit of {step.hold_limit_s} s; not promoting an untried version'"))
+        gate.otherwise(wait)
+        return done
 
-    def _update_alias(self, state_id: str, version: str, weights: str) -> tasks.CallAwsService:
+    # -- rolling back -----------------------------------------------------------------------
+    def _rollback_path(self) -> tasks.CallAwsService:
+        rollback = self._update_alias("Rollback", "{% $stable %}", "{% {} %}")
+        rollback.add_retry(errors=["States.ALL"], interval=cdk.Duration.seconds(2), max_attempts=ROLLBACK_ATTEMPTS,
+                           backoff_rate=2, max_delay=cdk.Duration.seconds(60), jitter_strategy=sfn.JitterType.FULL)
+        failed = sfn.Fail.jsonata(self, "RollbackFailed", error="RollbackFailed",
+                                  cause="{% 'could not restore the alias to version ' & $stable & ': ' & $reason %}")
+        rollback.add_catch(self._notify_then("RollbackFailedNotice", "could not roll back", failed), errors=["States.ALL"],
+                           assign={"reason": "{% $reason & '; the rollback itself failed: ' & "
+                                             "$states.errorOutput.Error & ' ' & $string($states.errorOutput.Cause) %}"})
+        rolled_back = sfn.Fail.jsonata(self, "RolledBack", error="RolloutRolledBack", cause="{% $reason %}")
+        rollback.next(self._notify_then("NotifyRollback", "rolled back", rolled_back))
+        return rollback
+
+    def _reason(self, state_id: str, expression: str) -> sfn.Pass:
+        state = sfn.Pass.jsonata(self, state_id, assign={"reason": f"{{% {expression} %}}"})
+        state.next(self._rollback)
+        return state
+
+    def _catch(self, task: tasks.CallAwsService, doing: str) -> None:
+        """Retry throttles and 5xx with backoff; anything still failing rolls back."""
+        task.add_retry(errors=["States.ALL"], interval=cdk.Duration.seconds(2), max_attempts=RETRY_ATTEMPTS,
+                       backoff_rate=2, max_delay=cdk.Duration.seconds(60), jitter_strategy=sfn.JitterType.FULL)
+        task.add_catch(self._rollback, errors=["States.ALL"], assign={
+            "reason": f"{{% 'failed {doing}: ' & $states.errorOutput.Error & ' ' & $string($states.errorOutput.Cause) %}}"})
+
+    def _update_alias(self, state_id: str, version: str, weights: str,
+                      assign: dict[str, Any] | None = None) -> tasks.CallAwsService:
         return tasks.CallAwsService.jsonata(
             self, state_id,
             service="lambda", action="updateAlias", iam_action="lambda:UpdateAlias",
             iam_resources=self._alias_resources,
             parameters={"FunctionName": self._function.function_name, "Name": self._alias,
                         "FunctionVersion": version, "RoutingConfig": {"AdditionalVersionWeights": weights}},
-            assign={"stepStart": "{% $millis() %}"},
+            assign=assign,
         )
 
-    def _publish(self, topics: Sequence[sns.ITopic], name: str, state_id: str, outcome: str) -> list[tasks.SnsPublish]:
-        return [
-            tasks.SnsPublish.jsonata(
-                self, f"{state_id}{index}", topic=topic, subject=f"{name}: rollout {outcome}",
+    def _notify_then(self, state_id: str, outcome: str, end: sfn.State) -> sfn.IChainable:
+        """One message per rollout topic, then `end`. A topic still unreachable after its retries does
+        not change the outcome (the execution's status and the deploy command still report it)."""
+        chain: list[Any] = []
+        for index, topic in enumerate(self._notify):
+            publish = tasks.SnsPublish.jsonata(
+                self, f"{state_id}{index}", topic=topic, subject=f"{self._name}: rollout {outcome}",
                 message=sfn.TaskInput.from_text(
                     f"{{% 'rollout of version ' & $candidate & ' {outcome} (stable: ' & $stable & ')' "
                     f"& ($reason = '' ? '' : ': ' & $reason) %}}"),
             )
-            for index, topic in enumerate(topics)
-        ]
+            publish.add_retry(errors=["States.ALL"], interval=cdk.Duration.seconds(2), max_attempts=RETRY_ATTEMPTS,
+                              backoff_rate=2, max_delay=cdk.Duration.seconds(60), jitter_strategy=sfn.JitterType.FULL)
+            chain.append(publish)
+        chain.append(end)
+        for before, after in itertools.pairwise(chain):
+            before.next(after)
+            before.add_catch(after, errors=["States.ALL"])
+        return chain[0]  # type: ignore[no-any-return]
+
+    def _abnormal_end_rule(self, name: str) -> None:
+        """An execution that times out or is stopped by hand never rolled back: tell the rollout's topics."""
+        if not self._notify:
+            return
+        rule = events.Rule(
+            self, "AbnormalEnd",
+            description=f"Rollout executions of {name} that timed out or were stopped",
+            event_pattern=events.EventPattern(
+                source=["aws.states"], detail_type=["Step Functions Execution Status Change"],
+                detail={"status": ["TIMED_OUT", "ABORTED"], "stateMachineArn": [self.state_machine.state_machine_arn]}),
+        )
+        message = events.RuleTargetInput.from_text(
+            f"rollout execution {events.EventField.from_path('$.detail.name')} of {name} ended "
+            f"{events.EventField.from_path('$.detail.status')} without finishing: the live alias may still route "
+            f"traffic to the new version. Check `deployer status`, and run `deployer rollback` if it does.")
+        for topic in self._notify:
+            rule.add_target(targets.SnsTopic(topic, message=message))

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from deployer.compiled import CodeDeployConfig, DeploymentModel, RolloutStep
+from deployer.compiled import DeploymentModel
+from deployer.compiler.rollout import plan_rollout
 from deployer.synth import SynthResult, SynthTarget, aws_models, synth
 from tests.infra.models import model
 
@@ -25,13 +26,15 @@ ROOT = Path(__file__).resolve().parents[2]
 STABLE_VERSION = "7"
 
 
-def codedeploy_model(agent: str, kind: str, percentage: float, minutes: int) -> DeploymentModel:
+def codedeploy_model(agent: str, kind: str, percentage: int, minutes: int) -> DeploymentModel:
+    """A model whose schedule CodeDeploy runs (no evidence required), planned by the compiler."""
     base = model(agent=agent, engine="codedeploy")
-    config = CodeDeployConfig(kind=kind, percentage=percentage, interval_minutes=minutes,  # type: ignore[arg-type]
-                              name=f"{agent}-{kind}")
-    steps = (RolloutStep(percentage, minutes * 60), RolloutStep(100, 0))
-    return dataclasses.replace(base, rollout=dataclasses.replace(base.rollout, codedeploy=config, steps=steps,
-                                                                 strategy=kind))  # type: ignore[arg-type]
+    schedule = [(100.0, 0)] if kind == "all_at_once" else [
+        (float(percentage * i), minutes * 60) for i in range(1, 100 // percentage)] + [(100.0, 0)]
+    gating = [a for a in base.alarms if a.gates_rollout]
+    rollout = plan_rollout(schedule, gating, min_requests=0, strategy=kind, prefix=agent, notify=base.rollout.notify)
+    assert rollout.codedeploy is not None and rollout.codedeploy.kind == kind
+    return dataclasses.replace(base, rollout=rollout)
 
 
 def hand_models() -> dict[str, tuple[DeploymentModel, str | None]]:

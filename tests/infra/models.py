@@ -12,7 +12,6 @@ from typing import Any
 from deployer.compiled import (
     ActionModel,
     AlarmModel,
-    CodeDeployConfig,
     CodeModel,
     CostModel,
     DeploymentModel,
@@ -24,10 +23,10 @@ from deployer.compiled import (
     Pricing,
     Redaction,
     RequestLogModel,
-    RolloutModel,
-    RolloutStep,
     SloModel,
 )
+from deployer.compiler.alarms import low_sample_policy
+from deployer.compiler.rollout import plan_rollout
 
 MONITORING = MonitoringPolicy(
     log_inputs=True, log_outputs=True, log_latency=True, log_errors=True, sample_rate=0.1,
@@ -45,19 +44,16 @@ def alarm(name: str, kind: str, metric: str, statistic: str, threshold: float, *
         evaluation_periods=evaluation_periods, datapoints_to_alarm=datapoints,
         missing_data=missing, notify=notify, gates_rollout=gates,  # type: ignore[arg-type]
         severity="critical" if gates else "warning", description=f"{name} ({kind})",
+        scope="version" if gates else "service", low_sample=low_sample_policy(statistic),
     )
 
 
 def model(agent: str = "demo-agent", environment: str = "staging", *, engine: str = "stepfunctions",
           **overrides: Any) -> DeploymentModel:
-    steps: tuple[RolloutStep, ...] = (RolloutStep(5, 300), RolloutStep(50, 300), RolloutStep(100, 0))
-    codedeploy = None
-    strategy = "steps"
+    schedule = [(5.0, 300), (50.0, 300), (100.0, 0)]
+    min_requests, strategy = 50, "steps"
     if engine == "codedeploy":
-        steps = (RolloutStep(10, 300), RolloutStep(100, 0))
-        codedeploy = CodeDeployConfig(kind="canary", percentage=10, interval_minutes=5,
-                                      name=f"{agent}-{environment}-canary10-5m")
-        strategy = "canary"
+        schedule, min_requests, strategy = [(10.0, 300), (100.0, 0)], 0, "canary"
     alarms = (
         alarm("error-rate", "error_rate", "ErrorRate", "Sum", 2.0),
         alarm("latency-p99", "latency", "Latency", "p99", 2000.0, evaluation_periods=3, datapoints=2),
@@ -99,9 +95,8 @@ def model(agent: str = "demo-agent", environment: str = "staging", *, engine: st
                               addresses=("team@example.com", "lead@example.com"),
                               topic_name=f"{agent}-{environment}-mail"),
         ),
-        rollout=RolloutModel(strategy=strategy, steps=steps, engine=engine,  # type: ignore[arg-type]
-                             codedeploy=codedeploy, gating_alarms=("error-rate", "latency-p99"),
-                             min_requests_per_step=50, notify=("oncall",)),
+        rollout=plan_rollout(schedule, [a for a in alarms if a.gates_rollout], min_requests=min_requests,
+                             strategy=strategy, prefix=f"{agent}-{environment}", notify=("oncall",)),
         request_log=RequestLogModel(table_name=f"{agent}-{environment}-requests", ttl_days=7),
         cost=CostModel(monthly_budget_usd=50, expected_requests_per_month=120000,
                        projected_monthly_usd=12.0),

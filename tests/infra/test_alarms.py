@@ -1,4 +1,5 @@
-"""Alarms from the compiled SLOs and alerts, on the EMF metrics of the version being deployed."""
+"""Alarms from the compiled SLOs and alerts: version-scoped ones on the EMF metrics of the version
+being deployed, service-scoped ones on the metrics of every version."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from tests.infra.conftest import Synthesized
 VERSION = {"Name": "Version", "Value": {"Fn::GetAtt": [Match.string_like_regexp("CurrentVersion"), "Version"]}}
 
 
-def dimensions(agent: str, environment: str) -> list[Any]:
-    return [{"Name": "Agent", "Value": agent}, {"Name": "Environment", "Value": environment}, VERSION]
+def dimensions(agent: str, environment: str, scope: str = "version") -> list[Any]:
+    service = [{"Name": "Agent", "Value": agent}, {"Name": "Environment", "Value": environment}]
+    return [*service, VERSION] if scope == "version" else service
 
 
 def test_every_alarm_of_every_stack_matches_its_model(synthesized: Synthesized, templates: dict[str, Any]) -> None:
@@ -30,7 +32,7 @@ def test_every_alarm_of_every_stack_matches_its_model(synthesized: Synthesized, 
                 "DatapointsToAlarm": alarm.datapoints_to_alarm,
                 "TreatMissingData": alarm.missing_data,
             }
-            dims = dimensions(model.agent, model.environment)
+            dims = dimensions(model.agent, model.environment, alarm.scope)
             if alarm.kind == "error_rate":
                 stat = {"Period": alarm.period_s, "Stat": "Sum"}
                 expected["Metrics"] = [
@@ -45,7 +47,8 @@ def test_every_alarm_of_every_stack_matches_its_model(synthesized: Synthesized, 
                 expected |= {"Namespace": "Deployer", "MetricName": alarm.metric, "Dimensions": dims,
                              "Period": alarm.period_s}
                 if alarm.statistic.startswith("p"):
-                    expected |= {"ExtendedStatistic": alarm.statistic, "Statistic": Match.absent()}
+                    expected |= {"ExtendedStatistic": alarm.statistic, "Statistic": Match.absent(),
+                                 "EvaluateLowSampleCountPercentile": alarm.low_sample}
                 else:
                     expected |= {"Statistic": alarm.statistic}
             template.has_resource_properties("AWS::CloudWatch::Alarm", expected)
@@ -65,3 +68,23 @@ def test_a_latency_percentile_is_an_extended_statistic(synthesized: Synthesized,
     templates[synthesized.hand["steps"]].has_resource_properties("AWS::CloudWatch::Alarm", {
         "MetricName": "Latency", "ExtendedStatistic": "p99", "Period": 60, "Threshold": 2000,
         "EvaluationPeriods": 3, "DatapointsToAlarm": 2})
+
+
+def test_service_alarms_page_people_about_every_version_and_version_alarms_gate_the_candidate(
+        synthesized: Synthesized, templates: dict[str, Any]) -> None:
+    stack = "support-router-production"
+    model = synthesized.models[stack]
+    page = model.alarm("error_rate_spike")
+    gate = model.alarm("abort-error-rate")
+    assert page is not None and gate is not None
+    assert (page.scope, page.gates_rollout, page.notify) == ("service", False, ("page_oncall",))
+    assert (gate.scope, gate.gates_rollout, gate.notify) == ("version", True, ())
+    service = dimensions(model.agent, model.environment, "service")
+    templates[stack].has_resource_properties("AWS::CloudWatch::Alarm", {
+        "AlarmName": alarm_name(model, "error_rate_spike"),
+        "AlarmActions": [Match.any_value()],
+        "Metrics": Match.array_with([Match.object_like({"MetricStat": Match.object_like({
+            "Metric": Match.object_like({"Dimensions": service})})})]),
+    })
+    templates[stack].has_resource_properties("AWS::CloudWatch::Alarm", {
+        "AlarmName": alarm_name(model, "abort-error-rate"), "AlarmActions": Match.absent()})

@@ -70,56 +70,73 @@ def definition(synthesized: Synthesized, stack: str) -> dict[str, Any]:
     return json.loads(text)  # type: ignore[no-any-return]
 
 
-def test_state_machine_walks_the_steps_with_bakes_alarm_checks_and_traffic_checks(synthesized: Synthesized) -> None:
+def test_state_machine_walks_the_compiled_steps_with_checks_retries_and_a_rollback_on_any_failure(
+        synthesized: Synthesized) -> None:
+    """Structure only: tests/stepfunctions/ executes these definitions."""
     for stack, model in synthesized.models.items():
         if model.rollout.engine != "stepfunctions":
             continue
         doc = definition(synthesized, stack)
         states = doc["States"]
+        r = model.rollout
         assert doc["QueryLanguage"] == "JSONata"
-        steps = model.rollout.steps
-        for index, step in enumerate(steps):
+        assert doc["TimeoutSeconds"] > r.max_duration_s  # the definition's own limit comes first
+        assert states["Start"]["Assign"]["deadline"] == f"{{% $millis() + {r.max_duration_s * 1000} %}}"
+        for index, step in enumerate(r.steps):
             shift = states[f"Shift{index}"]
             assert shift["Resource"].endswith(":states:::aws-sdk:lambda:updateAlias")
             assert shift["Assign"] == {"stepStart": "{% $millis() %}"}
+            assert states[f"Wait{index}"] == {"Type": "Wait", "Seconds": r.check_interval_s, "Next": after_wait(states,
+                                                                                                            index)}
+            tasks = [shift, states.get(f"Check{index}"), states.get(f"Traffic{index}")]
+            for task in filter(None, tasks):
+                assert task["Retry"][0]["ErrorEquals"] == ["States.ALL"] and task["Retry"][0]["MaxAttempts"] >= 3
+                assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"] and task["Catch"][0]["Next"] == "Rollback"
+            if r.gating_alarms:
+                check = states[f"Check{index}"]
+                assert check["Resource"].endswith(":states:::aws-sdk:cloudwatch:describeAlarms")
+                assert "StateValue" not in check["Arguments"]  # filtered in the expression instead
+                assert len(check["Arguments"]["AlarmNames"]) == len(r.gating_alarms)
             gate = states[f"Gate{index}"]
-            assert gate["Choices"][0] == {"Condition": "{% $count($alarming) > 0 %}", "Next": "AlarmFired"}
-            check = states[f"Check{index}"]
-            assert check["Resource"].endswith(":states:::aws-sdk:cloudwatch:describeAlarms")
-            assert check["Arguments"]["StateValue"] == "ALARM"
-            assert len(check["Arguments"]["AlarmNames"]) == len(model.rollout.gating_alarms)
-            assert states[f"Bake{index}"]["Type"] == "Wait" and states[f"Bake{index}"]["Seconds"] <= 60
-            if step.percent < 100:
+            assert gate["Choices"][0]["Next"] == f"AlarmFired{index}"
+            assert gate["Choices"][1]["Next"] == f"TooLate{index}"
+            assert gate["Default"] == f"Wait{index}"
+            if index < len(r.steps) - 1:
                 assert shift["Arguments"]["FunctionVersion"] == "{% $stable %}"
                 weight = shift["Arguments"]["RoutingConfig"]["AdditionalVersionWeights"]
-                assert weight == f"{{% {{$candidate: {round(step.percent / 100, 4)}}} %}}"
-                assert gate["Choices"][1]["Condition"] == f"{{% ($millis() - $stepStart) < {step.bake_s * 1000} %}}"
-                if model.rollout.min_requests_per_step:
-                    traffic = states[f"Traffic{index}"]
-                    assert traffic["Resource"].endswith(":states:::aws-sdk:cloudwatch:getMetricStatistics")
-                    assert traffic["Arguments"]["MetricName"] == "Invocations"
-                    assert {"Name": "Version", "Value": "{% $candidate %}"} in traffic["Arguments"]["Dimensions"]
-                    assert gate["Choices"][-1] == {
-                        "Condition": f"{{% $served < {model.rollout.min_requests_per_step} %}}",
-                        "Next": "NotEnoughTraffic"}
+                assert weight == f"{{% {{$candidate: {round(step.percent / 100, 6)}}} %}}"
+                traffic = states[f"Traffic{index}"]
+                assert traffic["Resource"].endswith(":states:::aws-sdk:cloudwatch:getMetricStatistics")
+                assert traffic["Arguments"]["MetricName"] == "Invocations"
+                assert traffic["Arguments"]["Period"] == step.metric_period_s
+                assert {"Name": "Version", "Value": "{% $candidate %}"} in traffic["Arguments"]["Dimensions"]
+                assert traffic["Assign"]["served"] == "{% $round($sum([$states.result.Datapoints.Sum])) %}"
+                assert gate["Choices"][2] == {"Next": f"Passed{index}", "Condition": (
+                    f"{{% ($millis() - $stepStart) >= {step.bake_s * 1000} and $served >= {step.min_requests} "
+                    f"and $millis() >= $readyAt %}}")}
+                assert gate["Choices"][3] == {"Next": f"NoEvidence{index}", "Condition": (
+                    f"{{% ($millis() - $stepStart) >= {step.hold_limit_s * 1000} %}}")}
             else:
-                assert index == len(steps) - 1
                 assert shift["Arguments"]["FunctionVersion"] == "{% $candidate %}"
                 assert shift["Arguments"]["RoutingConfig"]["AdditionalVersionWeights"] == "{% {} %}"
                 assert f"Traffic{index}" not in states
-        assert f"Shift{len(steps)}" not in states
-        assert states["Rollback"]["Arguments"]["FunctionVersion"] == "{% $stable %}"
-        assert states["Rollback"]["Arguments"]["RoutingConfig"]["AdditionalVersionWeights"] == "{% {} %}"
-        assert states["AlarmFired"]["Next"] == states["NotEnoughTraffic"]["Next"] == "Rollback"
+                assert gate["Choices"][2] == {"Next": f"Passed{index}",
+                                              "Condition": f"{{% ($millis() - $stepStart) >= {r.watch_s * 1000} %}}"}
+        assert f"Shift{len(r.steps)}" not in states
+        rollback = states["Rollback"]
+        assert rollback["Arguments"]["FunctionVersion"] == "{% $stable %}"
+        assert rollback["Arguments"]["RoutingConfig"]["AdditionalVersionWeights"] == "{% {} %}"
+        assert rollback["Retry"][0]["MaxAttempts"] >= 5 and rollback["Catch"][0]["ErrorEquals"] == ["States.ALL"]
         assert states["RolledBack"] == {"Type": "Fail", "Error": "RolloutRolledBack", "Cause": "{% $reason %}"}
+        assert states["RollbackFailed"]["Error"] == "RollbackFailed"
 
 
-def test_the_promoted_version_is_watched_for_the_longest_gating_alarm_window(synthesized: Synthesized) -> None:
-    name = synthesized.hand["steps"]
-    model = synthesized.models[name]
-    watch_s = max(a.window_s + a.period_s for a in model.alarms if a.name in model.rollout.gating_alarms)
-    gate = definition(synthesized, name)["States"][f"Gate{len(model.rollout.steps) - 1}"]
-    assert gate["Choices"][1]["Condition"] == f"{{% ($millis() - $stepStart) < {watch_s * 1000} %}}"
+def after_wait(states: dict[str, Any], index: int) -> str:
+    """The state after Wait<n>: the alarm check when there are gating alarms, else the traffic read or the gate."""
+    for name in (f"Check{index}", f"Traffic{index}", f"Gate{index}"):
+        if name in states:
+            return name
+    raise AssertionError(f"no state follows Wait{index}")
 
 
 def test_state_machine_may_update_only_its_alias_and_read_only_its_alarms(
@@ -133,8 +150,8 @@ def test_state_machine_may_update_only_its_alias_and_read_only_its_alarms(
             {"Action": "lambda:UpdateAlias", "Effect": "Allow", "Resource": [
                 {"Fn::GetAtt": [Match.string_like_regexp("AgentFunction"), "Arn"]},
                 {"Fn::Join": ["", [{"Fn::GetAtt": [Match.string_like_regexp("AgentFunction"), "Arn"]}, ":live"]]}]},
-            {"Action": "cloudwatch:GetMetricStatistics", "Effect": "Allow", "Resource": "*"},
             {"Action": "cloudwatch:DescribeAlarms", "Effect": "Allow", "Resource": arns},
+            {"Action": "cloudwatch:GetMetricStatistics", "Effect": "Allow", "Resource": "*"},
             {"Action": "sns:Publish", "Effect": "Allow", "Resource": Match.any_value()},
             {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Effect": "Allow",
              "Resource": {"Fn::GetAtt": [Match.string_like_regexp("NotificationsKey"), "Arn"]}},
@@ -154,5 +171,15 @@ def test_rollout_outcomes_are_published_to_the_rollout_targets(synthesized: Synt
     assert states["Rollback"]["Next"] == "NotifyRollback0"
     assert states["NotifyRollback0"]["Resource"].endswith(":states:::sns:publish")
     assert states["NotifyRollback0"]["Next"] == "RolledBack"
-    assert states["Healthy2"]["Next"] == "NotifyDone0"
+    assert states["Passed2"]["Next"] == "NotifyDone0"
     assert states["NotifyDone0"]["Next"] == "Done"
+
+
+def test_an_execution_that_times_out_or_is_stopped_by_hand_is_told_to_the_rollout_targets(
+        synthesized: Synthesized, templates: dict[str, Any]) -> None:
+    templates[synthesized.hand["steps"]].has_resource_properties("AWS::Events::Rule", {
+        "EventPattern": {"source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+                         "detail": {"status": ["TIMED_OUT", "ABORTED"], "stateMachineArn": Match.any_value()}},
+        "Targets": [Match.object_like({"Arn": {"Ref": Match.string_like_regexp("NotificationsoncallTopic")},
+                                       "InputTransformer": Match.any_value()})],
+    })

@@ -50,20 +50,16 @@ def reply_drafter(synthesized: Synthesized, environment: str) -> str:
     return name
 
 
-def test_reply_drafter_canary_is_a_codedeploy_config_from_its_policy(
+def test_reply_drafter_canary_needs_evidence_so_a_state_machine_runs_it(
         synthesized: Synthesized, templates: dict[str, Any]) -> None:
     stack = reply_drafter(synthesized, "production")
     model = synthesized.models[stack]
-    config = model.rollout.codedeploy
-    assert config is not None and config.kind == "canary"
+    assert (model.rollout.engine, model.rollout.codedeploy) == ("stepfunctions", None)
+    assert [(s.percent, s.bake_s, s.min_requests) for s in model.rollout.steps] == [(10, 6 * 3600, 100), (100, 0, 0)]
+    assert not [w for w in model.warnings if "evidence" in w]
     template = templates[stack]
-    template.has_resource_properties("AWS::CodeDeploy::DeploymentConfig", {
-        "DeploymentConfigName": config.name,
-        "TrafficRoutingConfig": {"Type": "TimeBasedCanary", "TimeBasedCanary": {
-            "CanaryPercentage": round(config.percentage), "CanaryInterval": config.interval_minutes}}})
-    template.has_resource_properties("AWS::CodeDeploy::DeploymentGroup", {
-        "AlarmConfiguration": {"Enabled": True, "Alarms": Match.any_value()}})
-    template.has_resource("AWS::Lambda::Alias", {"UpdatePolicy": {"CodeDeployLambdaAliasUpdate": Match.any_value()}})
+    template.resource_count_is("AWS::CodeDeploy::DeploymentGroup", 0)
+    template.has_resource_properties("AWS::StepFunctions::StateMachine", {"StateMachineName": f"{stack}-rollout"})
     template.has_resource_properties("AWS::Lambda::Function", {
         "FunctionName": stack, "Architectures": ["arm64"], "Timeout": 60, "MemorySize": 256})
 
