@@ -20,14 +20,22 @@ out_option = click.option("--out", "out_dir", default="cdk.out", show_default=Tr
 @spec_option
 @env_option(required=False)
 @out_option
+@click.option("--stable-version", metavar="N", default=None,
+              help="Step Functions rollouts: the version the live alias serves now, or `none` on a first deployment")
 @click.option("--cfn-validate", is_flag=True, help="also run CDK's CloudFormation schema validation (~3 s)")
-def synth(spec_path: str, env: str | None, out_dir: str, cfn_validate: bool) -> None:
-    """Write CloudFormation templates and assets to cdk.out (cdk-nag checked, offline)."""
-    from deployer.synth import prepare_targets
+def synth(spec_path: str, env: str | None, out_dir: str, stable_version: str | None, cfn_validate: bool) -> None:
+    """Write CloudFormation templates and assets to cdk.out (cdk-nag checked, offline).
+
+    Without --stable-version a Step Functions environment is synthesized as on its first deployment
+    (the alias on the new version), with a warning; `deployer deploy` reads the served version itself.
+    """
+    from deployer.synth import preview_targets
     from deployer.synth import synth as run_synth
 
-    targets = prepare_targets(spec_path, environments=[env] if env else None, out_dir=out_dir)
+    targets = preview_targets(spec_path, environment=env, out_dir=out_dir, stable_version=stable_version)
     result = run_synth(targets, out_dir=out_dir, cfn_validate=cfn_validate)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     for stack, template in result.templates.items():
         click.echo(f"{stack}: {_relative(template)}")
     click.echo(f"synthesized {len(result.templates)} stack(s) in {result.seconds:.1f}s; cdk-nag AwsSolutions: "
