@@ -92,3 +92,13 @@ def _rollout_table(model: DeploymentModel) -> Table:
                       format_duration(step.hold_limit_s) if step.hold_limit_s else "-")
     table.caption = f"the whole rollout rolls back if not done within {format_duration(r.max_duration_s)}"
     return table
+
+
+def _notification_table(model: DeploymentModel) -> Table:
+    table = Table(title="notifications", title_justify="left")
+    for column in ("name", "kind", "endpoint", "SNS topic"):
+        table.add_column(column)
+    for n in model.notifications:
+        endpoint = ", ".join(n.addresses) if n.kind == "email" else n.endpoint
+        table.add_row(n.name, n.kind, endpoint + (f" (key {n.routing_key})" if n.routing_key else ""), n.topic_name)
+    return table
