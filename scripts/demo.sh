@@ -60,8 +60,14 @@ step "8. canary of a faulty v2 (30% of its requests fail) while traffic flows; i
 $DEPLOYER loadtest --env local --rps 80 --duration 45s --report "$OUT/canary-traffic" > "$OUT/canary-traffic.log" 2>&1 &
 traffic=$!
 sleep 4
-$DEPLOYER deploy --env local --inject-error-rate 0.3 --wait
+rolled_back=0
+$DEPLOYER deploy --env local --inject-error-rate 0.3 --wait || rolled_back=$?
 wait "$traffic" || true
+if [ "$rolled_back" -ne 1 ]; then
+    echo "the faulty version was not rolled back (deploy exit code $rolled_back); see $OUT/emulator.log"
+    exit 1
+fi
+echo "deploy exit code 1: the rollout rolled back, as a pipeline should see it"
 
 step "9. where traffic is now, and the alarms that fired" "deployer status --env local"
 $DEPLOYER status --env local

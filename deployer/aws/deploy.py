@@ -61,6 +61,7 @@ class DeployResult:
     rollout_status: str | None = None
     uploaded_assets: int = 0
     seconds: float = 0.0
+    rollout_cause: str | None = None  # why a waited-for rollout did not succeed (the state machine's reason)
 
 
 @dataclass(frozen=True)
@@ -127,9 +128,9 @@ def deploy_stack(model: DeploymentModel, *, clients: AwsClients, options: Deploy
     version = outputs.get(naming.OUTPUT_FUNCTION_VERSION)
     if version:
         record_deploy(prepared, version, clients)
-    execution, status = start_rollout(prepared, version, outputs, clients, options)
+    execution, status, cause = start_rollout(prepared, version, outputs, clients, options)
     return DeployResult(stack, "created" if create else "updated", outputs, version, prepared.stable_version,
-                        changes, execution, status, uploaded, clock() - started)
+                        changes, execution, status, uploaded, clock() - started, cause)
 
 
 def complete_outputs(outputs: dict[str, str], template: dict[str, Any],
@@ -161,18 +162,22 @@ def refuse_during_rollout(stack: dict[str, Any] | None, clients: AwsClients) -> 
 
 
 def start_rollout(prepared: Prepared, version: str | None, outputs: dict[str, str], clients: AwsClients,
-                  options: DeployOptions) -> tuple[str | None, str | None]:
-    """Start the Step Functions rollout from the served version to the new one (if they differ)."""
+                  options: DeployOptions) -> tuple[str | None, str | None, str | None]:
+    """Start the Step Functions rollout from the served version to the new one (if they differ):
+    (execution, status, why it did not succeed)."""
     arn = outputs.get(naming.OUTPUT_STATE_MACHINE_ARN)
     stable = prepared.stable_version
     if not (options.start_rollout and arn and version and stable and stable != version):
-        return None, None
+        return None, None, None
     name = f"v{stable}-to-v{version}-{int(time.time())}"
     execution = clients.state_machines.start(arn, name, {"stable": stable, "candidate": version})
     if not options.wait_rollout:
-        return execution, "RUNNING"
-    timeout = prepared.model.rollout.total_bake_s + 900
-    return execution, str(clients.state_machines.wait(execution, timeout_s=timeout, poll_s=options.poll_s)["status"])
+        return execution, "RUNNING", None
+    timeout = prepared.model.rollout.max_duration_s + 900
+    done = clients.state_machines.wait(execution, timeout_s=timeout, poll_s=options.poll_s)
+    status = str(done["status"])
+    cause = None if status == "SUCCEEDED" else str(done.get("cause") or done.get("error") or status)
+    return execution, status, cause
 
 
 def record_deploy(prepared: Prepared, version: str, clients: AwsClients) -> None:

@@ -85,7 +85,7 @@ def diff(spec_path: str, env: str, out_dir: str, role_arn: str | None, as_json: 
 @spec_option
 @env_option()
 @out_option
-@click.option("--wait", is_flag=True, help="wait for the rollout to finish (Step Functions rollouts)")
+@click.option("--wait", is_flag=True, help="wait for the rollout to finish; exit 1 unless the new version was promoted")
 @click.option("--no-rollout", is_flag=True, help="update the stack but do not start the traffic shift")
 @click.option("--role-arn", default=None, help="CloudFormation service role for the change set")
 @click.option("--inject-error-rate", type=click.FloatRange(0, 1), default=0.0,
@@ -97,7 +97,13 @@ def diff(spec_path: str, env: str, out_dir: str, role_arn: str | None, as_json: 
 @json_option
 def deploy(spec_path: str, env: str, out_dir: str, wait: bool, no_rollout: bool, role_arn: str | None,
            inject_error_rate: float, inject_latency_ms: float, inject_cost_multiplier: float, as_json: bool) -> None:
-    """Deploy one environment: to AWS (assets, change set, rollout) or into the local emulator."""
+    """Deploy one environment: to AWS (assets, change set, rollout) or into the local emulator.
+
+    \b
+    Exit codes: 0 deployed (with --wait: the new version was promoted to 100 %);
+    1 a problem with the spec, the deployment, or (with --wait) the rollout rolled back or gave up;
+    2 a usage error.
+    """
     model = _model(spec_path, env)
     faults = {name: value for name, value, neutral in (("error_rate", inject_error_rate, 0.0),
                                                         ("latency_ms", inject_latency_ms, 0.0),
@@ -110,6 +116,11 @@ def deploy(spec_path: str, env: str, out_dir: str, wait: bool, no_rollout: bool,
 
         local = deploy_local(model, spec_path=spec_path, wait=wait, faults=faults)
         click.echo(json.dumps(local, indent=2, default=str) if as_json else _local_summary(local))
+        rollout = local.get("rollout") or {}
+        if wait and local.get("created") and rollout.get("status") != "succeeded":
+            raise DeployerError(f"the rollout of version {local.get('version')} {rollout.get('status', 'did not finish')}: "
+                                f"{rollout.get('reason') or 'no reason recorded'}",
+                                hint=f"`deployer status --env {env}` and `deployer errors --env {env}` show what happened")
         return
     from deployer.aws.clients import AwsClients
     from deployer.aws.deploy import DeployOptions, deploy_stack
@@ -120,8 +131,10 @@ def deploy(spec_path: str, env: str, out_dir: str, wait: bool, no_rollout: bool,
         click.echo(json.dumps({"stack": result.stack, "status": result.status, "version": result.version,
                                "stable_version": result.stable_version, "outputs": result.outputs,
                                "rollout_execution": result.rollout_execution,
-                               "rollout_status": result.rollout_status, "seconds": round(result.seconds, 1)},
+                               "rollout_status": result.rollout_status, "rollout_cause": result.rollout_cause,
+                               "seconds": round(result.seconds, 1)},
                               indent=2))
+        _fail_unless_promoted(result, env)
         return
     click.echo(f"{result.stack}: {result.status} in {result.seconds:.0f}s "
                f"({result.uploaded_assets} asset(s) uploaded, {len(result.changes)} change(s))")
@@ -134,6 +147,15 @@ def deploy(spec_path: str, env: str, out_dir: str, wait: bool, no_rollout: bool,
         click.echo(f"  rollout {result.rollout_status}: {result.rollout_execution}")
         if result.rollout_status == "RUNNING":
             click.echo(f"  follow it with `deployer status --env {env}`; `deployer rollback --env {env}` stops it")
+    _fail_unless_promoted(result, env)
+
+
+def _fail_unless_promoted(result: Any, env: str) -> None:
+    """`--wait` exits 1 when the rollout rolled back or gave up, saying why."""
+    if result.rollout_status in (None, "RUNNING", "SUCCEEDED"):
+        return
+    raise DeployerError(f"the rollout of version {result.version} ended {result.rollout_status}: {result.rollout_cause}",
+                        hint=f"`deployer status --env {env}` and `deployer errors --env {env}` show what happened")
 
 
 def _model(spec_path: str, env: str) -> DeploymentModel:

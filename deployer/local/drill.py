@@ -219,7 +219,8 @@ def _drill(emu: Emulator, model: DeploymentModel, faults: Faults, rps: float, re
                 clock.now() < warm_until or emu.runtime.counters(healthy.version).requests < 20):
             time.sleep(0.05)
         baseline = emu.runtime.counters(healthy.version)
-        firing = emu.evaluator.firing(model.rollout.gating_alarms)
+        emu.evaluator.evaluate_all(clock.now())
+        firing = emu.evaluator.firing()  # any alarm: the gating ones on v1 and the service ones
         if baseline.requests == 0 or baseline.errors > baseline.requests / 2 or firing:
             why = (f"its gating alarms fire: {', '.join(a.name for a in firing)}" if firing else
                    f"{baseline.errors} of {baseline.requests} warm-up requests failed")
