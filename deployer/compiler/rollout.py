@@ -78,9 +78,10 @@ def plan_rollout(schedule: Sequence[tuple[float, int]], gating: Sequence[AlarmMo
     Pure and total: the compiler calls it after checking the policy; `deployer drill --strategy`
     and tests call it to build a schedule the same way.
     """
-    codedeploy = None if min_requests > 0 else _codedeploy(strategy, schedule, prefix)
+    needs_evidence = min_requests > 0
+    codedeploy = None if needs_evidence else _codedeploy(strategy, schedule, prefix)
     engine = "codedeploy" if codedeploy else "stepfunctions"
-    evidence = evidence_windows(gating) if engine == "stepfunctions" else ()
+    evidence = evidence_windows(gating) if needs_evidence else ()
     delay = EVALUATION_DELAY_S if engine == "stepfunctions" else 0
     positive = [b for _, b in schedule[:-1] if b > 0] + [a.period_s for a in gating]
     check = max(1, min([CHECK_INTERVAL_S, *positive]))
@@ -90,9 +91,11 @@ def plan_rollout(schedule: Sequence[tuple[float, int]], gating: Sequence[AlarmMo
         if index == len(schedule) - 1:
             steps.append(RolloutStep(percent, 0))
             continue
-        hold = bake if engine == "codedeploy" else max(2 * bake, max(bake, earliest) + HOLD_MARGIN_S)
+        hold = max(2 * bake, max(bake, earliest) + HOLD_MARGIN_S) if needs_evidence else bake
         minute = 60 * max(1, math.ceil(hold / (MAX_DATAPOINTS * 60)))
-        steps.append(RolloutStep(percent, bake, hold, min_requests if engine == "stepfunctions" else 0, minute))
+        steps.append(RolloutStep(percent, bake, hold, min_requests, minute))
+    # the state machine watches the promoted version for one window of its alarms and their
+    # evaluation; CodeDeploy stops watching when its last shift is done
     watch = max([0, *(a.window_s for a in gating)]) + delay if engine == "stepfunctions" and gating else 0
     duration = sum(s.hold_limit_s for s in steps) + watch + DURATION_MARGIN_S
     return RolloutModel(

@@ -261,15 +261,34 @@ class Emulator:
         if engine is not None and t.new == "ALARM" and t.alarm in self.model.rollout.gating_alarms \
                 and t.version == engine.state.version and not engine.state.done:
             engine.abort(f"alarm {t.alarm} in ALARM: {t.reason}")  # first: rolling back must not wait
+        # a service alarm watches every version: say which ones served the requests it judged
+        version = t.version if t.version is not None else self._served_in(t.alarm, t.at)
         self._moto_writes.submit(self.aws.set_alarm_state, t.alarm, t.new, t.reason,
-                                 {"version": t.version, "at": iso(t.at)})
-        self._event("alarm", f"alarm {t.alarm}: {t.old} -> {t.new} (version {t.version}): {t.reason}",
-                    alarm=t.alarm, state=t.new, previous_state=t.old, version=t.version, gates_rollout=t.gates_rollout)
+                                 {"version": version, "at": iso(t.at)})
+        self._event("alarm", f"alarm {t.alarm}: {t.old} -> {t.new} (version {version}): {t.reason}",
+                    alarm=t.alarm, state=t.new, previous_state=t.old, version=version, gates_rollout=t.gates_rollout)
         if t.new == "ALARM" or (t.new == "OK" and t.old == "ALARM"):
             subject = f"{t.new}: {t.alarm} on {self.model.agent} ({self.model.environment})"
             self.notifier.notify(t.notify, event="alarm", subject=subject, alarm=t.alarm, state=t.new,
-                                 previous_state=t.old, reason=t.reason, version=t.version, severity=t.severity,
+                                 previous_state=t.old, reason=t.reason, version=version, severity=t.severity,
                                  kind=next((a.kind for a in self.model.alarms if a.name == t.alarm), None))
+
+    def _served_in(self, alarm_name: str, at: float) -> str:
+        """The versions that served the requests of an alarm's last window, with their shares:
+        "1 (81 %), 2 (19 %)", or one version alone."""
+        alarm = self.model.alarm(alarm_name)
+        start = at - (alarm.window_s if alarm else 60)
+        counts: dict[str, float] = {}
+        for key in self.metrics.keys():
+            dims = dict(key.dimensions)
+            if key.namespace == METRIC_NAMESPACE and key.name == "Invocations" and "Version" in dims:
+                total = sum(self.metrics.values(key, start, at))
+                if total > 0:
+                    counts[dims["Version"]] = total
+        if len(counts) < 2:
+            return next(iter(counts), self.state.primary or "-")
+        everything = sum(counts.values())
+        return ", ".join(f"{v} ({100 * n / everything:.0f} %)" for v, n in sorted(counts.items(), key=lambda kv: kv[0]))
 
     def _on_lines(self, version: str, lines: list[str], at: float) -> None:
         self.sink.add_lines(at, lines)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from deployer.compiled import DeploymentModel, RolloutStep
+from deployer.compiled import DeploymentModel
 from deployer.compiler import compile_environment
 from deployer.errors import DeployerError
 from deployer.local import Emulator, Faults
@@ -25,6 +25,7 @@ from deployer.local.drill import TrafficDriver
 from deployer.local.moto_state import client
 from deployer.local.testkit import build_echo_bundle
 from deployer.spec import load_spec
+from tests.helpers.rollouts import with_schedule
 
 ROOT = Path(__file__).resolve().parents[2]
 SCALE = 600.0  # one emulated minute = 0.1 s
@@ -74,9 +75,8 @@ def tuned(model: DeploymentModel, receiver: Receiver | None = None, *, bake_s: i
     notifications = model.notifications
     if receiver is not None:
         notifications = tuple(replace(n, endpoint=f"{receiver.url}/{n.kind}") for n in notifications)
-    steps = (RolloutStep(5.0, bake_s), RolloutStep(50.0, bake_s), RolloutStep(100.0, 0))
-    rollout = replace(model.rollout, steps=steps, min_requests_per_step=min_requests)
-    return replace(model, notifications=notifications, rollout=rollout)
+    return with_schedule(replace(model, notifications=notifications), [(5.0, bake_s), (50.0, bake_s), (100.0, 0)],
+                         min_requests=min_requests)
 
 
 def emulator(model: DeploymentModel, state_dir: Path, **kwargs: Any) -> Emulator:
@@ -247,26 +247,27 @@ def test_a_faulty_canary_is_rolled_back_by_its_alarm_and_pages(base_model, tmp_p
         assert emu.status()["routing"] == {"primary": "1", "additional": {}}
         emu.notifier.flush()
         pages = [body for path, body in receiver.received if path == "/pagerduty"]
-        assert pages, receiver.received
-        page = pages[0]
+        page = next((p for p in pages if p["dedup_key"] == "support-router/local/rollout"), None)
+        assert page is not None, receiver.received  # the rollout's outcome pages the on-call (rollout.notify)
         assert page["event_action"] == "trigger"
         assert page["routing_key"] == "ssm:/support-router/pagerduty-routing-key"
-        assert page["dedup_key"] == "support-router/local/error_rate_spike"
         payload = page["payload"]
         assert payload["severity"] == "critical" and payload["source"] == "deployer-emulator/support-router/local"
-        assert payload["summary"] == "ALARM: error_rate_spike on support-router (local)"
-        assert payload["custom_details"]["version"] == "2" and payload["custom_details"]["state"] == "ALARM"
+        assert payload["summary"] == "Rollout of version 2 rolled back"
+        assert payload["custom_details"]["version"] == "2" and payload["custom_details"]["state"] == "ROLLED_BACK"
+        assert "abort-error-rate" in payload["custom_details"]["message"]
         assert payload["timestamp"].endswith("Z") and payload["component"] == "support-router"
-        alerts = emu.alerts()
-        assert alerts[0]["delivery"]["delivered"] is True and alerts[0]["sns_message_id"]
+        assert any(a["delivery"]["delivered"] and a["sns_message_id"] for a in emu.alerts())
 
         cloudwatch = client("cloudwatch", emu.moto_endpoint, model.region)
 
-        def resolved() -> bool:  # v2 gets no more traffic: the alarm returns to OK and the page resolves
-            found = cloudwatch.describe_alarms(AlarmNames=["error_rate_spike"])["MetricAlarms"][0]
+        def resolved() -> bool:  # v2 gets no more traffic: its gating alarm returns to OK; any alarm page resolves
+            found = cloudwatch.describe_alarms(AlarmNames=["abort-error-rate"])["MetricAlarms"][0]
             emu.notifier.flush()
-            resolves = [b for p, b in receiver.received if p == "/pagerduty" and b["event_action"] == "resolve"]
-            return found["StateValue"] == "OK" and found["StateReason"].startswith("Threshold Crossed") and bool(resolves)
+            sent = [b for p, b in receiver.received if p == "/pagerduty" and not b["dedup_key"].endswith("/rollout")]
+            open_pages = {b["dedup_key"] for b in sent if b["event_action"] == "trigger"} - {
+                b["dedup_key"] for b in sent if b["event_action"] == "resolve"}
+            return found["StateValue"] == "OK" and found["StateReason"].startswith("Threshold Crossed") and not open_pages
 
         wait_until(resolved, timeout_s=15)
         stats = cloudwatch.get_metric_statistics(

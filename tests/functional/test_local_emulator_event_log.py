@@ -7,19 +7,18 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from deployer.compiled import RolloutStep
 from deployer.compiler import compile_environment
 from deployer.local import Emulator
 from deployer.local.testkit import build_echo_bundle
 from deployer.spec import load_spec
+from tests.helpers.rollouts import with_schedule
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_timeline_event_is_a_json_line_of_events_log_in_the_same_order(tmp_path: Path) -> None:
     base = compile_environment(load_spec(ROOT / "agent.yaml"), "local")
-    steps = (RolloutStep(5.0, 0), RolloutStep(50.0, 0), RolloutStep(100.0, 0))
-    model = replace(base, rollout=replace(base.rollout, steps=steps, min_requests_per_step=0))
+    model = with_schedule(base, [(5.0, 0), (50.0, 0), (100.0, 0)])
     changed = replace(model, function=replace(model.function, environment={**model.function.environment, "R": "2"}),
                       spec_hash=model.spec_hash + "-2")
     console = io.StringIO()

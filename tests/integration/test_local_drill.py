@@ -36,11 +36,21 @@ def test_drill_rolls_back_a_faulty_version_for_each_strategy(model, strategy, tm
 
 
 @pytest.mark.slow
-def test_drill_with_latency_fault_is_caught_by_the_p99_alarm(model, tmp_path):
-    report = run_drill(model, faults=Faults(latency_ms=2500), strategy="canary", time_scale=120, rps=200,
-                       state_dir=tmp_path, bundle_builder=build_echo_bundle, max_wall_s=90)
-    assert report.ok, "\n".join(format_report(report))
-    assert any("latency" in a["alarm"] for a in report.alarms_fired)
+def test_drill_with_latency_fault_is_caught_by_a_percentile_alarm_with_enough_samples(tmp_path):
+    # A percentile over too few samples keeps its state (EvaluateLowSampleCountPercentile: ignore), so
+    # the latency gate is a p90 (100 samples a period) and the new version takes all the traffic.
+    spec = (ROOT / "agent.yaml").read_text().replace("  alarms: []", "  alarms: [slow]").replace(
+        "alerts:\n", "alerts:\n  slow: {kind: latency, statistic: p90, threshold: 200, window: 60s, "
+                      "action: slack_notification}\n", 1)
+    (tmp_path / "agent.yaml").write_text(spec)
+    for name in ("samples",):
+        (tmp_path / name).symlink_to(ROOT / name)
+    model = compile_environment(load_spec(tmp_path / "agent.yaml"), "local")
+    report = run_drill(model, faults=Faults(latency_ms=300), strategy="all_at_once", time_scale=10, rps=100,
+                       state_dir=tmp_path / "state", bundle_builder=build_echo_bundle, max_wall_s=90)
+    text = "\n".join(format_report(report))
+    assert report.ok, text
+    assert any(a["alarm"] == "canary-slow" for a in report.alarms_fired), text
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -261,8 +262,18 @@ def test_the_page_reached_the_receiver_as_a_pagerduty_event(story: dict[str, Any
     assert payload["source"] == "deployer-emulator/ops-agent/local"
     assert payload["component"] == "ops-agent" and payload["group"] == "local"
     details = payload["custom_details"]
-    assert details["alarm"] == "error_rate_spike" and details["state"] == "ALARM" and details["version"] == "2"
+    # the alert watches every version: it says which ones served the requests it judged, and how much
+    assert details["alarm"] == "error_rate_spike" and details["state"] == "ALARM"
+    assert re.fullmatch(r"1 \(\d+ %\), 2 \(\d+ %\)", details["version"]), details["version"]
     assert "Threshold Crossed" in details["reason"]
+
+
+def test_the_rollback_paged_the_targets_of_the_gating_alert(story: dict[str, Any]) -> None:
+    pages = story["receiver"].wait_for("/v2/enqueue")
+    rollout = next(p for p in pages if p["dedup_key"] == "ops-agent/local/rollout")
+    assert rollout["event_action"] == "trigger"
+    assert rollout["payload"]["summary"] == "Rollout of version 2 rolled back"
+    assert "in ALARM" in rollout["payload"]["custom_details"]["message"]
 
 
 def test_the_chat_message_reached_the_receiver_as_a_slack_webhook(story: dict[str, Any]) -> None:
@@ -272,7 +283,7 @@ def test_the_chat_message_reached_the_receiver_as_a_slack_webhook(story: dict[st
     section, context = alarm["blocks"]
     assert section["type"] == "section" and section["text"]["type"] == "mrkdwn"
     assert section["text"]["text"].startswith("*ALARM: error_rate_spike on ops-agent (local)*\n")
-    assert context["type"] == "context" and "version 2" in context["elements"][0]["text"]
+    assert context["type"] == "context" and re.search(r"version 1 \(\d+ %\), 2 \(\d+ %\)", context["elements"][0]["text"])
 
 
 def test_alerts_lists_the_deliveries(story: dict[str, Any]) -> None:
