@@ -55,6 +55,7 @@ rollout:
   strategy: canary
   initial_percent: 10
   bake: 5m
+  min_requests_per_step: 100  # evidence: no promotion before the new version served 100 requests
 
 environments:
   local:
@@ -64,6 +65,7 @@ environments:
   production:
     region: us-east-1
     expected_traffic: {{requests_per_day: 1000}}
+    rollout: {{initial_percent: 20, bake: 12h}}  # 20 % of 1,000 a day brings 100 requests in 12 hours
 """
 
 _AGENT_PY = '''\

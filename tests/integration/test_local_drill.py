@@ -69,3 +69,19 @@ def test_default_drill_on_the_real_agent_bundle(model, tmp_path):
     text = "\n".join(format_report(report))
     assert report.ok, text
     assert report.wall_s < 60, text
+
+
+@pytest.mark.slow
+def test_drill_fails_when_the_healthy_baseline_itself_is_in_alarm(tmp_path):
+    # an alert the healthy version breaches (any latency above 0 ms): a rollback would prove nothing
+    spec = (ROOT / "agent.yaml").read_text().replace(
+        "alerts:\n", "alerts:\n  always: {kind: latency, statistic: p50, threshold: 0, window: 60s, "
+                     "action: slack_notification, rollback: false}\n", 1)
+    (tmp_path / "agent.yaml").write_text(spec)
+    (tmp_path / "samples").symlink_to(ROOT / "samples")
+    model = compile_environment(load_spec(tmp_path / "agent.yaml"), "local")
+    report = run_drill(model, faults=Faults(error_rate=0.5), strategy="canary", time_scale=120, rps=150,
+                       state_dir=tmp_path / "state", bundle_builder=build_echo_bundle, max_wall_s=60)
+    assert not report.ok
+    assert report.verdict.startswith("FAIL: the healthy version 1 is not healthy before the fault"), report.verdict
+    assert "always" in report.verdict and report.faulty_version is None  # the faulty version was never deployed

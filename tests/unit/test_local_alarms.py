@@ -212,3 +212,22 @@ def test_nothing_is_evaluated_before_a_version_is_watched():
     a = alarm()
     ev = AlarmEvaluator((a,), store, agent="a", environment="e")
     assert ev.evaluate_all(T0 + 600) == []
+
+
+def test_a_service_alarm_watches_every_version_and_a_new_version_does_not_reset_it():
+    store = MetricStore()
+    service = alarm(name="errors-page", statistic="Sum", threshold=5, evaluation_periods=1, datapoints_to_alarm=1,
+                    scope="service", source="alert")
+    canary = alarm(name="canary-errors-page", statistic="Sum", threshold=5, evaluation_periods=1,
+                   datapoints_to_alarm=1, scope="version")
+    ev = evaluator(store, service, canary)
+    for version in ("1", "2"):  # 4 + 4 over the service; 4 on version 2 alone
+        key = MetricKey.of("Deployer", "Latency", {"Agent": "a", "Environment": "e", "Version": version})
+        service_key = MetricKey.of("Deployer", "Latency", {"Agent": "a", "Environment": "e"})
+        for value in (1, 1, 1, 1):
+            store.add(key, T0 + 1, value)
+            store.add(service_key, T0 + 1, value)
+    ev.evaluate_all(T0 + 60)
+    assert {s.name: s.state for s in ev.status()} == {"errors-page": "ALARM", "canary-errors-page": "OK"}
+    ev.watch("3", T0 + 61)  # a deploy re-points the version alarms only
+    assert {s.name: s.state for s in ev.status()} == {"errors-page": "ALARM", "canary-errors-page": "INSUFFICIENT_DATA"}
