@@ -278,13 +278,7 @@ class Emulator:
         "1 (81 %), 2 (19 %)", or one version alone."""
         alarm = self.model.alarm(alarm_name)
         start = at - (alarm.window_s if alarm else 60)
-        counts: dict[str, float] = {}
-        for key in self.metrics.keys():
-            dims = dict(key.dimensions)
-            if key.namespace == METRIC_NAMESPACE and key.name == "Invocations" and "Version" in dims:
-                total = sum(self.metrics.values(key, start, at))
-                if total > 0:
-                    counts[dims["Version"]] = total
+        counts = self.metrics.totals_by(METRIC_NAMESPACE, "Invocations", "Version", start, at)
         if len(counts) < 2:
             return next(iter(counts), self.state.primary or "-")
         everything = sum(counts.values())

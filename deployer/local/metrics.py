@@ -128,6 +128,18 @@ class MetricStore:
                 out[bucket] = out.get(bucket, 0.0) + total
         return sorted(out.items())
 
+    def totals_by(self, namespace: str, name: str, dimension: str, start: float, end: float) -> dict[str, float]:
+        """Sum of one metric within [start, end) per value of `dimension` (e.g. per Version)."""
+        with self._lock:
+            keys = [k for k in self._times if k.namespace == namespace and k.name == name]
+        totals: dict[str, float] = {}
+        for key in keys:
+            value = dict(key.dimensions).get(dimension)
+            total = sum(self.values(key, start, end)) if value is not None else 0.0
+            if total > 0 and value is not None:
+                totals[value] = totals.get(value, 0.0) + total
+        return totals
+
     def keys(self) -> list[MetricKey]:
         with self._lock:
             return list(self._times)

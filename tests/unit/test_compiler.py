@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deployer.compiled import DeploymentModel, RolloutStep
+from deployer.compiled import DeploymentModel
 from deployer.compiler import compile_all, compile_environment, deep_merge, resolve_environment
 from deployer.errors import SpecError
 from deployer.spec import load_spec

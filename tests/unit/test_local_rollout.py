@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from deployer.compiled import AlarmModel, RolloutModel, RolloutStep
-from deployer.compiler.rollout import plan_rollout
 from deployer.compiler import compile_environment
+from deployer.compiler.rollout import plan_rollout
 from deployer.local.clock import ManualClock
 from deployer.local.drill import strategy_steps
 from deployer.local.rollout import RolloutEngine, RolloutState, evidence, traffic_start, weights_for
