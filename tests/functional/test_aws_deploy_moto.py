@@ -140,12 +140,31 @@ def test_a_config_only_change_shows_a_new_version_in_diff_then_updates(
 def test_a_step_functions_rollout_starts_from_the_served_version(
         first_deploy: Any, clients: AwsClients, model: DeploymentModel, stub_bundle: str) -> None:
     prepared = Prepared(model, first_deploy.stack, ACCOUNT, "1", stub_bundle, None)  # type: ignore[arg-type]
-    execution, status = start_rollout(prepared, "2", first_deploy.outputs, clients, DeployOptions())
-    assert status == "RUNNING" and execution is not None
+    execution, status, cause = start_rollout(prepared, "2", first_deploy.outputs, clients, DeployOptions())
+    assert status == "RUNNING" and execution is not None and cause is None
     described = clients.state_machines.client.describe_execution(executionArn=execution)
     assert json.loads(described["input"]) == {"stable": "1", "candidate": "2"}
     none = start_rollout(prepared, "1", first_deploy.outputs, clients, DeployOptions())
-    assert none == (None, None)  # nothing to shift when the served version is the new one
+    assert none == (None, None, None)  # nothing to shift when the served version is the new one
+
+
+@pytest.mark.parametrize(("status", "cause", "fails"), [
+    ("SUCCEEDED", None, False), ("RUNNING", None, False), (None, None, False),
+    ("FAILED", "step 1 (5 %): not enough evidence: 3 of 100 requests", True), ("TIMED_OUT", "TIMED_OUT", True),
+    ("ABORTED", "ABORTED", True),
+])
+def test_deploy_wait_fails_unless_the_rollout_promoted_the_version(status: str | None, cause: str | None,
+                                                                   fails: bool) -> None:
+    from deployer.aws.deploy import DeployResult
+    from deployer.commands.infra import _fail_unless_promoted
+
+    result = DeployResult("s", "updated", {}, "8", "7", rollout_status=status, rollout_cause=cause)
+    if not fails:
+        _fail_unless_promoted(result, "production")
+        return
+    with pytest.raises(DeployerError, match=f"rollout of version 8 ended {status}") as raised:
+        _fail_unless_promoted(result, "production")
+    assert cause in raised.value.message and "deployer status --env production" in (raised.value.hint or "")
 
 
 def test_the_deploy_is_recorded_in_the_request_log(first_deploy: Any, clients: AwsClients, model: DeploymentModel,
