@@ -1,16 +1,17 @@
 """The `deployer` command line: a thin layer over the library.
 
 Commands are registered by name and imported only when run, so `deployer validate` never pays
-for aws_cdk, moto, locust or boto3. One error boundary: a `DeployerError` prints its message and
-exits 1; a usage error exits 2 (click); anything else is a bug and prints a traceback (exit 2).
+for aws_cdk, moto, locust or boto3. `main()` is the one error boundary and the only place that
+decides exit codes: a command returns its code (0 when it returns nothing); a `DeployerError`
+prints its message and hint and exits with its `exit_code` (1 unless it says otherwise); a usage
+error exits 2 (click); Ctrl-C exits 130; anything else is a bug: a traceback and exit 2.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import sys
-from typing import Any
+import traceback
 
 # The CLI uses no pydantic plugins; discovering them scans every installed distribution at the
 # first model build (~8 ms of each command's start). Set the variable to re-enable them.
@@ -65,14 +66,9 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                return None  # that area is not built yet
-            raise
-        command = getattr(module, attr, None)
-        return command if isinstance(command, click.Command) else None
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command), f"{target} is not a click command"
+        return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,23 +77,31 @@ def cli() -> None:
     """Take an AI agent from agent.yaml to a boring production rollout on AWS."""
 
 
-def main(argv: list[str] | None = None) -> Any:
-    """Entry point: the one place that turns errors into exit codes."""
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: the one place that turns results and errors into exit codes."""
     try:
-        return cli.main(args=argv, prog_name="deployer", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="deployer", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
+        return 130
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except DeployerError as exc:
-        click.echo(f"error: {exc}" if "\n" not in str(exc) else str(exc), err=True)
-        sys.exit(1)
+        text = str(exc)
+        if text:
+            click.echo(f"error: {text}" if "\n" not in text else text, err=True)
+        return exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        click.echo("error: this is a bug in deployer, not in your agent or spec; please report it with the "
+                   "traceback above", err=True)
+        return 2
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,7 +1,8 @@
 """The one error type that reaches the user.
 
 Every expected failure becomes a `DeployerError` with a message that says what is wrong, where,
-and how to fix it. The CLI prints it and exits 1; anything else is a bug (exit 2, traceback).
+and how to fix it. The CLI prints it and exits with its `exit_code` (1 unless it says otherwise);
+anything else is a bug (exit 2, traceback).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 class DeployerError(Exception):
     """An expected failure with a message meant for a person."""
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, exit_code: int = 1) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.exit_code = exit_code
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"

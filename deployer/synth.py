@@ -84,10 +84,8 @@ def aws_models(spec_path: str | Path, environments: Sequence[str] | None = None)
 
 def build_bundles(models: Sequence[DeploymentModel], out_dir: str | Path) -> dict[str, str]:
     """Build each model's Lambda bundle under `<out_dir>/bundles`; environment -> bundle directory."""
-    try:
-        from deployer.bundle import build_bundle
-    except ModuleNotFoundError as exc:  # pragma: no cover - the bundle area ships with the repo
-        raise DeployerError("the bundle builder is not available") from exc
+    from deployer.bundle import build_bundle
+
     root = Path(out_dir) / "bundles"
     return {m.environment: str(build_bundle(m, root)) for m in models}
 

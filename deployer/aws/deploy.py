@@ -182,17 +182,10 @@ def start_rollout(prepared: Prepared, version: str | None, outputs: dict[str, st
 
 def record_deploy(prepared: Prepared, version: str, clients: AwsClients) -> None:
     """The deploy record in the request-log table (deployer.ops owns its shape)."""
-    try:
-        from deployer.ops.records import write_deploy_record
-    except ModuleNotFoundError:  # pragma: no cover - the ops area ships with the repo
-        return
-    try:
-        from deployer.bundle import bundle_hash
+    from deployer.bundle import bundle_hash
+    from deployer.ops.records import write_deploy_record
 
-        code_hash = bundle_hash(Path(prepared.bundle_dir))
-    except ModuleNotFoundError:  # pragma: no cover
-        code_hash = Path(prepared.bundle_dir).name.rsplit("-", 1)[-1]
-    write_deploy_record(prepared.model, version, code_hash, client=clients.dynamodb)
+    write_deploy_record(prepared.model, version, bundle_hash(Path(prepared.bundle_dir)), client=clients.dynamodb)
 
 
 def diff_stack(model: DeploymentModel, *, clients: AwsClients, options: DeployOptions = DeployOptions()) -> DiffResult:

@@ -44,7 +44,7 @@ def _duration(value: str | None) -> float | None:
               help="SigV4-sign requests (auto: Function URLs with IAM auth)")
 def loadtest(env: str, spec_path: str, rps: float | None, duration: str | None, users: int | None,
              input_file: str | None, workers: int | None, report_dir: str | None, concurrency: str | None,
-             target_url: str | None, sign: str) -> None:
+             target_url: str | None, sign: str) -> int:
     """Hold a request rate against an environment, judge it against its SLOs, write the report.
 
     \b
@@ -67,7 +67,7 @@ def loadtest(env: str, spec_path: str, rps: float | None, duration: str | None, 
             code = _run(plan)
     except (LoadTestUsageError, InputFileError, SpecError) as exc:
         raise click.UsageError(str(exc)) from exc
-    raise SystemExit(code)
+    return code
 
 
 def _compile(spec_path: str, env: str) -> Any:

@@ -122,7 +122,7 @@ def up(spec_path: str, env: str | None, time_scale: float, port: int, moto_port:
               help="hard limit on the drill's wall time, seconds")
 @json_option
 def drill(spec_path: str, env: str | None, error_rate: float, latency_ms: float, cost_multiplier: float,
-          strategy: str | None, time_scale: float, rps: float, max_wall: float, as_json: bool) -> None:
+          strategy: str | None, time_scale: float, rps: float, max_wall: float, as_json: bool) -> int:
     """Rollback drill: deploy a healthy version, then a faulty one, and watch it roll back.
 
     Prints a timeline (fault began, each alarm fired, traffic back on the stable version, requests
@@ -142,5 +142,4 @@ def drill(spec_path: str, env: str | None, error_rate: float, latency_ms: float,
     else:
         for line in format_report(report):
             click.echo(line)
-    if not report.ok:
-        raise click.exceptions.Exit(1)
+    return 0 if report.ok else 1

@@ -7,7 +7,6 @@ default is a table for people.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -296,7 +295,7 @@ def _print_debug(console: Console, report: dict[str, Any], window: str) -> None:
 @click.option("--all-lines", is_flag=True, help="not only request lines (worker output, EMF)")
 @json_option
 def logs(spec_path: str, env: str, filters: tuple[str, ...], since: str, limit: int, tail: bool,
-         tail_for: float | None, all_lines: bool, as_json: bool) -> None:
+         tail_for: float | None, all_lines: bool, as_json: bool) -> int:
     """The structured request log lines (CloudWatch Logs in AWS, the emulator's log locally)."""
     from deployer.ops.logs import LogFilter, follow_logs, read_logs
     from deployer.ops.records import parse_since
@@ -317,7 +316,8 @@ def logs(spec_path: str, env: str, filters: tuple[str, ...], since: str, limit: 
                     continue
                 _print_line(line, as_json)
         except KeyboardInterrupt:
-            sys.exit(0)
+            return 0
+    return 0
 
 
 def _print_line(line: Any, as_json: bool) -> None:

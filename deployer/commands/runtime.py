@@ -47,7 +47,7 @@ def _read_data(data: str | None) -> str:
 @click.option("--env", "-e", "env", help="the environment (default: the first local-target one)")
 @click.option("--replay", is_flag=True, help="mark the request as a replay (replay metrics namespace)")
 @json_option
-def invoke(action: str, data: str | None, spec_path: str, env: str | None, replay: bool, as_json: bool) -> None:
+def invoke(action: str, data: str | None, spec_path: str, env: str | None, replay: bool, as_json: bool) -> int:
     """Run ACTION once through the Lambda runtime.
 
     In this process by default (Stage 1): prints the response, the request's structured log line
@@ -59,8 +59,10 @@ def invoke(action: str, data: str | None, spec_path: str, env: str | None, repla
 
     model = _model(spec_path, env)
     body = _read_data(data)
-    if env is not None and model.target == "local" and _through_gateway(action, body, spec_path, replay, as_json):
-        return
+    if env is not None and model.target == "local":
+        status = _through_gateway(action, body, spec_path, replay, as_json)
+        if status is not None:
+            return 0 if status < 400 else 1
     result = run(model, action, body, replay=replay)  # in-process (Stage 1): no emulator needed
     if as_json:
         click.echo(json.dumps({"status": result.status, "response": result.body, "log": result.record,
@@ -74,18 +76,17 @@ def invoke(action: str, data: str | None, spec_path: str, env: str | None, repla
         click.echo(result.log_line)
         click.secho("metrics (EMF)", bold=True)
         click.echo(_metrics_summary(result.metrics))
-    if not result.ok:
-        sys.exit(1)
+    return 0 if result.ok else 1
 
 
-def _through_gateway(action: str, body: str, spec_path: str, replay: bool, as_json: bool) -> bool:
-    """Send the request through a running emulator's gateway; False when none is running."""
+def _through_gateway(action: str, body: str, spec_path: str, replay: bool, as_json: bool) -> int | None:
+    """Send the request through a running emulator's gateway: its status; None when none is running."""
     from deployer.local.deploy import invoke_local
 
     reply = invoke_local(action, body, spec_path=spec_path, replay=replay)
     if reply is None:
         click.echo("no local emulator is running (start one with `deployer local up`): invoking in-process", err=True)
-        return False
+        return None
     if as_json:
         click.echo(json.dumps(reply, indent=2))
     else:
@@ -94,9 +95,7 @@ def _through_gateway(action: str, body: str, spec_path: str, replay: bool, as_js
                     fg="green" if status < 400 else "red")
         click.echo(json.dumps(reply["body"], indent=2))
         click.echo(f"handler {reply['handler_ms']:.1f} ms, max memory {reply['max_memory_mb']:.0f} MB, request {reply['request_id']}")
-    if int(reply["status"]) >= 400:
-        sys.exit(1)
-    return True
+    return int(reply["status"])
 
 
 def _metrics_summary(emf: dict[str, Any]) -> str:

@@ -211,8 +211,8 @@ def checklist(model: DeploymentModel, figures: Figures, checks: tuple[Check, ...
         elif value is not None and figures.requests >= model.slos.min_samples:
             ok = value <= fallback
             items.append(ChecklistItem(item, "passed" if ok else "failed",
-                                       f"{format_value(value, unit)} against the brief's {format_value(fallback, unit)} "
-                                       "(no SLO in the spec)"))
+                                       f"{format_value(value, unit)} against the checklist's default "
+                                       f"{format_value(fallback, unit)} (no SLO in the spec)"))
         else:
             items.append(ChecklistItem(item, "not measured", "no samples"))
 

@@ -55,9 +55,7 @@ def test_cli_invoke_prints_response_log_line_and_metrics(project: Path, capsys: 
 
 
 def test_cli_invoke_json_and_error_exit_code(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["invoke", "echo", "-d", '{"text": 1}', "--json"])
-    assert exit_info.value.code == 1
+    assert main(["invoke", "echo", "-d", '{"text": 1}', "--json"]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["status"] == 422 and doc["log"]["error_type"] == "ValidationError"
     assert doc["metrics"]["ClientErrors"] == 1

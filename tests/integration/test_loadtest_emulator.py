@@ -128,12 +128,12 @@ def test_too_few_samples_are_reported_as_such(model: DeploymentModel, healthy: s
 
 
 def test_cli_starts_the_emulator_for_a_local_environment(project: tuple[Path, Path], tmp_path: Path) -> None:
-    from deployer.cli import cli
+    from tests.functional.test_loadtest_cli import run_main
 
     spec, inputs = project
     report = tmp_path / "report"
-    outcome = CliRunner().invoke(cli, ["loadtest", "--env", "local", "--spec", str(spec), "--input", str(inputs),
-                                       "--rps", "50", "--duration", "2s", "--report", str(report)])
+    outcome = CliRunner().invoke(run_main, ["loadtest", "--env", "local", "--spec", str(spec), "--input", str(inputs),
+                                            "--rps", "50", "--duration", "2s", "--report", str(report)])
     assert (report / "report.json").is_file(), outcome.output
     data = json.loads((report / "report.json").read_text())
     assert data["target"].startswith("http://127.0.0.1:")
