@@ -31,8 +31,8 @@ def main() -> int:
 
     from deployer.compiler import compile_environment
     from deployer.local import Faults
-    from deployer.local.drill import run_drill
-    from deployer.local.testkit import build_echo_bundle
+    from deployer.local.bundles.testkit import build_echo_bundle
+    from deployer.local.front.drill import run_drill
     from deployer.spec import load_spec
 
     model = compile_environment(load_spec(ROOT / "agent.yaml"), "local")

@@ -105,7 +105,7 @@ def main() -> int:
 
     from deployer.compiler import compile_environment
     from deployer.local import Emulator
-    from deployer.local.testkit import build_echo_bundle
+    from deployer.local.bundles.testkit import build_echo_bundle
     from deployer.spec import load_spec
 
     model = compile_environment(load_spec(ROOT / "agent.yaml"), "local")

@@ -30,7 +30,7 @@ from deployer.errors import DeployerError
 if TYPE_CHECKING:
     from deployer.invoke import Invocation
     from deployer.loadtest.session import LoadTestResult
-    from deployer.local.emulator import Emulator
+    from deployer.local import Emulator
     from deployer.ops.logs import LogLine
     from deployer.ops.records import RequestRecord
     from deployer.ops.replay import Against, BatchReplay, InvokeResult, ReplayResult
@@ -94,14 +94,14 @@ class Pipeline:
         model = self.model(env)
         if model.target == "local":
             if self.emulator is not None:
-                from deployer.local.emulator import Faults
+                from deployer.local import Faults
 
                 known = {k: v for k, v in (faults or {}).items() if v is not None}
                 result = self.emulator.deploy(model, faults=Faults(**known), wait=wait,  # type: ignore[arg-type]
                                               description=description)
                 return {"version": result.version, "created": result.created, "message": result.message,
                         "rollout": result.rollout}
-            from deployer.local.deploy import deploy_local
+            from deployer.local.front.deploy import deploy_local
 
             return deploy_local(model, spec_path=self.spec_path, faults=faults, wait=wait, description=description)
         from deployer.aws.clients import AwsClients

@@ -2,7 +2,7 @@
 
 Started after the stack update with `{"stable": "<served version>", "candidate": "<new version>"}`
 (JSONata, AWS SDK integrations only). It runs the loop of the emulator's engine
-(`deployer.local.rollout`), reading the same numbers, and the parity tests execute both:
+(`deployer.local.behaviour.rollout`), reading the same numbers, and the parity tests execute both:
 
 1. `Shift<n>` sets the alias weights (`lambda:UpdateAlias`): `percent` on the candidate through
    `AdditionalVersionWeights`, the rest on the stable version; the 100 % step makes the candidate
@@ -12,7 +12,7 @@ Started after the stack update with `{"stable": "<served version>", "candidate":
    with `AlarmNames`, and the filter is right on AWS too) and `Traffic<n>` the candidate's
    `Invocations` since the shift (`cloudwatch:GetMetricStatistics`), from which it computes the
    evidence: requests served (0 without datapoints) and when every gating alarm has evaluated a
-   full window holding candidate data (the formula of `deployer.local.rollout.evidence`).
+   full window holding candidate data (the formula of `deployer.local.behaviour.rollout.evidence`).
 3. `Gate<n>`: an alarm in ALARM rolls back; past the rollout's time limit it rolls back; a step
    moves on once its bake is over and the evidence is in, and rolls back without it at its hold
    limit; the 100 % step holds `watch_s` and succeeds.
@@ -65,7 +65,7 @@ def link(states: Sequence[Any]) -> None:
 
 def evidence_expression(rollout: RolloutModel, step: RolloutStep) -> str:
     """JSONata: the time (ms) by which every gating alarm has evaluated a full window of candidate
-    data, from GetMetricStatistics' Datapoints (or `NEVER_MS`); see `deployer.local.rollout.evidence`."""
+    data, from GetMetricStatistics' Datapoints (or `NEVER_MS`); see `deployer.local.behaviour.rollout.evidence`."""
     windows = json.dumps([{"p": w.period_s * 1000, "w": w.window_s * 1000} for w in rollout.evidence])
     g, delay = step.metric_period_s * 1000, rollout.evaluation_delay_s * 1000
     return (

@@ -112,7 +112,7 @@ def deploy(spec_path: str, env: str, out_dir: str, wait: bool, no_rollout: bool,
         raise DeployerError(f"fault injection is for the local emulator; {env} targets {model.target}",
                             hint="rehearse a rollback with `deployer deploy --env <local env> --inject-error-rate 0.3`")
     if model.target == "local":
-        from deployer.local.deploy import deploy_local
+        from deployer.local.front.deploy import deploy_local
 
         local = deploy_local(model, spec_path=spec_path, wait=wait, faults=faults)
         click.echo(json.dumps(local, indent=2, default=str) if as_json else _local_summary(local))

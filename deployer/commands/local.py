@@ -57,8 +57,8 @@ def up(spec_path: str, env: str | None, time_scale: float, port: int, moto_port:
     to events.log in the state directory). Other commands (`deploy --env local`, `status`,
     `rollback`, `alerts`) find it through .deployer/local/emulator.json next to the spec.
     """
-    from deployer.local.control import find_emulator, state_dir_for
-    from deployer.local.emulator import Emulator
+    from deployer.local import Emulator
+    from deployer.local.front.discovery import find_emulator, state_dir_for
 
     model = _local_model(spec_path, env)
     state_dir = state_dir_for(spec_path)
@@ -129,8 +129,8 @@ def drill(spec_path: str, env: str | None, error_rate: float, latency_ms: float,
     served by the faulty version). Exits 0 only if the faulty version was rolled back and a healthy
     version serves 100 % of the traffic.
     """
-    from deployer.local.drill import format_report, run_drill
-    from deployer.local.emulator import Faults
+    from deployer.local import Faults
+    from deployer.local.front.drill import format_report, run_drill
 
     model = _local_model(spec_path, env)
     faults = Faults(error_rate=error_rate, latency_ms=latency_ms, cost_multiplier=cost_multiplier)

@@ -20,7 +20,7 @@ from deployer.errors import DeployerError
 
 def _local(spec_path: str, env: str) -> tuple[Any, Any]:
     from deployer.compiler import compile_environment
-    from deployer.local.control import require_emulator, state_dir_for
+    from deployer.local.front.discovery import require_emulator, state_dir_for
     from deployer.spec import load_spec
 
     model = compile_environment(load_spec(spec_path), env)
@@ -44,7 +44,7 @@ def _aws_target(spec_path: str, env: str) -> Any:
 
 def aws_view(model: Any, endpoint: str | None) -> dict[str, Any]:
     """Versions, alias routing and alarm states, read with boto3 (moto or AWS)."""
-    from deployer.local.moto_state import client as make_client
+    from deployer.local.state.moto_state import client as make_client
 
     lam = make_client("lambda", endpoint or "", model.region)
     cloudwatch = make_client("cloudwatch", endpoint or "", model.region)

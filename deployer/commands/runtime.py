@@ -81,7 +81,7 @@ def invoke(action: str, data: str | None, spec_path: str, env: str | None, repla
 
 def _through_gateway(action: str, body: str, spec_path: str, replay: bool, as_json: bool) -> int | None:
     """Send the request through a running emulator's gateway: its status; None when none is running."""
-    from deployer.local.deploy import invoke_local
+    from deployer.local.front.deploy import invoke_local
 
     reply = invoke_local(action, body, spec_path=spec_path, replay=replay)
     if reply is None:

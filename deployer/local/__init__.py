@@ -12,7 +12,7 @@ auto-rollback, SNS deliveries and the request log. See docs/local.md.
 
 from __future__ import annotations
 
-from deployer.local.emulator import Emulator
-from deployer.local.release import DeployResult, Faults
+from deployer.local.bundles.release import DeployResult, Faults
+from deployer.local.front.emulator import Emulator
 
 __all__ = ["DeployResult", "Emulator", "Faults"]

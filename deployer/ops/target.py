@@ -20,7 +20,7 @@ from deployer.errors import DeployerError
 from deployer.ops.aws import AlarmClient, Endpoint, FunctionClient, LogsClient, RequestTable
 
 if TYPE_CHECKING:
-    from deployer.local.control import EmulatorClient
+    from deployer.local.front.discovery import EmulatorClient
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class OpsTarget:
         """The emulator's control API (local only)."""
         if not self.control_url:
             return None
-        from deployer.local.control import EmulatorClient
+        from deployer.local.front.discovery import EmulatorClient
 
         return EmulatorClient(self.control_url)
 
@@ -113,7 +113,7 @@ def resolve_target(model: DeploymentModel, *, spec_path: str | os.PathLike[str] 
                    endpoint_url: str | None = None) -> OpsTarget:
     """Find the environment: the running emulator for a local one, AWS (or `endpoint_url`) otherwise."""
     if model.target == "local":
-        from deployer.local.control import find_emulator, state_dir_for
+        from deployer.local.front.discovery import find_emulator, state_dir_for
 
         state_dir = state_dir_for(Path(spec_path) if spec_path else None)
         found = find_emulator(state_dir)

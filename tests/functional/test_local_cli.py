@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from deployer.local.control import find_emulator, state_dir_for
-from deployer.local.deploy import deploy_local, invoke_local
+from deployer.local.front.deploy import deploy_local, invoke_local
+from deployer.local.front.discovery import find_emulator, state_dir_for
 from tests.helpers.agent_fixtures import compile_project, write_project
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,6 +1,6 @@
 """The emulator end to end: real moto server, real HTTP, real worker processes.
 
-The agent is the stand-in echo bundle (`deployer.local.testkit`), so these tests measure the
+The agent is the stand-in echo bundle (`deployer.local.bundles.testkit`), so these tests measure the
 emulator and not an agent; tests/integration/test_local_drill.py also runs a real bundle.
 """
 
@@ -21,9 +21,9 @@ from deployer.compiled import DeploymentModel
 from deployer.compiler import compile_environment
 from deployer.errors import DeployerError
 from deployer.local import Emulator, Faults
-from deployer.local.drill import TrafficDriver
-from deployer.local.moto_state import client
-from deployer.local.testkit import build_echo_bundle
+from deployer.local.bundles.testkit import build_echo_bundle
+from deployer.local.front.drill import TrafficDriver
+from deployer.local.state.moto_state import client
 from deployer.spec import load_spec
 from tests.helpers.rollouts import with_schedule
 
@@ -321,7 +321,7 @@ def test_gateway_builds_function_url_events_and_maps_errors(base_model, tmp_path
 
 
 def test_control_api_deploys_flushes_and_reports_errors_with_hints(base_model, tmp_path):
-    from deployer.local.control import EmulatorClient
+    from deployer.local.front.discovery import EmulatorClient
 
     model = tuned(base_model, bake_s=3600)
     with emulator(model, tmp_path) as emu:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from deployer.compiler import compile_environment
 from deployer.local import Emulator
-from deployer.local.testkit import build_echo_bundle
+from deployer.local.bundles.testkit import build_echo_bundle
 from deployer.spec import load_spec
 from tests.helpers.rollouts import with_schedule
 

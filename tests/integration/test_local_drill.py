@@ -8,8 +8,8 @@ import pytest
 
 from deployer.compiler import compile_environment
 from deployer.local import Faults
-from deployer.local.drill import STRATEGIES, format_report, run_drill
-from deployer.local.testkit import build_echo_bundle
+from deployer.local.bundles.testkit import build_echo_bundle
+from deployer.local.front.drill import STRATEGIES, format_report, run_drill
 from deployer.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]

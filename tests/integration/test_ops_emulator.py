@@ -123,7 +123,7 @@ def settle(pipeline: Pipeline, timeout_s: float = 20.0) -> None:
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     from deployer.local import Emulator
-    from deployer.local.control import state_dir_for
+    from deployer.local.front.discovery import state_dir_for
 
     receiver = Receiver()
     root = tmp_path_factory.mktemp("ops-agent")

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployer.compiled import METRIC_NAMESPACE, DeploymentModel
-from deployer.local.alarms import AlarmEvaluator
-from deployer.local.clock import ManualClock
-from deployer.local.metrics import MetricKey, MetricStore
-from deployer.local.rollout import RolloutEngine, RolloutState
+from deployer.local.behaviour.alarms import AlarmEvaluator
+from deployer.local.behaviour.clock import ManualClock
+from deployer.local.behaviour.metrics import MetricKey, MetricStore
+from deployer.local.behaviour.rollout import RolloutEngine, RolloutState
 from infra.naming import alarm_name, stack_name
 
 STABLE, CANDIDATE = "7", "8"

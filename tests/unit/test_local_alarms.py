@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from deployer.compiled import AlarmModel
-from deployer.local.alarms import AlarmEvaluator, decide, is_low_sample, percentile, statistic_value
-from deployer.local.metrics import MetricKey, MetricStore
+from deployer.local.behaviour.alarms import AlarmEvaluator, decide, is_low_sample, percentile, statistic_value
+from deployer.local.behaviour.metrics import MetricKey, MetricStore
 
 T0 = 1_800_000_000.0  # a multiple of 60: period boundaries fall on T0 + k * 60
 DIMS = {"Agent": "a", "Environment": "e", "Version": "2"}

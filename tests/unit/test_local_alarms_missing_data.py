@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import pytest
 
 from deployer.compiled import AlarmModel
-from deployer.local.alarms import AlarmEvaluator, State, assess, decide, evaluation_range
-from deployer.local.metrics import MetricKey, MetricStore
+from deployer.local.behaviour.alarms import AlarmEvaluator, State, assess, decide, evaluation_range
+from deployer.local.behaviour.metrics import MetricKey, MetricStore
 
 T0 = 1_800_000_000.0  # a multiple of 300: 5-minute periods start at T0 + k * 300
 PERIOD_S = 300

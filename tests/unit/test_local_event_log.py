@@ -8,7 +8,7 @@ from pathlib import Path
 
 import structlog
 
-from deployer.local.event_log import EventLog, level_of
+from deployer.local.state.event_log import EventLog, level_of
 
 SHIFT = {"at": 1_764_144_000.0, "time": "2025-11-26T08:00:00Z", "kind": "shift",
          "message": "step 1/3: 5 % of traffic on version 2", "version": "2", "percent": 5.0}

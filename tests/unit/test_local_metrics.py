@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from deployer.local.clock import ManualClock, ScaledClock
-from deployer.local.metrics import MetricKey, MetricStore, parse_emf
+from deployer.local.behaviour.clock import ManualClock, ScaledClock
+from deployer.local.behaviour.metrics import MetricKey, MetricStore, parse_emf
 
 EMF = {
     "_aws": {"Timestamp": 1, "CloudWatchMetrics": [{

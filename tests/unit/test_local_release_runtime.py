@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from deployer.compiler import compile_environment
-from deployer.local.release import local_runtime_model
+from deployer.local.bundles.release import local_runtime_model
 from deployer.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]

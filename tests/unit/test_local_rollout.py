@@ -10,9 +10,9 @@ import pytest
 from deployer.compiled import AlarmModel, RolloutModel, RolloutStep
 from deployer.compiler import compile_environment
 from deployer.compiler.rollout import plan_rollout
-from deployer.local.clock import ManualClock
-from deployer.local.drill import strategy_steps
-from deployer.local.rollout import RolloutEngine, RolloutState, evidence, traffic_start, weights_for
+from deployer.local.behaviour.clock import ManualClock
+from deployer.local.behaviour.rollout import RolloutEngine, RolloutState, evidence, traffic_start, weights_for
+from deployer.local.front.drill import strategy_steps
 from deployer.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]

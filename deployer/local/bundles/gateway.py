@@ -30,8 +30,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from deployer.errors import DeployerError
-from deployer.local.loopback import LoopbackServer
-from deployer.local.workers import VersionWorker
+from deployer.local.bundles.loopback import LoopbackServer
+from deployer.local.bundles.workers import VersionWorker
 
 PIN_HEADER = "x-deployer-invoke-version"
 

@@ -6,7 +6,7 @@ clock (not the handler's own timestamp) so that a scaled clock stays consistent.
 
 `MetricStore` keeps the raw values (percentiles need them: moto has no percentile statistics)
 and answers range queries for the alarm evaluator. `CloudWatchMirror` (run by the telemetry sink
-process, `deployer.local.sink`) batches the same datapoints into moto with `PutMetricData`, one
+process, `deployer.local.state.sink`) batches the same datapoints into moto with `PutMetricData`, one
 statistic set (SampleCount, Sum, Minimum, Maximum) per metric and second: what moto can answer
 (`get_metric_statistics`; moto has no percentiles), at a fraction of the cost of raw values.
 """

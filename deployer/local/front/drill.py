@@ -27,9 +27,9 @@ from typing import Any
 
 from deployer.compiled import DeploymentModel, RolloutStep
 from deployer.errors import DeployerError
-from deployer.local.emulator import BundleBuilder, Emulator
-from deployer.local.notify import iso
-from deployer.local.release import Faults
+from deployer.local.behaviour.notify import iso
+from deployer.local.bundles.release import Faults
+from deployer.local.front.emulator import BundleBuilder, Emulator
 
 STRATEGIES = ("canary", "linear", "steps", "all_at_once")
 

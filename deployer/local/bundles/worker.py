@@ -1,6 +1,6 @@
 """One worker process per function version: runs that version's bundle handler.
 
-Started by `deployer.local.gateway.VersionWorker` as ``python worker.py`` (by path, so nothing of
+Started by `deployer.local.bundles.workers.VersionWorker` as ``python worker.py`` (by path, so nothing of
 `deployer` is imported here): two versions' modules cannot share a process, so each version gets
 its own interpreter whose `sys.path` starts with the bundle directory, and whose environment is
 the function's configuration (fault injection included). It connects back to the gateway over a

@@ -15,8 +15,8 @@ from typing import Any
 
 from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
-from deployer.local.control import find_emulator, require_emulator, state_dir_for
-from deployer.local.gateway import gateway_request
+from deployer.local.bundles.gateway import gateway_request
+from deployer.local.front.discovery import find_emulator, require_emulator, state_dir_for
 
 
 def deploy_local(

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.errors import DeployerError
-from deployer.local.processes import reap
+from deployer.local.bundles.processes import reap
 
 
 class TelemetrySink:
@@ -50,7 +50,7 @@ class TelemetrySink:
         env = {**os.environ, "DEPLOYER_SINK": json.dumps({**self._args, "host": host, "port": port, "key": key.hex()})}
         log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
-            self._proc = subprocess.Popen([sys.executable, "-c", "from deployer.local.sink import main; main()"], env=env,
+            self._proc = subprocess.Popen([sys.executable, "-c", "from deployer.local.state.sink import main; main()"], env=env,
                                           stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         finally:
             if log is not subprocess.DEVNULL:
@@ -113,9 +113,9 @@ class TelemetrySink:
 
 
 def main() -> None:
-    from deployer.local.metrics import CloudWatchMirror, parse_emf
-    from deployer.local.moto_state import client
-    from deployer.local.recorder import RequestRecorder, parse_line
+    from deployer.local.behaviour.metrics import CloudWatchMirror, parse_emf
+    from deployer.local.state.moto_state import client
+    from deployer.local.state.recorder import RequestRecorder, parse_line
 
     args = json.loads(os.environ["DEPLOYER_SINK"])
     conn = Client((args["host"], int(args["port"])), authkey=bytes.fromhex(args["key"]))

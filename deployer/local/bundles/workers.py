@@ -1,6 +1,6 @@
 """The gateway's side of a version's worker process: start it, reach it, stop it.
 
-The process itself is `deployer.local.worker` (run by path, on the function's Python). The
+The process itself is `deployer.local.bundles.worker` (run by path, on the function's Python). The
 gateway reaches it over a pool of `multiprocessing.connection` sockets on 127.0.0.1, one
 request at a time per socket.
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
-from deployer.local.processes import reap
+from deployer.local.bundles.processes import reap
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from deployer.compiled import RolloutModel, RolloutStep
-from deployer.local.clock import Clock
+from deployer.local.behaviour.clock import Clock
 
 Status = Literal["in_progress", "succeeded", "rolled_back", "interrupted"]
 TERMINAL = ("succeeded", "rolled_back")

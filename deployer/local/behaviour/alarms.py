@@ -45,8 +45,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from deployer.compiled import METRIC_NAMESPACE, AlarmModel
-from deployer.local.clock import Clock
-from deployer.local.metrics import MetricKey, MetricStore
+from deployer.local.behaviour.clock import Clock
+from deployer.local.behaviour.metrics import MetricKey, MetricStore
 
 State = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 LowSamplePolicy = Literal["evaluate", "ignore"]

@@ -29,20 +29,21 @@ from typing import Any, Literal, TextIO
 
 from deployer.compiled import METRIC_NAMESPACE, DeploymentModel, RolloutStep
 from deployer.errors import DeployerError
-from deployer.local.alarms import AlarmEvaluator, LowSamplePolicy, Transition, evaluation_range
-from deployer.local.clock import Clock, ScaledClock
-from deployer.local.control import ControlServer, remove_discovery, write_discovery
-from deployer.local.event_log import EVENTS_FILE, EventLog
-from deployer.local.gateway import FunctionRuntime, Gateway, gateway_request
-from deployer.local.metrics import MetricKey, MetricStore, parse_emf
-from deployer.local.moto_state import AwsState, MotoProcess
-from deployer.local.notify import Notifier, iso
-from deployer.local.recorder import parse_line
-from deployer.local.release import DeployResult, Faults, config_hash, default_bundle_builder, hash_tree, interpreter_for
-from deployer.local.rollout import RolloutEngine, RolloutState
-from deployer.local.sink import TelemetrySink
-from deployer.local.state import EmulatorState, VersionRecord, load_state, save_state
-from deployer.local.workers import VersionWorker, worker_for_version
+from deployer.local.behaviour.alarms import AlarmEvaluator, LowSamplePolicy, Transition, evaluation_range
+from deployer.local.behaviour.clock import Clock, ScaledClock
+from deployer.local.behaviour.metrics import MetricKey, MetricStore, parse_emf
+from deployer.local.behaviour.notify import Notifier, iso
+from deployer.local.behaviour.rollout import RolloutEngine, RolloutState
+from deployer.local.bundles.gateway import FunctionRuntime, Gateway, gateway_request
+from deployer.local.bundles.release import DeployResult, Faults, config_hash, default_bundle_builder, hash_tree, interpreter_for
+from deployer.local.bundles.workers import VersionWorker, worker_for_version
+from deployer.local.front.control import ControlServer
+from deployer.local.front.discovery import remove_discovery, write_discovery
+from deployer.local.state.event_log import EVENTS_FILE, EventLog
+from deployer.local.state.moto_state import AwsState, MotoProcess
+from deployer.local.state.recorder import parse_line
+from deployer.local.state.sink import TelemetrySink
+from deployer.local.state.store import EmulatorState, VersionRecord, load_state, save_state
 
 __all__ = ["BundleBuilder", "DeployResult", "Emulator", "Faults", "RestartPolicy"]  # Faults, DeployResult: re-exported
 
