@@ -14,8 +14,11 @@ install: $(STAMP)  ## create .venv with deployer and its tools (leaves .venv/bin
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("deployer needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]" --config-settings editable_mode=compat  # a plain .pth: no import hook at every start
+	@# uv installs the same packages as pip, about 5x faster on a fresh machine; pip if uv cannot install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv || true
+	@# editable_mode=compat: a plain .pth, no import hook at every start
+	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]" -C editable_mode=compat; \
+	else $(BIN)/python -m pip install --quiet -e ".[dev]" --config-settings editable_mode=compat; fi
 	$(BIN)/python -m compileall -q deployer handlers infra  # cached bytecode, even where writing it is off
 	@rm -f $(VENV)/.installed-*
 	@touch $@
