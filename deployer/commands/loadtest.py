@@ -28,7 +28,7 @@ def _duration(value: str | None, flag: str) -> float | None:
 
 
 #: With --worker, only these options mean anything: the plan comes from the master.
-WORKER_OPTIONS = {"worker", "master_host", "master_port", "workers", "join_timeout", "report_dir", "spec_path"}
+WORKER_OPTIONS = {"worker", "master_host", "master_port", "workers", "join_timeout", "report_dir"}
 
 
 @click.command()
@@ -125,8 +125,8 @@ def _worker(master_host: str | None, master_port: int, processes: int | None, jo
             report_dir: str | None) -> int:
     """`--worker`: refuse every plan option (the master's plan is the only plan), then serve the master."""
     context = click.get_current_context()
-    extra = sorted(f"--{name.replace('_', '-')}" for name in context.params
-                   if name not in WORKER_OPTIONS and _given(name))
+    extra = sorted(param.opts[0] for param in context.command.params
+                   if param.name not in WORKER_OPTIONS and param.name and _given(param.name))
     if extra:
         raise click.UsageError(f"a worker takes its plan and inputs from the master: drop {', '.join(extra)} "
                                "(give them to `deployer loadtest --master` on the master host)")

@@ -7,6 +7,9 @@ The last step of ``load -> compile -> loadtest``: it reads a `DeploymentModel`, 
 - `runner` starts locust in its own processes (never imported here: gevent and boto3 do not mix
   in one process), holds a constant request rate, and tails the per-request results file the
   generator writes (`locustfile`), so percentiles are exact, not locust's rounded buckets.
+- `distributed` is what a master and its workers say to each other: the master ships the plan
+  (settings and input bodies) to every worker, the workers send their records back; `worker` is
+  `deployer loadtest --worker`, which lends another host's generator to a master.
 - `gate` judges the results against the SLOs and the brief's pre-production checklist (pure).
 - `report` writes ``report.json`` (every figure) and ``report.html`` (plots from `plots`).
 """

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
+from deployer.loadtest.distributed import MAX_SHIPPED_INPUT_BYTES
 
 #: Bounds that keep every run finite and this machine alive.
 MAX_DURATION_S = 24 * 3600
@@ -26,6 +27,12 @@ MAX_REQUESTS = 2_000_000
 SWEEP_LEVEL_S = 5.0
 #: Throughput passes when the achieved rate is at least this share of the asked one.
 THROUGHPUT_TOLERANCE = 0.95
+#: locust's own default port for workers to reach their master.
+DEFAULT_MASTER_PORT = 5557
+#: How long a master waits for its workers, per phase (local workers: they start on this host).
+DEFAULT_JOIN_TIMEOUT_S = 120.0
+LOCAL_JOIN_TIMEOUT_S = 30.0
+MAX_JOIN_TIMEOUT_S = 3600.0
 
 _FUNCTION_URL = re.compile(r"^[a-z0-9]+\.lambda-url\.(?P<region>[a-z0-9-]+)\.on\.aws$")
 
@@ -48,6 +55,17 @@ class Overrides:
     report_dir: str | None = None
     sign: str = "auto"  # "auto": SigV4 for Function URLs with IAM auth; "always"; "never"
     seed: int = 1
+    master: MasterSetup | None = None  # run only a master; workers on other hosts join it
+
+
+@dataclass(frozen=True)
+class MasterSetup:
+    """`--master`: the workers are `deployer loadtest --worker` processes on other hosts."""
+
+    expect_workers: int
+    bind_host: str = "*"
+    port: int = DEFAULT_MASTER_PORT
+    join_timeout_s: float = DEFAULT_JOIN_TIMEOUT_S
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,7 @@ class LoadPlan:
     sigv4_region: str | None
     seed: int
     sources: dict[str, str] = field(default_factory=dict)  # field -> "flag" | "spec" | "default"
+    master: MasterSetup | None = None  # workers on other hosts join this run's master
 
     @property
     def expected_requests(self) -> int:
@@ -108,12 +127,13 @@ def resolve_plan(model: DeploymentModel, overrides: Overrides, *, target_url: st
              "input_file": overrides.input_file, "concurrency": overrides.concurrency,
              "workers": overrides.workers, "target_url": overrides.target_url}
     sources = {name: "flag" if value is not None else "spec" for name, value in flags.items()}
-    sources["workers"] = "flag" if overrides.workers is not None else "default"
+    sources["workers"] = "flag" if overrides.workers is not None or overrides.master else "default"
     sources["target_url"] = "flag" if overrides.target_url else "environment"
     rps = float(overrides.rps if overrides.rps is not None else load.rps)
     duration_s = float(overrides.duration_s if overrides.duration_s is not None else load.duration_s)
     users = overrides.users if overrides.users is not None else load.users
-    workers = overrides.workers if overrides.workers is not None else 1
+    master = overrides.master
+    workers = master.expect_workers if master else overrides.workers if overrides.workers is not None else 1
     input_file = overrides.input_file if overrides.input_file is not None else load.input_file
     concurrency = overrides.concurrency if overrides.concurrency is not None else load.concurrency
     url = overrides.target_url or target_url
@@ -128,10 +148,18 @@ def resolve_plan(model: DeploymentModel, overrides: Overrides, *, target_url: st
                         "recorded exactly: shorten the run or lower the rate")
     if not 1 <= users <= MAX_USERS:
         problems.append(f"--users must be between 1 and {MAX_USERS}, got {users}")
+    flag = "--expect-workers" if master else "--workers"
+    if master and overrides.workers is not None:
+        problems.append("--workers starts workers on this host; with --master the workers are "
+                        "`deployer loadtest --worker` processes that join it: drop --workers")
     if not 1 <= workers <= MAX_WORKERS:
-        problems.append(f"--workers must be between 1 and {MAX_WORKERS}, got {workers}")
+        problems.append(f"{flag} must be between 1 and {MAX_WORKERS}, got {workers}")
     elif users < workers:
-        problems.append(f"--users ({users}) must be at least --workers ({workers}): each worker runs users")
+        problems.append(f"--users ({users}) must be at least {flag} ({workers}): each worker runs users")
+    if master and not 1 <= master.port <= 65535:
+        problems.append(f"--master-port must be between 1 and 65535, got {master.port}")
+    if master and not 1 <= master.join_timeout_s <= MAX_JOIN_TIMEOUT_S:
+        problems.append(f"--join-timeout must be between 1s and 1h, got {master.join_timeout_s:g}s")
     if any(level > MAX_CONCURRENCY for level in concurrency):
         problems.append(f"--concurrency levels must be at most {MAX_CONCURRENCY}")
     if model.action(load.action) is None:
@@ -142,6 +170,9 @@ def resolve_plan(model: DeploymentModel, overrides: Overrides, *, target_url: st
                         "or set load_test.input_file in the spec")
     elif not Path(input_file).is_file():
         problems.append(f"input file {input_file} does not exist")
+    elif (workers > 1 or master) and Path(input_file).stat().st_size > MAX_SHIPPED_INPUT_BYTES:
+        problems.append(f"input file {input_file} is {Path(input_file).stat().st_size / 2**20:,.0f} MB; the master "
+                        f"sends it to every worker, at most {MAX_SHIPPED_INPUT_BYTES // 2**20} MB: use a sample of it")
     if not url:
         problems.append("no target: pass --target URL (the emulator's gateway or a Function URL)")
     elif urlparse(url).scheme not in ("http", "https") or not urlparse(url).hostname:
@@ -181,8 +212,23 @@ def resolve_plan(model: DeploymentModel, overrides: Overrides, *, target_url: st
         sigv4_region=sigv4_region,
         seed=overrides.seed,
         sources=sources,
+        master=master,
     )
 
 
 def with_target(plan: LoadPlan, url: str) -> LoadPlan:
     return replace(plan, target_url=url.rstrip("/"))
+
+
+def plan_warnings(plan: LoadPlan) -> list[str]:
+    """What the plan allows but probably does not mean (the command prints these)."""
+    warnings: list[str] = []
+    host = urlparse(plan.target_url).hostname or ""
+    if plan.master and (host in ("localhost", "::1") or host.startswith("127.")):
+        warnings.append(f"the target {plan.target_url} is a loopback address: workers on other hosts send to "
+                        "their own loopback, not to this host (pass --target with an address they can reach)")
+    if plan.master and plan.master.bind_host in ("*", "0.0.0.0"):
+        warnings.append(f"the master listens on every interface, port {plan.master.port}; a worker needs no "
+                        "password, and whoever joins receives the inputs: open the port only to the worker hosts "
+                        "(or pass --master-bind-host with a private address)")
+    return warnings

@@ -1,8 +1,9 @@
 """What crosses the process boundary between the deployer and the locust generator.
 
-The deployer writes `GeneratorSettings` as JSON; each locust process reads it (path in the
-``DEPLOYER_LOADTEST_SETTINGS`` environment variable) and appends one JSON line per request to
-``requests-<process>.jsonl`` in the results directory. `ResultsTail` reads those files while the
+The deployer writes `GeneratorSettings` as JSON; the single locust process or the master reads it
+(path in the ``DEPLOYER_LOADTEST_SETTINGS`` environment variable; workers get it from the master,
+see `distributed`) and one JSON line per request is appended to
+``requests-<phase>-<worker>.jsonl`` in the results directory. `ResultsTail` reads those files while the
 run is going (live progress) and after it (the gate). This module imports nothing heavy: it is
 loaded by both processes.
 """
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 SETTINGS_ENV = "DEPLOYER_LOADTEST_SETTINGS"
-WORKER_ENV = "DEPLOYER_LOADTEST_WORKER"
 RESULTS_GLOB = "requests-*.jsonl"
 META_GLOB = "generator-*.json"
 
@@ -44,6 +44,17 @@ class GeneratorSettings:
     results_dir: str
     sigv4_region: str | None = None
     warmup: int = 0  # requests per process sent before the schedule starts, not judged
+    label: str = ""  # agent/environment, for a worker's log
+    phase_number: int = 1  # of `phases`: a worker on another host knows whether another follows
+    phases: int = 1
+    # Where the master listens when its workers run on other hosts (None: on 127.0.0.1, started here).
+    master_bind_host: str | None = None
+    master_port: int | None = None
+    join_timeout_s: float = 30.0  # the master waits this long for `workers` to join
+
+    @property
+    def remote_workers(self) -> bool:
+        return self.master_port is not None
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")

@@ -25,7 +25,7 @@ from deployer.loadtest.gate import (
     max_level,
     slo_checks,
 )
-from deployer.loadtest.plan import THROUGHPUT_TOLERANCE, LoadPlan
+from deployer.loadtest.plan import LOCAL_JOIN_TIMEOUT_S, THROUGHPUT_TOLERANCE, LoadPlan
 from deployer.loadtest.records import GeneratorSettings, RequestRecord
 from deployer.loadtest.runner import PhaseRun, ProgressCallback, run_phase
 from deployer.loadtest.stats import percentile
@@ -76,12 +76,17 @@ class LoadTestResult:
 
 def _settings(plan: LoadPlan, results_dir: Path, *, phase: str, mode: Literal["rate", "closed"], rps: float,
               users: int, duration_s: float, warmup: int = 0) -> GeneratorSettings:
+    phases = ["rate", *(f"concurrency:{level}" for level in plan.concurrency)]
+    master = plan.master
     return GeneratorSettings(
         target_url=plan.target_url, action=plan.action, mode=mode, phase=phase, rps=rps, users=users,
         workers=plan.workers, duration_s=duration_s, input_file=plan.input_file,
         distribution=plan.distribution, weight_field=plan.weight_field, seed=plan.seed,
         timeout_s=plan.request_timeout_s, results_dir=str(results_dir), sigv4_region=plan.sigv4_region,
-        warmup=warmup)
+        warmup=warmup, label=f"{plan.model.agent}/{plan.model.environment}",
+        phase_number=phases.index(phase) + 1, phases=len(phases),
+        master_bind_host=master.bind_host if master else None, master_port=master.port if master else None,
+        join_timeout_s=master.join_timeout_s if master else LOCAL_JOIN_TIMEOUT_S)
 
 
 def run_load_test(plan: LoadPlan, *, on_progress: ProgressCallback | None = None,

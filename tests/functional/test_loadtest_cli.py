@@ -71,6 +71,29 @@ def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> N
     assert message in output
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--worker", "--master-host", "10.0.0.5", "--rps", "50", "--input", "x.jsonl"],
+     "a worker takes its plan and inputs from the master: drop --input, --rps"),
+    (["--worker", "--master-host", "10.0.0.5", "--env", "staging"], "drop --env"),
+    (["--worker"], "--worker needs --master-host"),
+    (["--env", "local", "--master"], "--master needs --expect-workers"),
+    (["--env", "local", "--expect-workers", "2"], "go with --master"),
+    (["--env", "local", "--master-host", "10.0.0.5"], "--master-host goes with --worker"),
+    (["--rps", "10"], "Missing option '--env'"),
+])
+def test_distributed_flags_that_do_not_fit_exit_2(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(run_main, ["loadtest", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_master_with_local_workers_is_a_usage_error(tmp_path: Path) -> None:
+    code, output = invoke("--target", "http://127.0.0.1:9", "--master", "--expect-workers", "2", "--workers", "2",
+                          "--report", str(tmp_path / "r"))
+    assert code == 2
+    assert "with --master the workers are `deployer loadtest --worker` processes" in output
+
+
 def test_a_bad_input_line_is_a_usage_error_with_its_line(tmp_path: Path) -> None:
     inputs = tmp_path / "in.jsonl"
     inputs.write_text('{"message": "ok"}\n{oops\n')
