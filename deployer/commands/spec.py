@@ -61,8 +61,8 @@ def schema(output: str | None) -> None:
 @click.option("--directory", "-d", type=click.Path(file_okay=False), help="where to create it (default: ./NAME)")
 def init(name: str, directory: str | None) -> None:
     """Scaffold a new agent: agent.yaml, agent code and a test, ready to validate."""
-    from deployer.scaffold import scaffold_agent
+    from deployer.scaffold import next_steps, scaffold_agent
 
     target = scaffold_agent(name, Path(directory or name))
-    click.echo(f"created {target}/ with agent.yaml, agent code and a test")
-    click.echo(f"next: deployer validate --spec {target}/agent.yaml")
+    for line in next_steps(target):
+        click.echo(line)
