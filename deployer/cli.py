@@ -21,41 +21,55 @@ import click
 
 from deployer.errors import DeployerError
 
-#: command name -> "module:attribute" of a click command. Each area owns its module.
-COMMANDS: dict[str, str] = {
-    # spec (issue: foundation)
-    "validate": "deployer.commands.spec:validate",
-    "plan": "deployer.commands.spec:plan",
-    "schema": "deployer.commands.spec:schema",
-    "init": "deployer.commands.spec:init",
-    # runtime
-    "invoke": "deployer.commands.runtime:invoke",
-    "bundle": "deployer.commands.runtime:bundle",
-    # infra
-    "synth": "deployer.commands.infra:synth",
-    "diff": "deployer.commands.infra:diff",
-    "deploy": "deployer.commands.infra:deploy",
-    # local emulator
-    "local": "deployer.commands.local:local",
-    "drill": "deployer.commands.local:drill",
-    # staging
-    "loadtest": "deployer.commands.loadtest:loadtest",
-    # operations
-    "status": "deployer.commands.ops:status",
-    "rollback": "deployer.commands.ops:rollback",
-    "errors": "deployer.commands.operate:errors",
-    "replay": "deployer.commands.operate:replay",
-    "debug": "deployer.commands.operate:debug",
-    "logs": "deployer.commands.operate:logs",
-    "alerts": "deployer.commands.ops:alerts",
+#: command name -> "module:attribute" of a click command, by stage (the order `deployer --help`
+#: shows them in). Each area owns its module.
+STAGES: dict[str, dict[str, str]] = {
+    "The spec": {
+        "init": "deployer.commands.spec:init",
+        "validate": "deployer.commands.spec:validate",
+        "plan": "deployer.commands.spec:plan",
+        "schema": "deployer.commands.spec:schema",
+    },
+    "Stage 1, local": {
+        "invoke": "deployer.commands.runtime:invoke",
+        "local": "deployer.commands.local:local",
+        "drill": "deployer.commands.local:drill",
+    },
+    "Stage 2, staging": {
+        "loadtest": "deployer.commands.loadtest:loadtest",
+    },
+    "Stage 3, production": {
+        "bundle": "deployer.commands.runtime:bundle",
+        "synth": "deployer.commands.infra:synth",
+        "diff": "deployer.commands.infra:diff",
+        "deploy": "deployer.commands.infra:deploy",
+    },
+    "Operate (any environment)": {
+        "status": "deployer.commands.ops:status",
+        "rollback": "deployer.commands.ops:rollback",
+        "errors": "deployer.commands.operate:errors",
+        "replay": "deployer.commands.operate:replay",
+        "debug": "deployer.commands.operate:debug",
+        "logs": "deployer.commands.operate:logs",
+        "alerts": "deployer.commands.ops:alerts",
+    },
 }
+COMMANDS: dict[str, str] = {name: target for commands in STAGES.values() for name, target in commands.items()}
 
 
 class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if self._load(name) is not None)
+        return list(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Commands grouped by stage, in the order a user meets them."""
+        limit = formatter.width - 6 - max(map(len, COMMANDS))
+        for stage, commands in STAGES.items():
+            with formatter.section(stage):
+                formatter.write_dl([(name, command.get_short_help_str(limit))
+                                    for name in commands if (command := self._load(name)) is not None])
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return self._load(cmd_name)
