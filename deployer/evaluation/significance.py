@@ -47,7 +47,7 @@ def binomial_tail(k: int, n: int) -> float:
         return 1.0
     if k > n:
         return 0.0
-    return sum(math.comb(n, i) for i in range(k, n + 1)) / 2**n
+    return float(sum(math.comb(n, i) for i in range(k, n + 1)) / 2**n)
 
 
 def mcnemar_exact(stable_correct: Sequence[bool], candidate_correct: Sequence[bool], *, alpha: float = ALPHA,
