@@ -112,7 +112,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as state, Emulator(model, state_dir=state, bundle_builder=build_echo_bundle) as emu:
         emu.deploy()
         host = emu.gateway_url.split("//", 1)[1]
-        pids = {"gateway": os.getpid(), "worker": emu._worker("1")._proc.pid,  # type: ignore[union-attr]
+        pids = {"gateway": os.getpid(), "worker": emu._pool.get("1")._proc.pid,  # type: ignore[union-attr]
                 "sink": emu.sink._proc.pid, "moto": emu._moto._proc.pid}  # type: ignore[union-attr]
         cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
         started = time.perf_counter()

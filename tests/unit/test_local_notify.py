@@ -7,7 +7,8 @@ from pathlib import Path
 
 from deployer.compiled import NotificationModel
 from deployer.compiler import compile_environment
-from deployer.local.behaviour.notify import iso, pagerduty_body, slack_body
+from deployer.local.behaviour.clock import iso
+from deployer.local.behaviour.notify import pagerduty_body, slack_body
 from deployer.local.state.serde import model_from_dict
 from deployer.spec import load_spec
 

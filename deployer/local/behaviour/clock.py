@@ -6,13 +6,20 @@ five-minute bake and one-minute alarm periods run in seconds with the same decis
 time. Handler execution (latency, timeouts) always stays in real time: only waiting is scaled.
 
 `ManualClock` moves only when told to; unit tests use it to step through schedules exactly.
+`iso` writes an emulated time the way the timeline and the notifications show it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from typing import Protocol
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds -> `2026-11-26T08:00:00.000Z` (UTC, milliseconds)."""
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Clock(Protocol):

@@ -17,7 +17,6 @@ Deliveries run on a background thread so that alarms and rollouts never wait on 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import queue
@@ -31,15 +30,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from deployer.compiled import DeploymentModel, NotificationModel
+from deployer.local.behaviour.clock import iso
 
 log = logging.getLogger(__name__)
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 Publish = Callable[[str, str, str], "str | None"]
-
-
-def iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def pagerduty_body(target: NotificationModel, note: dict[str, Any]) -> dict[str, Any]:

@@ -11,11 +11,15 @@ import functools
 import hashlib
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from deployer.compiled import DeploymentModel
+
+#: Builds the bundle of a model under a directory and returns it (`deployer.bundle.build_bundle`'s signature).
+BundleBuilder = Callable[[DeploymentModel, Path], Path]
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 The process itself is `deployer.local.bundles.worker` (run by path, on the function's Python). The
 gateway reaches it over a pool of `multiprocessing.connection` sockets on 127.0.0.1, one
-request at a time per socket.
+request at a time per socket. `WorkerPool` keeps one started worker per version.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection, Listener
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
 from deployer.local.bundles.processes import reap
+from deployer.local.bundles.release import interpreter_for
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 
@@ -198,3 +200,59 @@ def worker_for_version(model: DeploymentModel, version: str, bundle_dir: Path, e
     )
     return VersionWorker(version, bundle_dir, env, handler=handler, python=python, threads=threads,
                          log_path=log_dir / f"worker-v{version}.log")
+
+
+class WorkerPool:
+    """One started worker per version: started on first use (a deploy warms it), replaced when it died.
+
+    `bundle_of(version)` gives the version's bundle directory and environment (None: no such
+    version); `on_event(kind, message)` adds a timeline event.
+    """
+
+    def __init__(self, *, model: Callable[[], DeploymentModel],
+                 bundle_of: Callable[[str], tuple[Path, dict[str, str]] | None], moto_endpoint: str, handler: str,
+                 threads: int, log_dir: Path, on_event: Callable[[str, str], object]) -> None:
+        self._model = model
+        self._bundle_of = bundle_of
+        self._moto_endpoint = moto_endpoint
+        self._handler = handler
+        self._threads = threads
+        self._log_dir = log_dir
+        self._on_event = on_event
+        self._workers: dict[str, VersionWorker] = {}
+        self._lock = threading.Lock()
+
+    def get(self, version: str) -> VersionWorker:
+        """The running worker of `version`, started (or replaced) when needed."""
+        worker = self._workers.get(version)
+        if worker is not None and worker.alive:
+            return worker
+        with self._lock:
+            worker = self._workers.get(version)
+            if worker is not None and worker.alive:
+                return worker
+            if worker is not None:  # crashed, or every connection retired by timeouts: a fresh one
+                worker.discard()
+                self._on_event("worker", f"version {version}: worker process replaced (it crashed or timed out)")
+            model = self._model()
+            bundle = self._bundle_of(version)
+            if bundle is None:
+                raise DeployerError(f"function {model.function.name} has no version {version}")
+            python = interpreter_for(model.function.python)
+            if python is None:
+                self._on_event("warning", f"no Python {model.function.python} on this machine: version {version} "
+                               f"runs on {sys.version_info.major}.{sys.version_info.minor} with dependencies built for it; "
+                               f"install Python {model.function.python} to emulate the exact runtime")
+            bundle_dir, environment = bundle
+            worker = worker_for_version(model, version, bundle_dir, environment, moto_endpoint=self._moto_endpoint,
+                                        handler=self._handler, python=python, threads=self._threads,
+                                        log_dir=self._log_dir)
+            worker.start()
+            self._workers[version] = worker
+            return worker
+
+    def stop(self) -> None:
+        with self._lock:
+            workers, self._workers = list(self._workers.values()), {}
+        for worker in workers:
+            worker.stop()

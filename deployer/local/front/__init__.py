@@ -1,8 +1,21 @@
-"""The emulator's front: what callers hold.
+"""The emulator's front: what callers hold, and the parts the `Emulator` is composed of.
 
-- `emulator`: `Emulator`, the library API (tests, scripts, `deployer local up`).
-- `control`: the JSON control API a running emulator serves on 127.0.0.1, and how other
-  processes find a running emulator and call it.
+The ways in:
+
+- `emulator`: `Emulator`, the library API (tests, scripts, `deployer local up`). It only wires
+  the parts below to the pieces of `behaviour`, `bundles` and `state`, and starts and stops them.
+- `control`: the JSON control API a running emulator serves on 127.0.0.1.
+- `discovery`: how other processes find a running emulator and call that API.
 - `deploy`: the seams other commands call (`deploy --env local`, `invoke --env local`).
 - `drill`: the rollback drill, unattended.
+
+The `Emulator`'s parts, one job each:
+
+- `versions`: publishing a version (build, hash, publish into moto, record, warm its worker).
+- `rollouts`: a rollout on its own thread, the alias weights, rollback.
+- `alarm_wiring`: alarm transitions into the rollout, moto, the timeline and notifications.
+- `restore`: what a restart does with the saved state.
+- `status`: the status view.
+
+Only this package composes the others: `behaviour`, `bundles` and `state` know nothing of it.
 """

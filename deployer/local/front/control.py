@@ -17,14 +17,38 @@ from __future__ import annotations
 
 import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
 from deployer.local.bundles.loopback import LoopbackServer
+from deployer.local.bundles.release import DeployResult, Faults
+from deployer.local.state.serde import model_from_dict
 
-if TYPE_CHECKING:
-    from deployer.local.front.emulator import Emulator
+
+class Controlled(Protocol):
+    """What the control API calls: the `Emulator`'s operations (named here, so this module does
+    not import the emulator that serves it)."""
+
+    def endpoints(self) -> dict[str, Any]: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def alerts(self, limit: int = 100) -> list[dict[str, Any]]: ...
+
+    def logs(self, limit: int = 100) -> list[str]: ...
+
+    def timeline(self, since: float | None = None) -> list[dict[str, Any]]: ...
+
+    def flush(self) -> dict[str, Any]: ...
+
+    def deploy(self, model: DeploymentModel | None = None, *, faults: Faults | None = None, wait: bool = False,
+               timeout_s: float | None = None, description: str = "") -> DeployResult: ...
+
+    def rollback(self, *, reason: str = "manual rollback", to_version: str | None = None,
+                 who: str | None = None) -> dict[str, Any]: ...
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -91,10 +115,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(500, {"error": f"{type(exc).__name__}: {exc}"})
 
 
-def _deploy(emu: Emulator, body: dict[str, Any]) -> dict[str, Any]:
-    from deployer.local.bundles.release import Faults
-    from deployer.local.state.serde import model_from_dict
-
+def _deploy(emu: Controlled, body: dict[str, Any]) -> dict[str, Any]:
     model = model_from_dict(body["model"]) if body.get("model") else None
     faults = Faults(**{k: v for k, v in (body.get("faults") or {}).items() if v is not None})
     result = emu.deploy(model, faults=faults, wait=bool(body.get("wait")), description=body.get("description") or "")
@@ -106,11 +127,11 @@ class _ControlServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+    def __init__(self, address: tuple[str, int], emulator: Controlled) -> None:
         self.emulator = emulator
         super().__init__(address, _Handler)
 
 
 class ControlServer(LoopbackServer):
-    def __init__(self, emulator: Emulator, *, port: int = 0) -> None:
+    def __init__(self, emulator: Controlled, *, port: int = 0) -> None:
         super().__init__(_ControlServer(("127.0.0.1", port), emulator), name="control")

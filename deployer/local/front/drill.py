@@ -27,9 +27,9 @@ from typing import Any
 
 from deployer.compiled import DeploymentModel, RolloutStep
 from deployer.errors import DeployerError
-from deployer.local.behaviour.notify import iso
-from deployer.local.bundles.release import Faults
-from deployer.local.front.emulator import BundleBuilder, Emulator
+from deployer.local.behaviour.clock import iso
+from deployer.local.bundles.release import BundleBuilder, Faults
+from deployer.local.front.emulator import Emulator
 
 STRATEGIES = ("canary", "linear", "steps", "all_at_once")
 

@@ -9,7 +9,6 @@ background thread, so the request path never waits on moto.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -130,12 +129,3 @@ class RequestRecorder:
 
 _TYPE_TAGS = frozenset({"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"})
 
-
-def parse_line(line: str) -> dict[str, Any] | None:
-    if not line.startswith("{"):
-        return None
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None

@@ -113,9 +113,10 @@ class TelemetrySink:
 
 
 def main() -> None:
+    from deployer.local.behaviour.logs import parse_line
     from deployer.local.behaviour.metrics import CloudWatchMirror, parse_emf
     from deployer.local.state.moto_state import client
-    from deployer.local.state.recorder import RequestRecorder, parse_line
+    from deployer.local.state.recorder import RequestRecorder
 
     args = json.loads(os.environ["DEPLOYER_SINK"])
     conn = Client((args["host"], int(args["port"])), authkey=bytes.fromhex(args["key"]))

@@ -4,16 +4,28 @@ moto keeps its state in memory; the emulator writes its own record to `<state di
 after every change (atomically: temp file + rename): the published versions (bundle directory,
 environment, hashes), the alias weights, the stable version, the rollout in progress with its
 step, and a timeline of events. On start the emulator replays the versions into moto (same
-numbers, same order) and, if a rollout was unfinished, rolls back or resumes it *explicitly*.
+numbers, same order) and, if a rollout was unfinished, rolls back or resumes it *explicitly*
+(`deployer.local.front.restore`).
+
+`StateStore` holds that record while the emulator runs: one lock for every reader and writer,
+timeline events added in order (and written to `events.log` in the same order), `persist` to save.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from deployer.errors import DeployerError
+from deployer.local.behaviour.clock import iso
+
+if TYPE_CHECKING:
+    from deployer.local.state.event_log import EventLog
 
 STATE_FILE = "state.json"
 DISCOVERY_FILE = "emulator.json"
@@ -65,6 +77,67 @@ class EmulatorState:
     def add_event(self, event: dict[str, Any]) -> None:
         self.timeline.append(event)
         del self.timeline[:-TIMELINE_LIMIT]
+
+
+class StateStore:
+    """The emulator's `EmulatorState` under one lock, its timeline, and `state.json`."""
+
+    def __init__(self, state_dir: Path, state: EmulatorState, *, event_log: EventLog, now: Callable[[], float]) -> None:
+        self.state_dir = state_dir
+        self.state = state
+        self.lock = threading.RLock()
+        self._event_log = event_log
+        self._now = now
+
+    def event(self, kind: str, message: str, **extra: Any) -> dict[str, Any]:
+        """Add a timeline event stamped with the emulated time; returns it."""
+        at = self._now()
+        event = {"at": at, "time": iso(at), "kind": kind, "message": message, **extra}
+        self.record(event)
+        return event
+
+    def record(self, event: dict[str, Any]) -> None:
+        """Add an event to the timeline and, in the same order, to the operational log (events.log)."""
+        with self.lock:
+            self.state.add_event(event)
+            self._event_log.emit(event, agent=self.state.agent, environment=self.state.environment)
+
+    def persist(self) -> None:
+        with self.lock:
+            save_state(self.state_dir, self.state)
+
+    def timeline(self, since: float | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(e) for e in self.state.timeline if since is None or e["at"] >= since]
+
+    def saved_rollout(self) -> dict[str, Any] | None:
+        """The last rollout as recorded (the running one is read from its engine)."""
+        with self.lock:
+            return dict(self.state.rollout) if self.state.rollout else None
+
+    def bundle_of(self, version: str) -> tuple[Path, dict[str, str]] | None:
+        """A published version's bundle directory and environment (what its worker runs)."""
+        record = self.state.version(version)
+        return None if record is None else (Path(record.bundle_dir), record.environment)
+
+    def set_stable(self, version: str) -> None:
+        with self.lock:
+            self.state.stable_version = version
+            if not self.state.stable_history or self.state.stable_history[-1] != version:
+                self.state.stable_history.append(version)
+
+    def rollback_target(self, to_version: str | None) -> tuple[str | None, str]:
+        """(the version serving now, the version to roll back to): the named one, or the stable one before."""
+        with self.lock:
+            current = self.state.primary
+            history = [v for v in self.state.stable_history if v != current]
+            target = to_version or (history[-1] if history else None)
+            if target is None:
+                raise DeployerError("no previous version to roll back to: "
+                                    + (f"version {current} is the only one deployed" if current else "nothing is deployed"))
+            if self.state.version(target) is None:
+                raise DeployerError(f"no version {target}; versions: {', '.join(v.version for v in self.state.versions)}")
+        return current, target
 
 
 def load_state(state_dir: Path) -> EmulatorState | None:

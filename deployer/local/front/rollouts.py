@@ -1,0 +1,192 @@
+"""The emulator's CodeDeploy: a new version's rollout on its own thread, the alias, rollback.
+
+`RolloutEngine` (`deployer.local.behaviour.rollout`) decides the steps; `RolloutControl` runs it
+on a thread and connects it: the weights it sets go to the gateway's routing, the saved state and
+moto's alias; its alarm check is `AlarmWiring.check_gating`; its traffic count reads the
+candidate's EMF Invocations; its outcome makes the version stable (or not) and is sent to the
+rollout's notification targets.
+
+The first version of a function has nothing to shift from: it takes 100 % at once. A rollback
+sends all traffic to the stable (or a named) version at once, stopping a rollout in progress.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from deployer.compiled import METRIC_NAMESPACE, DeploymentModel, RolloutStep
+from deployer.errors import DeployerError
+from deployer.local.behaviour.alarms import Transition
+from deployer.local.behaviour.clock import Clock, iso
+from deployer.local.behaviour.metrics import MetricKey, MetricStore
+from deployer.local.behaviour.notify import Notifier
+from deployer.local.behaviour.rollout import RolloutEngine, RolloutState
+from deployer.local.bundles.gateway import FunctionRuntime
+from deployer.local.bundles.release import DeployResult
+from deployer.local.front.alarm_wiring import AlarmWiring
+from deployer.local.state.moto_state import AwsState
+from deployer.local.state.store import StateStore
+
+
+class RolloutControl:
+    """Runs rollouts on a thread, applies alias weights everywhere they live, rolls back."""
+
+    def __init__(self, *, store: StateStore, clock: Clock, model: Callable[[], DeploymentModel],
+                 runtime: FunctionRuntime, aws: AwsState, metrics: MetricStore, notifier: Notifier,
+                 alarms: AlarmWiring) -> None:
+        self._store = store
+        self._clock = clock
+        self._model = model
+        self._runtime = runtime
+        self._aws = aws
+        self._metrics = metrics
+        self._notifier = notifier
+        self._alarms = alarms
+        self.engine: RolloutEngine | None = None
+        self.thread: threading.Thread | None = None
+
+    # -- routing ------------------------------------------------------------------------------
+    def apply_weights(self, primary: str, additional: dict[str, float]) -> None:
+        """The alias weights, in the gateway, in the saved state and in moto."""
+        self._runtime.set_routing(primary, additional)
+        with self._store.lock:
+            self._store.state.primary, self._store.state.additional = primary, dict(additional)
+        self._store.persist()
+        try:
+            self._aws.set_alias(primary, additional)
+        except Exception as exc:
+            self._store.event("warning", f"could not update the alias in moto: {exc}")
+
+    # -- starting -----------------------------------------------------------------------------
+    def ensure_idle(self) -> None:
+        """Refuse a deploy while a rollout is in progress."""
+        if self.engine is not None and not self.engine.state.done:
+            s = self.engine.state
+            raise DeployerError(f"a rollout of version {s.version} is in progress ({s.describe_step()})",
+                                hint="wait for it, or run `deployer rollback --env local`")
+
+    def first_version(self, number: str) -> DeployResult:
+        """The function's first version: 100 % at once, nothing to shift from."""
+        now = self._clock.now()
+        rollout = RolloutEngine.plan(number, None, (RolloutStep(100.0, 0),), now)
+        rollout.status, rollout.step_index, rollout.percent = "succeeded", 0, 100.0
+        rollout.finished_at = self._clock.now()
+        self._store.state.rollout = rollout.to_dict()
+        self.apply_weights(number, {})
+        self._store.set_stable(number)
+        self._alarms.watch(number, f"first version {number}")
+        message = f"version {number} is the first version: 100 % at once (nothing to shift from)"
+        self._store.event("complete", message, version=number)
+        return DeployResult(number, True, message, self._store.state.rollout)
+
+    def begin(self, number: str, stable: str, steps: tuple[RolloutStep, ...]) -> None:
+        """Start shifting traffic from `stable` to version `number` along `steps`."""
+        rollout = RolloutEngine.plan(number, stable, steps, self._clock.now())
+        self._alarms.watch(number, f"deploy of version {number}")
+        self.start(rollout)
+
+    def resume(self, rollout: RolloutState, primary: str | None, additional: dict[str, float]) -> None:
+        """Go on with a rollout the emulator stopped during, from its step (routing as it was)."""
+        self._runtime.set_routing(primary, additional)
+        self.start(rollout)
+
+    def start(self, rollout: RolloutState) -> None:
+        engine = RolloutEngine(
+            rollout, self._model().rollout, clock=self._clock, check_alarms=self._alarms.check_gating,
+            traffic=self._traffic, apply_weights=self.apply_weights, on_change=self._on_change,
+        )
+        self.engine = engine
+        with self._store.lock:
+            self._store.state.rollout = rollout.to_dict()
+        self.thread = threading.Thread(target=self._run, args=(engine,), name="rollout", daemon=True)
+        self.thread.start()
+
+    # -- the engine's callbacks -----------------------------------------------------------------
+    def _traffic(self, version: str, start: float, end: float, period_s: int) -> list[tuple[float, float]]:
+        """The version's completed requests per period, from its EMF Invocations (as CloudWatch sums them)."""
+        model = self._model()
+        key = MetricKey.of(METRIC_NAMESPACE, "Invocations",
+                           {"Agent": model.agent, "Environment": model.environment, "Version": version})
+        return self._metrics.sums(key, start, end, period_s)
+
+    def _run(self, engine: RolloutEngine) -> None:
+        state = engine.run()
+        if state.status == "succeeded":
+            self._store.set_stable(state.version)
+        # after a rollback the version-scoped (gating) alarms keep watching the rolled-back version, as
+        # the deployed ones do in AWS until the next deploy; the service-scoped alerts that page people
+        # watch every version, so they watch the one that serves the traffic
+        with self._store.lock:
+            self._store.state.rollout = state.to_dict()
+        self._store.persist()
+        policy = self._model().rollout
+        if state.done and policy.notify:
+            word = "succeeded" if state.status == "succeeded" else "rolled back"
+            self._notifier.notify(policy.notify, event="rollout",
+                                  subject=f"Rollout of version {state.version} {word}", message=state.reason or word,
+                                  version=state.version, stable_version=state.stable_version,
+                                  state="OK" if state.status == "succeeded" else "ROLLED_BACK")
+
+    def _on_change(self, state: RolloutState, event: dict[str, Any]) -> None:
+        with self._store.lock:
+            self._store.state.rollout = state.to_dict()
+            self._store.record({**event, "time": iso(event["at"])})
+        self._store.persist()
+
+    def on_alarm(self, t: Transition) -> None:
+        """A gating alarm in ALARM on the version being rolled out stops its rollout."""
+        engine = self.engine
+        if engine is not None and t.new == "ALARM" and t.alarm in self._model().rollout.gating_alarms \
+                and t.version == engine.state.version and not engine.state.done:
+            engine.abort(f"alarm {t.alarm} in ALARM: {t.reason}")
+
+    # -- reading, waiting, stopping -------------------------------------------------------------
+    def rollout(self) -> dict[str, Any] | None:
+        engine = self.engine
+        with self._store.lock:
+            if engine is not None:
+                return engine.state.to_dict()
+            return self._store.saved_rollout()
+
+    def wait(self, timeout_s: float | None = None) -> dict[str, Any] | None:
+        """Block until the current rollout is finished (or `timeout_s` real seconds passed)."""
+        thread = self.thread
+        if thread is not None:
+            if timeout_s is None:
+                emulated = self.engine.policy.max_duration_s if self.engine else 0
+                timeout_s = emulated / (self._clock.time_scale if self._clock.time_scale != float("inf") else 1e9) + 30
+            thread.join(timeout_s)
+            if thread.is_alive():
+                raise DeployerError(f"the rollout is still running after {timeout_s:.0f} s")
+        return self.rollout()
+
+    def rollback(self, *, reason: str, to_version: str | None, who: str) -> dict[str, Any]:
+        """All traffic back to the stable (or named) version at once; stops a rollout in progress."""
+        engine, thread = self.engine, self.thread
+        if engine is not None and not engine.state.done and to_version in (None, engine.state.stable_version):
+            engine.abort(f"{reason} (by {who})", kind="manual")
+            if thread is not None:
+                thread.join(30)
+            return {"rolled_back": True, "version": engine.state.stable_version, "stopped_rollout": engine.state.version,
+                    "reason": engine.state.reason}
+        if engine is not None and not engine.state.done:
+            engine.abort(f"{reason} (by {who})", kind="manual")
+            if thread is not None:
+                thread.join(30)
+        current, target = self._store.rollback_target(to_version)
+        self.apply_weights(target, {})
+        self._store.set_stable(target)
+        self._alarms.watch(target, f"rollback to version {target}")
+        message = f"rolled back to version {target} (from {current}) by {who}: {reason}"
+        self._store.event("rollback", message, version=target, previous=current, who=who, reason=reason)
+        self._store.persist()
+        return {"rolled_back": True, "version": target, "previous": current, "reason": reason, "who": who}
+
+    def stop(self) -> None:
+        """Halt a rollout in progress (it stays recorded as unfinished) and wait for its thread."""
+        if self.engine is not None:
+            self.engine.halt()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
