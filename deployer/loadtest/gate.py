@@ -1,4 +1,4 @@
-"""The SLO gate, the concurrency verdicts and the brief's pre-production checklist (pure).
+"""The SLO gate and the concurrency verdicts (pure); the brief's checklist is in `checklist`.
 
 A check compares one figure with one SLO. It refuses to judge on fewer samples than
 `slos.min_samples` ("not enough samples"), and a figure without an SLO is reported, not judged.
@@ -15,7 +15,6 @@ from deployer.compiled import DeploymentModel
 from deployer.loadtest.summary import Figures
 
 Status = Literal["pass", "fail", "not enough samples", "no slo"]
-ItemStatus = Literal["passed", "failed", "not measured"]
 
 #: Memory judged against this share of the function's memory when the spec sets no memory SLO
 #: (the brief's "memory_usage > 80%" alert).
@@ -46,13 +45,6 @@ class Check:
 
 
 @dataclass(frozen=True)
-class ChecklistItem:
-    item: str
-    status: ItemStatus
-    why: str
-
-
-@dataclass(frozen=True)
 class LevelVerdict:
     """One concurrency level of the sweep."""
 
@@ -65,6 +57,7 @@ class LevelVerdict:
     error_rate_pct: float | None
     met_slos: bool
     why: str
+    rps: float | None = None  # completed requests per second at this level
 
 
 def _judge(key: str, label: str, value: float | None, unit: str, threshold: float | None, source: str,
@@ -182,7 +175,7 @@ def level_verdict(level: int, figures: Figures, model: DeploymentModel) -> Level
     return LevelVerdict(
         level=level, requests=figures.requests, succeeded=figures.ok, timed_out=figures.timed_out,
         failed=figures.failed, p99_ms=figures.latency_p99_ms, error_rate_pct=figures.error_rate_pct,
-        met_slos=not reasons, why=("; ".join(reasons) or "all within the SLOs") + note)
+        met_slos=not reasons, why=("; ".join(reasons) or "all within the SLOs") + note, rps=figures.achieved_rps)
 
 
 def max_level(levels: tuple[LevelVerdict, ...]) -> int | None:
@@ -193,108 +186,6 @@ def max_level(levels: tuple[LevelVerdict, ...]) -> int | None:
             break
         best = verdict.level
     return best
-
-
-def checklist(model: DeploymentModel, figures: Figures, checks: tuple[Check, ...],
-              levels: tuple[LevelVerdict, ...], *, input_file: str | None) -> tuple[ChecklistItem, ...]:
-    by_key = {c.key: c for c in checks}
-    items: list[ChecklistItem] = []
-
-    def from_check(item: str, key: str, fallback: float, unit: str, value: float | None) -> None:
-        check = by_key.get(key)
-        if check is not None and check.status in ("pass", "fail"):
-            status: ItemStatus = "passed" if check.status == "pass" else "failed"
-            items.append(ChecklistItem(item, status, f"{format_value(check.value, unit)} against the SLO "
-                                                     f"{format_value(check.threshold, unit)}"))
-        elif check is not None and check.status == "not enough samples":
-            items.append(ChecklistItem(item, "not measured", f"not enough samples ({check.detail})"))
-        elif value is not None and figures.requests >= model.slos.min_samples:
-            ok = value <= fallback
-            items.append(ChecklistItem(item, "passed" if ok else "failed",
-                                       f"{format_value(value, unit)} against the checklist's default "
-                                       f"{format_value(fallback, unit)} (no SLO in the spec)"))
-        else:
-            items.append(ChecklistItem(item, "not measured", "no samples"))
-
-    from_check("p99 latency is acceptable", "latency_p99", BRIEF_P99_MS, "ms", figures.latency_p99_ms)
-    from_check("Error rate is <1% under load", "error_rate", BRIEF_ERROR_RATE_PCT, "%", figures.error_rate_pct)
-    growth = by_key.get("memory_growth")
-    if growth is not None and growth.status in ("pass", "fail"):
-        items.append(ChecklistItem("Memory usage is stable (not growing over time)",
-                                   "passed" if growth.status == "pass" else "failed",
-                                   f"grows {format_value(growth.value, 'MB')} per 10k requests "
-                                   f"(SLO {format_value(growth.threshold, 'MB')})"))
-    else:
-        why = growth.detail if growth is not None and growth.status == "not enough samples" else (
-            "no memory SLO (slos.memory_growth_mb_per_10k)" if figures.memory_samples else
-            "no response carried usage.memory_mb")
-        items.append(ChecklistItem("Memory usage is stable (not growing over time)", "not measured", why))
-    cost_checks = [by_key[k] for k in ("cost_per_request", "projected_monthly") if k in by_key]
-    judged = [c for c in cost_checks if c.status in ("pass", "fail")]
-    if judged:
-        failed = [c for c in judged if c.status == "fail"]
-        items.append(ChecklistItem("Cost per request is within budget", "failed" if failed else "passed",
-                                   "; ".join(f"{c.label} {format_value(c.value, 'USD')} vs {format_value(c.threshold, 'USD')}"
-                                             for c in judged)))
-    else:
-        items.append(ChecklistItem("Cost per request is within budget", "not measured",
-                                   "no cost SLO or budget in the spec, or no cost samples"))
-    items.append(_scale_item(model, figures, by_key, levels))
-    items.append(ChecklistItem("All edge cases from monitoring are handled", "not measured",
-                               "needs production monitoring data: see `deployer errors`"))
-    items.append(_alerts_item(model))
-    items.append(ChecklistItem("You can rollback in <5 minutes", "not measured",
-                               "a load test does not roll back: run `deployer drill`"))
-    items.append(_logging_item(model, figures))
-    if input_file:
-        items.append(ChecklistItem("You've tested with real data", "passed",
-                                   f"{figures.distinct_inputs:,} distinct inputs drawn from {input_file}"))
-    else:
-        items.append(ChecklistItem("You've tested with real data", "failed", "no input file was used"))
-    return tuple(items)
-
-
-def _scale_item(model: DeploymentModel, figures: Figures, by_key: dict[str, Check],
-                levels: tuple[LevelVerdict, ...]) -> ChecklistItem:
-    item = "You can scale to 10x your expected peak load"
-    expected_rps = model.cost.expected_requests_per_month / SECONDS_PER_MONTH
-    if expected_rps <= 0:
-        return ChecklistItem(item, "not measured", "the spec sets no expected traffic")
-    needed = 10 * expected_rps
-    gates_ok = all(c.status == "pass" for k, c in by_key.items()
-                   if k in ("latency_p99", "error_rate", "throughput") and c.judged)
-    achieved = figures.achieved_rps or 0.0
-    held = f"held {achieved:.1f} rps within the SLOs" if gates_ok else f"ran {achieved:.1f} rps, SLOs not met"
-    basis = f"10x the expected average {expected_rps:.3f} rps = {needed:.2f} rps (the spec gives no peak)"
-    if gates_ok and achieved >= needed and figures.requests >= model.slos.min_samples:
-        return ChecklistItem(item, "passed", f"{held}; {basis}")
-    if not gates_ok:
-        return ChecklistItem(item, "failed", f"{held}; {basis}")
-    return ChecklistItem(item, "not measured", f"{held}, below {basis}: raise --rps")
-
-
-def _alerts_item(model: DeploymentModel) -> ChecklistItem:
-    item = "You have alerts set up for critical metrics"
-    kinds = {a.kind for a in model.alarms if a.notify or a.gates_rollout}
-    missing = [k for k in ("error_rate", "latency") if k not in kinds]
-    if missing:
-        return ChecklistItem(item, "failed", f"from the spec: no alarm on {', '.join(missing)}")
-    return ChecklistItem(item, "passed", f"from the spec: {len(model.alarms)} alarms "
-                                         f"({', '.join(sorted(kinds))})")
-
-
-def _logging_item(model: DeploymentModel, figures: Figures) -> ChecklistItem:
-    item = "You can see every decision the agent makes (logging)"
-    policy = model.monitoring
-    if not (policy.log_errors and policy.log_latency and (policy.log_inputs or policy.log_outputs)):
-        return ChecklistItem(item, "failed", "the monitoring policy does not log inputs/outputs and errors")
-    if figures.with_request_id_pct is None:
-        return ChecklistItem(item, "not measured", "no successful response to check for a request id")
-    if figures.with_request_id_pct < 100.0:
-        return ChecklistItem(item, "failed", f"only {figures.with_request_id_pct:.1f}% of responses carried a "
-                                             "request_id")
-    return ChecklistItem(item, "passed", f"every response carried a request_id; inputs/outputs sampled at "
-                                         f"{policy.sample_rate:.0%}, errors always")
 
 
 def format_value(value: float | None, unit: str) -> str:

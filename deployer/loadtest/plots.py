@@ -33,25 +33,18 @@ def _png(fig: Any) -> bytes:
 
 
 def latency_over_time(buckets: Sequence[Bucket], slos: dict[str, float | None], asked_rps: float) -> bytes:
+    """Two panels sharing the time axis: latency percentiles (ms) above, requests sent per second below."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 3.6))
+    fig, (ax, rate_ax) = plt.subplots(2, 1, figsize=(9, 5.0), sharex=True, gridspec_kw={"height_ratios": [3, 1.2]})
     xs = [b.start_s for b in buckets]
-    rate_ax = ax.twinx()
-    rate_ax.step([*xs, xs[-1] + 1], [*(b.sent for b in buckets), buckets[-1].sent], where="post",
-                 color="#999999", linewidth=1.0, label="requests/s")
-    rate_ax.axhline(asked_rps, color="#999999", linestyle=":", linewidth=1)
-    rate_ax.set_ylim(0, max(asked_rps, *(b.sent for b in buckets)) * 1.3)
-    rate_ax.set_ylabel("requests per second", color="#888888")
-    ax.set_zorder(rate_ax.get_zorder() + 1)
-    ax.patch.set_visible(False)
     top = max((b.p99_ms or 0.0 for b in buckets), default=1.0) * 1.25 or 1.0
     off_scale = []
     for key in ("p50", "p95", "p99"):
         ys = [getattr(b, f"{key}_ms") for b in buckets]
-        ax.plot([x + 0.5 for x in xs], ys, color=COLORS[key], marker=".", linewidth=1.6, label=key)
+        ax.plot([x + 0.5 for x in xs], ys, color=COLORS[key], marker=".", linewidth=1.6, label=f"{key} latency")
         limit = slos.get(key)
         if limit is not None and limit <= top * 2:
-            ax.axhline(limit, color=COLORS[key], linestyle="--", linewidth=0.9, alpha=0.8)
+            ax.axhline(limit, color=COLORS[key], linestyle="--", linewidth=0.9, alpha=0.8, label=f"{key} SLO")
             top = max(top, limit * 1.1)
         elif limit is not None:
             off_scale.append(f"{key} SLO {limit:,.0f} ms")
@@ -59,11 +52,17 @@ def latency_over_time(buckets: Sequence[Bucket], slos: dict[str, float | None], 
     if off_scale:
         ax.text(0.99, 0.97, "above the chart: " + ", ".join(off_scale), transform=ax.transAxes, ha="right",
                 va="top", fontsize=8, color=COLORS["slo"])
-    ax.set_xlabel("seconds into the run")
     ax.set_ylabel("latency (ms)")
-    ax.set_title("Latency percentiles per second (dashed: SLO; grey: requests sent per second)")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title("Latency percentiles per second (dashed: SLO)")
+    ax.legend(loc="upper left", fontsize=8, ncol=2)
     ax.grid(alpha=0.25)
+    rate_ax.bar(xs, [b.sent for b in buckets], width=0.9, align="edge", color=COLORS["rps"], label="sent (rps)")
+    rate_ax.axhline(asked_rps, color=COLORS["slo"], linestyle=":", linewidth=1.2, label=f"asked {asked_rps:g} rps")
+    rate_ax.set_ylim(0, max(asked_rps, *(b.sent for b in buckets)) * 1.3)
+    rate_ax.set_ylabel("requests/s")
+    rate_ax.set_xlabel("seconds into the run")
+    rate_ax.legend(loc="lower left", fontsize=8, ncol=2)
+    rate_ax.grid(alpha=0.25)
     return _png(fig)
 
 

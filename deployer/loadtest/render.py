@@ -12,12 +12,19 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from deployer.loadtest.gate import format_value
-from deployer.loadtest.report import ITEM_MARK, ReportFiles, check_line, verdict_reasons, warmup_note
+from deployer.loadtest.report import (
+    ITEM_MARK,
+    ReportFiles,
+    check_line,
+    checklist_failures,
+    verdict_reasons,
+    warmup_note,
+)
 from deployer.loadtest.runner import Progress as PhaseProgress
 from deployer.loadtest.session import LoadTestResult
 
 STYLE = {"pass": "green", "fail": "red", "not enough samples": "yellow", "no slo": "dim",
-         "passed": "green", "failed": "red", "not measured": "yellow"}
+         "passed": "green", "failed": "red", "confirm": "yellow", "not measured": "dim"}
 
 
 class ProgressView:
@@ -86,15 +93,27 @@ def print_summary(console: Console, result: LoadTestResult, files: ReportFiles) 
         console.print(table)
         best = result.max_concurrency
         console.print(f"  highest concurrency meeting the SLOs: {best if best is not None else 'none'}")
-    console.print("\n[bold]pre-production checklist[/]")
+    console.print("\n[bold]pre-production checklist[/] [dim](✓ measured and settled, ? measured: you confirm "
+                  "the rest, ✗ failed, - a load test cannot tell)[/]")
     for item in result.checklist:
-        console.print(f"  [{STYLE[item.status]}]{ITEM_MARK[item.status]} {item.item}[/] [dim]- {item.why}[/]",
-                      highlight=False)
+        console.print(f"  [{STYLE[item.status]}]{ITEM_MARK[item.status]} {item.item}[/]", highlight=False)
+        console.print(f"      [dim]measured: {item.measured}[/]", highlight=False)
+        if item.confirm:
+            console.print(f"      [dim]confirm: {item.confirm}[/]", highlight=False)
+    if result.slowest:
+        slowest = result.slowest[0]
+        console.print(f"\nslowest request: {slowest.latency_ms:,.1f} ms "
+                      + (f"`{slowest.replay}`" if slowest.replay else "(no request_id)")
+                      + f"; the {len(result.slowest)} slowest with their inputs are in the report", highlight=False)
     console.print(f"\nreport: {files.html_path}  (every figure: {files.json_path})")
     if result.interrupted:
         console.print("[yellow]interrupted: the report covers what ran[/]"
                       + (f"; skipped {', '.join(result.skipped)}" if result.skipped else ""))
     elif result.passed:
         console.print("[bold green]PASSED[/]: every SLO gate passed")
+        failures = checklist_failures(result)
+        if failures:
+            console.print(f"[bold red]but {len(failures)} checklist item(s) failed[/] (not part of the exit code): "
+                          + "; ".join(failures), highlight=False)
     else:
         console.print(f"[bold red]FAILED[/]: {verdict_reasons(result)}")

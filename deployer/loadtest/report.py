@@ -17,7 +17,7 @@ from deployer.loadtest.session import LoadTestResult
 from deployer.loadtest.stats import time_buckets
 
 MARK = {"pass": "✓", "fail": "✗", "not enough samples": "?", "no slo": "·"}
-ITEM_MARK = {"passed": "✓", "failed": "✗", "not measured": "-"}
+ITEM_MARK = {"passed": "✓", "failed": "✗", "confirm": "?", "not measured": "-"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ def verdict_reasons(result: LoadTestResult) -> str:
         parts.append(f"not enough samples to judge ({result.plan.model.slos.min_samples:,} needed): "
                      + ", ".join(unjudged))
     return "; ".join(parts)
+
+
+def checklist_failures(result: LoadTestResult) -> list[str]:
+    """Failed checklist items, for the verdict: the exit code is the SLO gate's, these are called out."""
+    return [f"{item.item} ({item.measured})" for item in result.checklist if item.status == "failed"]
 
 
 def warmup_note(result: LoadTestResult) -> str:
@@ -91,6 +96,9 @@ def to_dict(result: LoadTestResult) -> dict[str, Any]:
             "figures": {str(k): dataclasses.asdict(f) for k, f in result.level_figures.items()},
         },
         "checklist": [dataclasses.asdict(i) for i in result.checklist],
+        "checklist_failed": [i.item for i in result.checklist if i.status == "failed"],
+        "inputs": dataclasses.asdict(result.inputs) if result.inputs else None,
+        "slowest_requests": [dataclasses.asdict(s) for s in result.slowest],
         "timeline": [dataclasses.asdict(b) for b in time_buckets(result.records, origin=origin)],
         "percentile_method": "nearest-rank over every request's own latency",
     }
@@ -148,7 +156,7 @@ h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}th,td{text-align:left;padding:.35em .6em;
 border-bottom:1px solid #eee;font-size:.93em}th{background:#fafafa}
 td.s-pass,td.s-passed{color:#1e7b46;font-weight:600}td.s-fail,td.s-failed{color:#a93226;font-weight:600}
-td.s-not,td.s-no{color:#9a6400}img{max-width:100%;margin:.4em 0 1em;border:1px solid #eee}
+td.s-not,td.s-no,td.s-confirm{color:#9a6400}img{max-width:100%;margin:.4em 0 1em;border:1px solid #eee}
 code{background:#f4f4f4;padding:0 .3em}.num{font-variant-numeric:tabular-nums}
 .tiles{display:flex;flex-wrap:wrap;gap:.6em;margin:1em 0}.tile{flex:1 1 140px;border-radius:6px;padding:.6em .8em;
 background:#f6f6f6;border-top:4px solid #bbb}.tile b{display:block;font-size:1.5em;font-variant-numeric:tabular-nums}
@@ -163,8 +171,11 @@ def _status_class(status: str) -> str:
 def _html(result: LoadTestResult, data: dict[str, Any], images: dict[str, bytes]) -> str:
     e = html.escape
     figures = result.figures
+    failures = checklist_failures(result)
     if result.interrupted:
         banner = ("warn", "Interrupted: this report covers what ran before Ctrl-C")
+    elif result.passed and failures:
+        banner = ("warn", f"SLO gate PASSED, but {len(failures)} checklist item(s) failed: " + "; ".join(failures))
     elif result.passed:
         banner = ("pass", "PASSED: every SLO gate passed")
     else:
@@ -206,10 +217,13 @@ def _html(result: LoadTestResult, data: dict[str, Any], images: dict[str, bytes]
         parts.append("</table>")
         if "concurrency" in images:
             parts.append(_img(images["concurrency"], "Concurrency sweep"))
-    parts.append("<h2>Pre-production checklist</h2><table><tr><th>item</th><th>status</th><th>why</th></tr>")
+    parts.append("<h2>Pre-production checklist</h2><p class='sub'>✓ settled by the measurement · ? measured, a "
+                 "person must confirm the rest · ✗ contradicted · - a load test cannot tell</p>"
+                 "<table><tr><th>item</th><th>status</th><th>measured</th><th>you confirm</th></tr>")
     for item in result.checklist:
         parts.append(f"<tr><td>{e(item.item)}</td><td class='{_status_class(item.status)}'>"
-                     f"{ITEM_MARK[item.status]} {e(item.status)}</td><td>{e(item.why)}</td></tr>")
+                     f"{ITEM_MARK[item.status]} {e(item.status)}</td><td>{e(item.measured)}</td>"
+                     f"<td>{e(item.confirm)}</td></tr>")
     parts.append("</table>")
     parts.append(_requests_section(result))
     parts.append("<h2>Run</h2><pre>" + e(json.dumps(data["plan"], indent=2)) + "</pre>")
@@ -247,14 +261,20 @@ def _img(png: bytes, alt: str) -> str:
 def _requests_section(result: LoadTestResult) -> str:
     e = html.escape
     figures = result.figures
-    rows = "".join(f"<tr><td><code>{e(str(s.get('request_id')))}</code></td><td>{s['latency_ms']:,.1f} ms</td>"
-                   f"<td>{s['status']}</td><td>{e(str(s['outcome']))}</td></tr>" for s in figures.slowest)
-    out = ("<h2>Slowest requests</h2><table><tr><th>request id</th><th>latency</th><th>status</th>"
-           f"<th>outcome</th></tr>{rows}</table>")
+    rows = "".join(
+        f"<tr><td><code>{e(s.request_id or 'none')}</code></td><td class='num'>{s.latency_ms:,.1f} ms</td>"
+        f"<td>{s.status}</td><td>{e(s.outcome)}</td><td><code>{e(s.input_excerpt)}</code></td>"
+        f"<td>{f'<code>{e(s.replay)}</code>' if s.replay else 'no request_id in the response'}</td></tr>"
+        for s in result.slowest)
+    out = (f"<h2>Slowest requests</h2><p class='sub'>The {len(result.slowest)} slowest of the paced load, with the "
+           "input each sent (redacted as the action's monitoring policy says) and the command that sends it again."
+           "</p><table><tr><th>request id</th><th>latency</th><th>status</th><th>outcome</th><th>input</th>"
+           f"<th>replay</th></tr>{rows}</table>")
     if figures.errors_by_type:
         out += "<h2>Errors</h2><table><tr><th>error</th><th>count</th></tr>" + "".join(
             f"<tr><td>{e(k)}</td><td>{v:,}</td></tr>" for k, v in figures.errors_by_type.items()) + "</table>"
         if figures.failed_request_ids:
-            out += ("<p>Replay a failed request with <code>deployer replay REQUEST_ID</code>: "
+            env = result.plan.model.environment
+            out += (f"<p>Replay a failed request with <code>deployer replay REQUEST_ID --env {e(env)}</code>: "
                     + ", ".join(f"<code>{e(i)}</code>" for i in figures.failed_request_ids[:10]) + "</p>")
     return out

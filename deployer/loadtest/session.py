@@ -15,21 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from deployer.loadtest.gate import (
-    Check,
-    ChecklistItem,
-    LevelVerdict,
-    checklist,
-    gate_passed,
-    level_verdict,
-    max_level,
-    slo_checks,
-)
+from deployer.loadtest.checklist import ChecklistItem, checklist
+from deployer.loadtest.gate import Check, LevelVerdict, gate_passed, level_verdict, max_level, slo_checks
+from deployer.loadtest.inputs import load_inputs
 from deployer.loadtest.plan import LOCAL_JOIN_TIMEOUT_S, THROUGHPUT_TOLERANCE, LoadPlan
 from deployer.loadtest.records import GeneratorSettings, RequestRecord
 from deployer.loadtest.runner import PhaseRun, ProgressCallback, run_phase
 from deployer.loadtest.stats import percentile
-from deployer.loadtest.summary import Figures, summarize
+from deployer.loadtest.summary import Figures, InputCoverage, SlowRequest, input_coverage, slowest_requests, summarize
 
 #: Requests per generator process sent before the paced schedule, not judged (cold starts).
 WARMUP_REQUESTS = 5
@@ -68,6 +61,8 @@ class LoadTestResult:
     interrupted: bool = False
     skipped: tuple[str, ...] = ()
     warmup: list[RequestRecord] = field(default_factory=list)
+    inputs: InputCoverage | None = None
+    slowest: tuple[SlowRequest, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -130,13 +125,38 @@ def run_load_test(plan: LoadPlan, *, on_progress: ProgressCallback | None = None
                          confidence_threshold=model.model.confidence_threshold, interrupted=run.interrupted)
         for level, run in level_runs.items()}
     levels = tuple(level_verdict(level, level_figures[level], model) for level in level_runs)
-    items = checklist(model, figures, checks, levels, input_file=plan.input_file)
+    inputs = load_inputs(plan.input_file, distribution=plan.distribution, weight_field=plan.weight_field)
+    coverage = input_coverage(main.records, path=plan.input_file, lines=len(inputs), distribution=plan.distribution,
+                              weight_field=plan.weight_field)
+    items = checklist(model, figures, checks, levels, inputs=coverage)
     return LoadTestResult(
         plan=plan, started_at=started, finished_at=time.time(), records=main.records, figures=figures,
         checks=checks, generator=generator_health(main, figures, plan), levels=levels,
         level_figures=level_figures, level_records={lv: run.records for lv, run in level_runs.items()},
         max_concurrency=max_level(levels), checklist=items, interrupted=interrupted, skipped=tuple(skipped),
-        warmup=sorted(warmup, key=lambda r: r.t))
+        warmup=sorted(warmup, key=lambda r: r.t), inputs=coverage,
+        slowest=slowest_requests(main.records, inputs.bodies, replay_command=replay_command(plan),
+                                 redact=_redactor(plan)))
+
+
+def replay_command(plan: LoadPlan) -> str:
+    """``deployer replay {request_id} --env ENV`` (with ``--spec`` when it is not ./agent.yaml)."""
+    command = f"deployer replay {{request_id}} --env {plan.model.environment}"
+    spec = Path(plan.model.spec_file)
+    if spec.resolve() != Path("agent.yaml").resolve():
+        command += f" --spec {spec}"
+    return command
+
+
+def _redactor(plan: LoadPlan) -> Callable[[Any], Any]:
+    """The loaded action's redaction policy, applied to the input excerpts in the report."""
+    from handlers.redaction import Redactor
+
+    action = plan.model.action(plan.action)
+    if action is None:
+        return lambda value: value
+    policy = action.monitoring.redaction
+    return Redactor(policy.builtins, policy.patterns).redact
 
 
 def generator_health(run: PhaseRun, figures: Figures, plan: LoadPlan) -> GeneratorHealth:

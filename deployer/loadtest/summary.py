@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +52,6 @@ class Figures:
     with_request_id_pct: float | None
     distinct_inputs: int
     errors_by_type: dict[str, int] = field(default_factory=dict)
-    slowest: tuple[dict[str, Any], ...] = ()
     failed_request_ids: tuple[str, ...] = ()
 
 
@@ -90,7 +90,6 @@ def summarize(records: Sequence[RequestRecord], *, asked_rps: float | None, plan
     ok_records = [r for r in ordered if r.outcome == "ok"]
     with_id = (100.0 * sum(1 for r in ok_records if r.request_id) / len(ok_records)) if ok_records else None
     errors = Counter(r.error or r.outcome for r in ordered if r.outcome != "ok")
-    slowest = sorted(ordered, key=lambda r: r.ms, reverse=True)[:10]
     failed_ids = tuple(r.request_id for r in ordered if r.outcome != "ok" and r.request_id)[:50]
     tokens_in = [float(r.input_tokens) for r in ordered if r.input_tokens is not None]
     tokens_out = [float(r.output_tokens) for r in ordered if r.output_tokens is not None]
@@ -130,7 +129,65 @@ def summarize(records: Sequence[RequestRecord], *, asked_rps: float | None, plan
         with_request_id_pct=with_id,
         distinct_inputs=len({r.input_index for r in ordered if r.input_index is not None}),
         errors_by_type=dict(errors.most_common()),
-        slowest=tuple({"request_id": r.request_id, "latency_ms": round(r.ms, 3), "status": r.status,
-                       "outcome": r.outcome, "input_index": r.input_index} for r in slowest),
         failed_request_ids=failed_ids,
     )
+
+
+@dataclass(frozen=True)
+class InputCoverage:
+    """Which inputs of the file a run sent, and how evenly."""
+
+    path: str
+    lines: int
+    distribution: str
+    weight_field: str | None
+    requests: int
+    distinct_sent: int
+    top_input_share_pct: float | None  # requests that carried the most frequent input
+
+
+def input_coverage(records: Sequence[RequestRecord], *, path: str, lines: int, distribution: str,
+                   weight_field: str | None) -> InputCoverage:
+    counts = Counter(r.input_index for r in records if r.input_index is not None)
+    sent = sum(counts.values())
+    top = 100.0 * counts.most_common(1)[0][1] / sent if sent else None
+    return InputCoverage(path=path, lines=lines, distribution=distribution, weight_field=weight_field,
+                         requests=len(records), distinct_sent=len(counts), top_input_share_pct=top)
+
+
+@dataclass(frozen=True)
+class SlowRequest:
+    request_id: str | None
+    latency_ms: float
+    status: int
+    outcome: str
+    worker: str
+    input_index: int | None
+    input_excerpt: str  # the body sent, redacted by the action's policy, cut to EXCERPT_CHARS
+    replay: str | None  # the command that sends it again (None: the response carried no request_id)
+
+
+#: An input excerpt in the report is at most this long.
+EXCERPT_CHARS = 160
+
+
+def slowest_requests(records: Sequence[RequestRecord], bodies: Sequence[bytes], *, replay_command: str,
+                     redact: Callable[[Any], Any] = lambda value: value, count: int = 10) -> tuple[SlowRequest, ...]:
+    """The `count` slowest requests with what they sent and how to send it again.
+
+    `replay_command` has a ``{request_id}`` placeholder, e.g. ``deployer replay {request_id} --env staging``.
+    """
+    out = []
+    for record in sorted(records, key=lambda r: r.ms, reverse=True)[:count]:
+        excerpt = ""
+        if record.input_index is not None and 0 <= record.input_index < len(bodies):
+            try:
+                text = json.dumps(redact(json.loads(bodies[record.input_index])), ensure_ascii=False)
+            except ValueError:
+                text = bodies[record.input_index].decode("utf-8", errors="replace")
+            excerpt = text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS - 1] + "…"
+        out.append(SlowRequest(
+            request_id=record.request_id, latency_ms=round(record.ms, 3), status=record.status,
+            outcome=record.outcome, worker=record.worker, input_index=record.input_index, input_excerpt=excerpt,
+            replay=replay_command.format(request_id=record.request_id) if record.request_id else None))
+    return tuple(out)

@@ -49,6 +49,28 @@ def test_all_gates_passed_exits_0_and_writes_the_report(tmp_path: Path) -> None:
         "errors_over_time.png", "latency_histogram.png", "latency_over_time.png", "memory_over_requests.png"]
 
 
+def test_a_failed_sweep_level_is_called_out_in_a_passed_verdict(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "in.jsonl")
+    report = tmp_path / "report"
+    # the target throttles (429) above 8 requests in flight: the paced load passes, 30 concurrent does not
+    with loadtest_target(Faults(latency_ms=5, concurrency_limit=8)) as target:
+        code, output = invoke("--target", target.url, "--input", str(inputs), "--rps", "100", "--duration", "3s",
+                              "--concurrency", "4,30", "--report", str(report))
+    assert code == 0, output  # the exit code is the SLO gate's (the paced load)
+    flat = " ".join(output.split())  # rich wraps lines at the terminal width
+    assert "PASSED" in flat
+    assert "but 1 checklist item(s) failed" in flat and "concurrency sweep failed at 30 concurrent" in flat
+    data = json.loads((report / "report.json").read_text())
+    assert data["checklist_failed"] == ["You can scale to 10x your expected peak load"]
+    assert len(data["slowest_requests"]) == 10
+    assert data["slowest_requests"][0]["replay"].startswith("deployer replay ")
+    assert "--env local" in data["slowest_requests"][0]["replay"]
+    assert data["slowest_requests"][0]["input_excerpt"].startswith('{"message": "message number')
+    html = (report / "report.html").read_text()
+    assert "SLO gate PASSED, but 1 checklist item(s) failed" in html
+    assert "deployer replay " in html and "you confirm" in html
+
+
 def test_a_failed_gate_exits_1(tmp_path: Path) -> None:
     inputs = write_inputs(tmp_path / "in.jsonl")
     with loadtest_target(Faults(error_rate=0.1)) as target:

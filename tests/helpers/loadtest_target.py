@@ -36,6 +36,7 @@ class Faults:
     leak_kb: float = 0.0  # reported memory grows this much per request
     confidence: float = 0.95
     status: int = 500
+    concurrency_limit: int = 0  # above this many requests in flight, answer 429 like a throttled Lambda (0: none)
 
 
 @dataclass
@@ -48,6 +49,8 @@ class TargetState:
     region: str = "us-east-1"
     rejected: int = 0
     bodies: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: int = 0
+    throttled: int = 0
 
 
 def _handler(state: TargetState) -> type[BaseHTTPRequestHandler]:
@@ -65,9 +68,24 @@ def _handler(state: TargetState) -> type[BaseHTTPRequestHandler]:
                     state.rejected += 1
                 self._send(403, {"message": "Forbidden"})
                 return
+            limit = state.faults.concurrency_limit
             with state.lock:
                 state.count += 1
                 n = state.count
+                throttle = bool(limit) and state.in_flight >= limit
+                state.in_flight += 0 if throttle else 1
+                state.throttled += 1 if throttle else 0
+            if throttle:
+                self._send(429, {"message": "Rate Exceeded.", "error": {"type": "TooManyRequestsException"}})
+                return
+            try:
+                self._answer(body, n)
+            finally:
+                with state.lock:
+                    state.in_flight -= 1
+
+        def _answer(self, body: bytes, n: int) -> None:
+            with state.lock:
                 if len(state.bodies) < 10_000:
                     state.bodies.append(json.loads(body or b"{}"))
                 fail = state.faults.error_rate > 0 and int(n * state.faults.error_rate) > int(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from deployer.compiled import DeploymentModel
-from deployer.loadtest.gate import checklist, gate_passed, level_verdict, max_level, slo_checks
+from deployer.loadtest.gate import gate_passed, level_verdict, max_level, slo_checks
 from deployer.loadtest.records import RequestRecord
 from deployer.loadtest.session import generator_health
 from deployer.loadtest.summary import Figures, summarize
@@ -91,20 +91,6 @@ def test_missing_slo_is_reported_not_judged() -> None:
     model = local_model(slos={"latency_p50_ms": None})
     _, status = judge(model, records(1000))
     assert status["latency_p50"] == "no slo"
-
-
-def test_checklist_marks_what_a_load_test_cannot_measure() -> None:
-    model = local_model()
-    figures, _ = judge(model, records(1000))
-    checks = slo_checks(figures, model, tolerance=0.95)
-    items = {i.item: i for i in checklist(model, figures, checks, (), input_file="/data/inputs.jsonl")}
-    assert len(items) == 10
-    assert items["p99 latency is acceptable"].status == "passed"
-    assert items["You can rollback in <5 minutes"].status == "not measured"
-    assert "deployer drill" in items["You can rollback in <5 minutes"].why
-    assert items["All edge cases from monitoring are handled"].status == "not measured"
-    assert items["You've tested with real data"].status == "passed"
-    assert items["You can see every decision the agent makes (logging)"].status == "passed"
 
 
 def test_concurrency_levels_stop_at_the_first_level_that_misses() -> None:

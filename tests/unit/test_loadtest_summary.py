@@ -57,3 +57,20 @@ def test_cost_per_1000_and_the_monthly_projection() -> None:
 def test_no_records_gives_empty_figures() -> None:
     result = figures([])
     assert result.requests == 0 and result.error_rate_pct is None and result.latency_p99_ms is None
+
+
+def test_the_slowest_requests_carry_their_redacted_input_and_replay_command() -> None:
+    from deployer.loadtest.records import RequestRecord
+    from deployer.loadtest.summary import slowest_requests
+    from handlers.redaction import Redactor
+
+    bodies = [b'{"message": "mail me at ann@example.com"}', b'{"message": "' + b"x" * 400 + b'"}']
+    recs = [RequestRecord(t=1.0 + i, ms=float(i), status=200, outcome="ok", phase="rate", worker="0",
+                          request_id=f"r{i}" if i != 4 else None, input_index=i % 2) for i in range(5)]
+    slow = slowest_requests(recs, bodies, replay_command="deployer replay {request_id} --env staging",
+                            redact=Redactor(["email"]).redact, count=3)
+    assert [s.latency_ms for s in slow] == [4.0, 3.0, 2.0]
+    assert slow[0].replay is None  # the response carried no request id
+    assert slow[1].replay == "deployer replay r3 --env staging"
+    assert slow[1].input_excerpt.endswith("…") and len(slow[1].input_excerpt) == 160
+    assert slow[2].input_excerpt == '{"message": "mail me at [REDACTED:email]"}'
