@@ -251,10 +251,14 @@ def current_user() -> str:
 
 
 def deploy_record_item(model: DeploymentModel, version: str, code_hash: str, spec: Any = None, *,
-                       deployed_by: str | None = None, now_ms: int | None = None) -> dict[str, Any]:
-    """The deploy record of one published version, as a low-level DynamoDB item (no TTL: kept)."""
+                       deployed_by: str | None = None, now_ms: int | None = None,
+                       faults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The deploy record of one published version, as a low-level DynamoDB item (no TTL: kept).
+
+    `faults`: the fault injection the version was published with (the local emulator's deploys).
+    """
     spec_value = model.to_dict() if spec is None else spec
-    return {
+    item = {
         "request_id": {"S": deploy_record_key(model.environment, str(version))},
         OUTCOME_INDEX_PARTITION: {"S": DEPLOY_OUTCOME},
         OUTCOME_INDEX_SORT: {"N": str(now_ms if now_ms is not None else _now_ms())},
@@ -266,6 +270,9 @@ def deploy_record_item(model: DeploymentModel, version: str, code_hash: str, spe
         "spec": {"S": json.dumps(spec_value, sort_keys=True, default=str)},
         "deployed_by": {"S": deployed_by or current_user()},
     }
+    if faults is not None:
+        item["faults"] = {"S": json.dumps(faults, sort_keys=True)}
+    return item
 
 
 def write_deploy_record(model: DeploymentModel, version: str, code_hash: str, spec: Any = None, *,

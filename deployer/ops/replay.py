@@ -84,35 +84,66 @@ def result_from_body(body: Any, status: int, version: str, *, wall_ms: float | N
                         cost_usd=usage.get("cost_usd"), request_id=str(rid or request_id or "") or None)
 
 
+@dataclass(frozen=True)
+class GatewayReply:
+    """What the emulator's gateway answered one request: status, parsed body and its headers."""
+
+    status: int
+    body: Any
+    version: str | None
+    request_id: str | None
+    handler_ms: float | None
+    max_memory_mb: float | None
+    wall_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shape `Emulator.invoke` and `deployer invoke --env local` return."""
+        return {"status": self.status, "body": self.body, "version": self.version, "request_id": self.request_id,
+                "handler_ms": self.handler_ms or 0.0, "max_memory_mb": self.max_memory_mb or 0.0}
+
+
+def call_gateway(gateway_url: str, action: str, body: bytes, *, version: str | None = None, replay: bool = False,
+                 timeout_s: float = 60.0) -> GatewayReply:
+    """POST one request to the emulator's gateway as a client would (`version` pinned, marked a `replay`)."""
+    headers = {"content-type": "application/json"}
+    if replay:
+        headers[REPLAY_HEADER] = "1"
+    if version is not None:
+        headers[PIN_HEADER] = str(version)
+    request = urllib.request.Request(f"{gateway_url.rstrip('/')}/{action.lstrip('/')}", method="POST", headers=headers,
+                                     data=body)
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            status, raw, rh = response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        status, raw, rh = exc.code, exc.read(), dict(exc.headers)
+    except (urllib.error.URLError, OSError) as exc:
+        raise DeployerError(f"the emulator's gateway at {gateway_url} does not answer: {exc}",
+                            hint="is `deployer local up` still running?") from None
+    wall_ms = (time.perf_counter() - started) * 1000
+    lower = {k.lower(): v for k, v in rh.items()}
+    try:
+        parsed: Any = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode("utf-8", "replace")
+
+    def number(name: str) -> float | None:
+        return float(lower[name]) if lower.get(name) else None
+
+    return GatewayReply(status=status, body=parsed, version=lower.get("x-deployer-version"),
+                        request_id=lower.get("x-amzn-requestid"), handler_ms=number("x-deployer-handler-ms"),
+                        max_memory_mb=number("x-deployer-max-memory-mb"), wall_ms=wall_ms)
+
+
 def gateway_invoker(gateway_url: str, *, timeout_s: float = 60.0) -> Invoker:
     """Invoke through the emulator's gateway (a Function URL): `POST /{action}`, version pinned."""
 
     def invoke(action: str, data: Any, *, version: str | None, replay: bool) -> InvokeResult:
-        headers = {"content-type": "application/json"}
-        if replay:
-            headers[REPLAY_HEADER] = "1"
-        if version is not None:
-            headers[PIN_HEADER] = str(version)
-        request = urllib.request.Request(f"{gateway_url.rstrip('/')}/{action}", method="POST", headers=headers,
-                                         data=json.dumps(data).encode())
-        started = time.perf_counter()
-        try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
-                status, raw, rh = response.status, response.read(), dict(response.headers)
-        except urllib.error.HTTPError as exc:
-            status, raw, rh = exc.code, exc.read(), dict(exc.headers)
-        except (urllib.error.URLError, OSError) as exc:
-            raise DeployerError(f"the emulator's gateway at {gateway_url} does not answer: {exc}",
-                                hint="is `deployer local up` still running?") from None
-        wall_ms = (time.perf_counter() - started) * 1000
-        lower = {k.lower(): v for k, v in rh.items()}
-        try:
-            body: Any = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        handler_ms = float(lower["x-deployer-handler-ms"]) if lower.get("x-deployer-handler-ms") else None
-        return result_from_body(body, status, lower.get("x-deployer-version") or str(version or ""), wall_ms=wall_ms,
-                                handler_ms=handler_ms, request_id=lower.get("x-amzn-requestid"))
+        reply = call_gateway(gateway_url, action, json.dumps(data).encode(), version=version, replay=replay,
+                             timeout_s=timeout_s)
+        return result_from_body(reply.body, reply.status, reply.version or str(version or ""), wall_ms=reply.wall_ms,
+                                handler_ms=reply.handler_ms, request_id=reply.request_id)
 
     return invoke
 

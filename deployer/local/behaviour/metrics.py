@@ -160,39 +160,24 @@ class MetricStore:
 
 
 class CloudWatchMirror:
-    """Copies datapoints into moto CloudWatch in batches, off the request path."""
+    """Copies datapoints into moto CloudWatch in batches: `add` them, then `flush`.
+
+    The telemetry sink process drives it (`deployer.local.state.sink.main`): it adds the
+    datapoints of each batch the gateway sends, then flushes once, off the request path.
+    """
 
     MAX_DATUMS_PER_CALL = 500
 
-    def __init__(self, client: Any, flush_interval_s: float = 0.5) -> None:
+    def __init__(self, client: Any) -> None:
         self._client = client
         self._pending: list[tuple[MetricKey, float, float, str]] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._interval = flush_interval_s
-        self._thread = threading.Thread(target=self._run, name="cloudwatch-mirror", daemon=True)
         self.errors = 0
 
-    def start(self) -> None:
-        self._thread.start()
-
     def add(self, key: MetricKey, ts: float, value: float, unit: str) -> None:
-        with self._lock:
-            self._pending.append((key, ts, value, unit))
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-        self.flush()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            self.flush()
+        self._pending.append((key, ts, value, unit))
 
     def flush(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, []
+        pending, self._pending = self._pending, []
         if not pending:
             return
         # one datum per (metric, dimensions, unit, whole second) with a Values list

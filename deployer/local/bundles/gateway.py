@@ -8,7 +8,7 @@ used as is, any other value becomes a 200 JSON body, and a function error is a 5
 Response headers tell a caller what happened: `x-deployer-version` (the version that served),
 `x-deployer-handler-ms` (time inside the handler, so a benchmark can separate the emulator's
 overhead), `x-amzn-requestid`. A request header `x-deployer-invoke-version: N` pins a version, as
-invoking a qualified function ARN does.
+invoking a qualified function ARN does. Clients call it through `deployer.ops.replay.call_gateway`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ import json
 import math
 import random
 import threading
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -290,25 +288,3 @@ class Gateway(LoopbackServer):
     def __init__(self, runtime: FunctionRuntime, *, port: int = 0) -> None:
         super().__init__(_GatewayServer(("127.0.0.1", port), runtime), name="gateway")
 
-
-def gateway_request(gateway_url: str, action: str, body: bytes, *, replay: bool = False,
-                    version: str | None = None, timeout_s: float = 30.0) -> dict[str, Any]:
-    """POST one request to a gateway as a client would: status, parsed body, version, request id."""
-    headers = {"content-type": "application/json"}
-    if replay:
-        headers["x-deployer-replay"] = "1"
-    if version is not None:
-        headers[PIN_HEADER] = str(version)
-    request = urllib.request.Request(f"{gateway_url}/{action.lstrip('/')}", data=body, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            status, raw, rh = response.status, response.read(), response.headers
-    except urllib.error.HTTPError as exc:
-        status, raw, rh = exc.code, exc.read(), exc.headers
-    try:
-        parsed: Any = json.loads(raw) if raw else None
-    except ValueError:
-        parsed = raw.decode(errors="replace")
-    return {"status": status, "body": parsed, "version": rh.get("x-deployer-version"),
-            "request_id": rh.get("x-amzn-requestid"), "handler_ms": float(rh.get("x-deployer-handler-ms") or 0),
-            "max_memory_mb": float(rh.get("x-deployer-max-memory-mb") or 0)}

@@ -1,8 +1,9 @@
-"""What a deploy publishes: the bundle, its hash, the function configuration, injected faults.
+"""What a deploy publishes: the bundle, the function configuration, injected faults.
 
-A version is new when the bundle's content hash or the configuration hash (environment,
-memory, timeout, runtime, architecture, spec hash) differs from the latest version's: a
-configuration-only change, fault injection included, publishes a new version, as in Lambda.
+A version is new when the bundle's code hash (`deployer.bundle.bundle_hash`, the same content
+hash the AWS deploy records) or the configuration hash (environment, memory, timeout, runtime,
+architecture, spec hash) differs from the latest version's: a configuration-only change, fault
+injection included, publishes a new version, as in Lambda.
 """
 
 from __future__ import annotations
@@ -79,14 +80,6 @@ def interpreter_for(python: str) -> str | None:
     from deployer.bundle.deps import find_interpreter
 
     return find_interpreter(python)
-
-
-def hash_tree(root: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def config_hash(model: DeploymentModel, environment: dict[str, str]) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 
 from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
-from deployer.local.bundles.processes import reap
+from deployer.local.bundles.processes import accept, reap, spawn
 from deployer.local.bundles.release import interpreter_for
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
@@ -77,26 +77,8 @@ class VersionWorker:
             "DEPLOYER_WORKER_KEY": key.hex(), "DEPLOYER_WORKER_THREADS": str(self._size),
             "DEPLOYER_HANDLER": self._handler, "LAMBDA_TASK_ROOT": str(self.bundle_dir),
         }
-        log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
-        try:
-            self._proc = subprocess.Popen(
-                [self.python, str(WORKER_SCRIPT)], env=env, cwd=str(self.bundle_dir),
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            )
-        finally:
-            if log is not subprocess.DEVNULL:
-                log.close()  # type: ignore[union-attr]
-        accepted: list[Connection] = []
-
-        def accept() -> None:
-            with contextlib.suppress(OSError):
-                for _ in range(self._size):
-                    accepted.append(listener.accept())
-
-        acceptor = threading.Thread(target=accept, daemon=True)
-        acceptor.start()
-        acceptor.join(timeout_s)
-        listener.close()
+        self._proc = spawn([self.python, str(WORKER_SCRIPT)], env=env, log_path=self._log_path, cwd=str(self.bundle_dir))
+        accepted = accept(listener, self._size, timeout_s=timeout_s)
         hellos: list[dict[str, Any]] = []
         for conn in accepted:
             if conn.poll(timeout_s):

@@ -15,8 +15,8 @@ from typing import Any
 
 from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
-from deployer.local.bundles.gateway import gateway_request
 from deployer.local.front.discovery import find_emulator, require_emulator, state_dir_for
+from deployer.ops.replay import call_gateway
 
 
 def deploy_local(
@@ -55,5 +55,5 @@ def invoke_local(
     if found is None:
         return None
     data = body.encode() if isinstance(body, str) else body
-    reply = gateway_request(found["gateway_url"], action, data, replay=replay, version=version, timeout_s=timeout_s)
-    return {**reply, "gateway_url": found["gateway_url"]}
+    reply = call_gateway(found["gateway_url"], action, data, replay=replay, version=version, timeout_s=timeout_s)
+    return {**reply.to_dict(), "gateway_url": found["gateway_url"]}

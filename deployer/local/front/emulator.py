@@ -32,7 +32,7 @@ from deployer.local.behaviour.clock import Clock, ScaledClock
 from deployer.local.behaviour.logs import FunctionLogs, alarm_metrics
 from deployer.local.behaviour.metrics import MetricStore
 from deployer.local.behaviour.notify import Notifier
-from deployer.local.bundles.gateway import FunctionRuntime, Gateway, gateway_request
+from deployer.local.bundles.gateway import FunctionRuntime, Gateway
 from deployer.local.bundles.release import BundleBuilder, DeployResult, Faults, default_bundle_builder
 from deployer.local.bundles.workers import WorkerPool
 from deployer.local.front.alarm_wiring import AlarmWiring
@@ -46,6 +46,7 @@ from deployer.local.state.event_log import EVENTS_FILE, EventLog
 from deployer.local.state.moto_state import AwsState, MotoProcess
 from deployer.local.state.sink import TelemetrySink
 from deployer.local.state.store import EmulatorState, StateStore
+from deployer.ops.replay import call_gateway
 
 __all__ = ["Emulator", "RestartPolicy"]
 
@@ -327,7 +328,7 @@ class Emulator:
                timeout_s: float = 30.0) -> dict[str, Any]:
         """One request through the gateway, as a client would send it."""
         body = json.dumps({} if payload is None else payload).encode()
-        return gateway_request(self.gateway_url, action, body, replay=replay, version=version, timeout_s=timeout_s)
+        return call_gateway(self.gateway_url, action, body, replay=replay, version=version, timeout_s=timeout_s).to_dict()
 
     def flush(self) -> dict[str, Any]:
         """Wait until every request so far is in the request log and the CloudWatch mirror."""

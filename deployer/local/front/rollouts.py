@@ -59,6 +59,12 @@ class RolloutControl:
         except Exception as exc:
             self._store.event("warning", f"could not update the alias in moto: {exc}")
 
+    def _all_traffic_to(self, version: str, why: str) -> None:
+        """`version` alone serves, is the stable version, and the alarms watch it."""
+        self.apply_weights(version, {})
+        self._store.set_stable(version)
+        self._alarms.watch(version, why)
+
     # -- starting -----------------------------------------------------------------------------
     def ensure_idle(self) -> None:
         """Refuse a deploy while a rollout is in progress."""
@@ -74,9 +80,7 @@ class RolloutControl:
         rollout.status, rollout.step_index, rollout.percent = "succeeded", 0, 100.0
         rollout.finished_at = self._clock.now()
         self._store.state.rollout = rollout.to_dict()
-        self.apply_weights(number, {})
-        self._store.set_stable(number)
-        self._alarms.watch(number, f"first version {number}")
+        self._all_traffic_to(number, f"first version {number}")
         message = f"version {number} is the first version: 100 % at once (nothing to shift from)"
         self._store.event("complete", message, version=number)
         return DeployResult(number, True, message, self._store.state.rollout)
@@ -165,20 +169,15 @@ class RolloutControl:
     def rollback(self, *, reason: str, to_version: str | None, who: str) -> dict[str, Any]:
         """All traffic back to the stable (or named) version at once; stops a rollout in progress."""
         engine, thread = self.engine, self.thread
-        if engine is not None and not engine.state.done and to_version in (None, engine.state.stable_version):
-            engine.abort(f"{reason} (by {who})", kind="manual")
-            if thread is not None:
-                thread.join(30)
-            return {"rolled_back": True, "version": engine.state.stable_version, "stopped_rollout": engine.state.version,
-                    "reason": engine.state.reason}
         if engine is not None and not engine.state.done:
-            engine.abort(f"{reason} (by {who})", kind="manual")
+            engine.abort(f"{reason} (by {who})", kind="manual")  # the engine rolls back to its stable version
             if thread is not None:
                 thread.join(30)
+            if to_version in (None, engine.state.stable_version):
+                return {"rolled_back": True, "version": engine.state.stable_version,
+                        "stopped_rollout": engine.state.version, "reason": engine.state.reason}
         current, target = self._store.rollback_target(to_version)
-        self.apply_weights(target, {})
-        self._store.set_stable(target)
-        self._alarms.watch(target, f"rollback to version {target}")
+        self._all_traffic_to(target, f"rollback to version {target}")
         message = f"rolled back to version {target} (from {current}) by {who}: {reason}"
         self._store.event("rollback", message, version=target, previous=current, who=who, reason=reason)
         self._store.persist()

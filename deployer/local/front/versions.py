@@ -1,12 +1,13 @@
 """Publishing a version: what a deploy does before any traffic moves.
 
 1. build the bundle (into `<state dir>/builds/<id>`);
-2. compare its code hash and the configuration hash (`deployer.local.bundles.release`) with the
-   latest version's: nothing changed, nothing is published (as `UpdateFunctionCode` with the same
+2. compare its code hash (`deployer.bundle.bundle_hash`) and its configuration hash
+   (`deployer.local.bundles.release.config_hash`) with the latest version's: nothing changed, nothing is published (as `UpdateFunctionCode` with the same
    zip and `PublishVersion` would not make a new version);
 3. publish it into moto (`UpdateFunctionCode`, `UpdateFunctionConfiguration`, `PublishVersion`),
    keep the bundle under `<state dir>/versions/<number>` and record the version in the saved state;
-4. write the deploy record into the request log (what `deployer debug` diffs);
+4. write the deploy record into the request log (`deployer.ops.records.deploy_record_item`, the
+   same record the AWS deploy writes; what `deployer debug` diffs);
 5. warm the version: its worker starts and its agent loads during init (the emulator's
    provisioned concurrency), so no cold start lands in a bake, and a version that cannot load
    fails the deploy, not the traffic.
@@ -14,19 +15,19 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from deployer.bundle import bundle_hash
 from deployer.compiled import DeploymentModel
-from deployer.local.bundles.release import BundleBuilder, Faults, config_hash, hash_tree
+from deployer.local.bundles.release import BundleBuilder, Faults, config_hash
 from deployer.local.bundles.workers import WorkerPool
 from deployer.local.state.moto_state import AwsState
 from deployer.local.state.sink import TelemetrySink
 from deployer.local.state.store import StateStore, VersionRecord
+from deployer.ops.records import deploy_record_item
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class VersionPublisher:
             shutil.rmtree(build, ignore_errors=True)
             raise
         environment = {**model.function.environment, **faults.environment()}
-        code_hash = hash_tree(bundle)
+        code_hash = bundle_hash(bundle)[:16]  # the prefix a built bundle's directory is named with
         config = config_hash(model, environment)
         latest = store.state.latest
         if latest is not None and (latest.code_hash, latest.config_hash) == (code_hash, config):
@@ -91,9 +92,7 @@ class VersionPublisher:
         return Publication(record, True, f"version {number} published")
 
     def _deploy_record(self, model: DeploymentModel, record: VersionRecord) -> None:
-        ts = int(time.time() * 1000)
-        item = {"request_id": f"deploy#{model.environment}#{record.version}", "outcome": "deploy", "ts": ts,
-                "version": record.version, "spec_hash": record.spec_hash, "code_hash": record.code_hash,
-                "spec": json.dumps(record.model, default=str), "faults": json.dumps(record.faults)}
-        self._sink.add_item(item)
+        """Sent with the sink's next batch: the request path never waits on moto."""
+        self._sink.add_item(deploy_record_item(model, record.version, record.code_hash, record.model,
+                                               faults=record.faults))
 

@@ -20,9 +20,9 @@ from typing import Any
 
 from deployer.compiled import METRIC_NAMESPACE, AlarmModel, DeploymentModel
 from deployer.errors import DeployerError
+from deployer.ops.aws import LOCAL_CREDENTIALS
 from handlers.records import OUTCOME_INDEX, OUTCOME_INDEX_PARTITION, OUTCOME_INDEX_SORT, TABLE_PARTITION_KEY, TTL_ATTRIBUTE
 
-FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 ACCOUNT_ID = "123456789012"  # moto's default account
 _BOOT = (
     "import sys\n"
@@ -101,7 +101,7 @@ def client(service: str, endpoint: str, region: str) -> Any:
     from botocore.config import Config
 
     return boto3.client(service, endpoint_url=endpoint, region_name=region,  # type: ignore[call-overload]
-                        config=Config(retries={"max_attempts": 2}, max_pool_connections=20), **FAKE_CREDENTIALS)
+                        config=Config(retries={"max_attempts": 2}, max_pool_connections=20), **LOCAL_CREDENTIALS)
 
 
 def zip_directory(root: Path) -> bytes:

@@ -3,14 +3,13 @@
 In AWS a log subscription (`handlers.recorder`) turns each structured `event="request"` line into
 an item of the request-log table. The emulator does the same with the lines its workers capture:
 `handlers.recorder.record_to_item` when the runtime provides it (one definition of the item, the
-same in AWS and here), a faithful fallback otherwise. Items are written with `BatchWriteItem` on a
-background thread, so the request path never waits on moto.
+same in AWS and here), a faithful fallback otherwise. Items are written with `BatchWriteItem` by the
+telemetry sink process (`deployer.local.state.sink`), so the request path never waits on moto.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -56,9 +55,13 @@ def _dynamo_value(value: Any) -> Any:
 
 
 class RequestRecorder:
-    """Queue of request records, written to the table in batches of 25."""
+    """Request records, written to the table in batches of 25: `add_line` them, then `flush`.
 
-    def __init__(self, dynamodb: Any, table: str, ttl_days: int, *, flush_interval_s: float = 0.3) -> None:
+    The telemetry sink process drives it (`deployer.local.state.sink.main`): it adds the lines of
+    each batch the gateway sends, then flushes once.
+    """
+
+    def __init__(self, dynamodb: Any, table: str, ttl_days: int) -> None:
         from boto3.dynamodb.types import TypeSerializer
 
         self._client = dynamodb
@@ -66,22 +69,14 @@ class RequestRecorder:
         self._to_item = resolve_to_item(ttl_days)
         self._serializer = TypeSerializer()
         self._pending: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._interval = flush_interval_s
-        self._thread = threading.Thread(target=self._run, name="request-recorder", daemon=True)
         self.written = 0
         self.errors = 0
-
-    def start(self) -> None:
-        self._thread.start()
 
     def add_line(self, record: dict[str, Any]) -> None:
         """Take one parsed log line; keep it if it is a request record."""
         if record.get("event") != REQUEST_EVENT:
             return
-        with self._lock:
-            self._pending.append(record)
+        self._pending.append(record)
 
     def write_item(self, item: dict[str, Any]) -> None:
         """Write one item now (deploy records)."""
@@ -93,19 +88,8 @@ class RequestRecorder:
         plain = _dynamo_value(item)
         return {k: self._serializer.serialize(v) for k, v in plain.items() if v is not None}
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            self.flush()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-        self.flush()
-
     def flush(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, []
+        pending, self._pending = self._pending, []
         items = []
         for record in pending:
             try:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.errors import DeployerError
-from deployer.local.bundles.processes import reap
+from deployer.local.bundles.processes import accept, reap, spawn
 
 
 class TelemetrySink:
@@ -48,18 +48,9 @@ class TelemetrySink:
         listener = Listener(("127.0.0.1", 0), authkey=key)
         host, port = listener.address
         env = {**os.environ, "DEPLOYER_SINK": json.dumps({**self._args, "host": host, "port": port, "key": key.hex()})}
-        log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
-        try:
-            self._proc = subprocess.Popen([sys.executable, "-c", "from deployer.local.state.sink import main; main()"], env=env,
-                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        finally:
-            if log is not subprocess.DEVNULL:
-                log.close()  # type: ignore[union-attr]
-        accepted: list[Connection] = []
-        acceptor = threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True)
-        acceptor.start()
-        acceptor.join(timeout_s)
-        listener.close()
+        self._proc = spawn([sys.executable, "-c", "from deployer.local.state.sink import main; main()"], env=env,
+                           log_path=self._log_path)
+        accepted = accept(listener, 1, timeout_s=timeout_s)
         if not accepted:
             self.stop()
             raise DeployerError("the telemetry sink process did not start")
