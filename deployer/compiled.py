@@ -72,8 +72,8 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class Redaction:
-    builtins: tuple[str, ...]  # subset of: email, phone, card_number, aws_key, bearer_token
-    patterns: tuple[tuple[str, str], ...]  # (name, regex)
+    builtins: tuple[str, ...]  # of: email, phone, card_number, iban, aws_key, bearer_token, api_key
+    patterns: tuple[tuple[str, str], ...]  # (name, regex), checked not to backtrack catastrophically
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,10 @@ class MonitoringPolicy:
 
 @dataclass(frozen=True)
 class ActionModel:
+    """One action. `monitoring` is its final spec policy (action-level fields over the top
+    level); `monitoring_pinned` names the fields the spec set at action level, which `@monitor`
+    on the method cannot change (the runtime applies `@monitor` to the others)."""
+
     name: str
     timeout_s: float
     memory_mb: int
@@ -95,6 +99,7 @@ class ActionModel:
     max_payload_bytes: int
     monitoring: MonitoringPolicy
     description: str = ""
+    monitoring_pinned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,8 @@ class ActionConfig:
     timeout_s: float
     memory_mb: int
     max_payload_bytes: int
-    monitoring: dict[str, Any]
-    explicit: tuple[str, ...] = ()  # monitoring fields set at action level in the spec
+    monitoring: dict[str, Any]  # the compiled policy: action-level spec fields over the top level
+    pinned: tuple[str, ...] = ()  # monitoring fields set at action level in the spec: @monitor cannot change them
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +93,7 @@ class RuntimeConfig:
                 memory_mb=int(item.get("memory_mb") or function.get("memory_mb") or 128),
                 max_payload_bytes=int(item.get("max_payload_bytes") or 6 * 1024 * 1024),
                 monitoring=dict(item.get("monitoring") or {}),
-                explicit=tuple(item.get("monitoring_explicit") or ()),
+                pinned=tuple(item.get("monitoring_pinned") or ()),
             )
         return cls(
             agent=str(data.get("agent", "agent")),
@@ -127,19 +127,14 @@ class RuntimeConfig:
         return cls.from_dict(data, base_dir=file.parent)
 
 
-def resolve_policy(
-    top: dict[str, Any], action: dict[str, Any], decorator: dict[str, Any], explicit: tuple[str, ...] = ()
-) -> Policy:
-    """Apply precedence: spec action-level > `@monitor` > spec top-level.
+def resolve_policy(action: dict[str, Any], decorator: dict[str, Any], pinned: tuple[str, ...] = ()) -> Policy:
+    """Precedence, field by field: spec action-level > `@monitor` > spec top-level.
 
-    The compiled action policy is complete (inherited values filled in), so a field counts as
-    set at action level when it is listed in `explicit` or differs from the top-level value.
-    Redaction always comes from the spec.
+    The compiler already merged the spec (`action` is the final spec policy of the action and
+    `pinned` the fields its action level set); what is left here is `@monitor`, which the spec
+    cannot see: it overrides every field the action level did not pin. Redaction always comes
+    from the spec.
     """
-    merged: dict[str, Any] = {name: top.get(name) for name in MONITOR_FIELDS if name in top}
-    merged.update(decorator)
-    for name in MONITOR_FIELDS:
-        if name in action and (name in explicit or action.get(name) != top.get(name)):
-            merged[name] = action[name]
-    merged["redaction"] = action.get("redaction") or top.get("redaction") or {}
+    merged = dict(action)
+    merged.update({name: value for name, value in decorator.items() if name in MONITOR_FIELDS and name not in pinned})
     return Policy.from_dict(merged)

@@ -1,8 +1,15 @@
 """Redaction of personal data and credentials before anything is written.
 
-Built-in patterns: `email`, `phone`, `card_number` (Luhn-checked), `aws_key`, `bearer_token`;
-custom `(name, regex)` patterns come from the spec. A match becomes `[REDACTED:<name>]`.
-Redaction walks JSON values (dict keys are kept, string leaves are redacted).
+Built-in patterns: `email`, `phone`, `card_number` (Luhn-checked), `iban` (mod-97-checked),
+`aws_key`, `bearer_token`, `api_key` (`sk-...` keys, `api_key=...` / `x-api-key: ...` pairs, and
+the string value of a JSON field named like `api_key`); custom `(name, regex)` patterns come from
+the spec, which refuses patterns that can backtrack catastrophically. A match becomes
+`[REDACTED:<name>]`. Redaction walks JSON values (dict keys are kept, string leaves are redacted).
+
+Every built-in runs in linear time: each can start only where the text before it cannot continue
+it (a lookbehind or a fixed prefix), and its repetitions are bounded or cannot overlap. Only the
+first `MAX_REDACTED_CHARS` characters of a string are redacted and kept; the rest is dropped and
+replaced by `[TRUNCATED:<n> characters]`, so nothing unredacted is ever written.
 """
 
 from __future__ import annotations
@@ -11,16 +18,26 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+#: The longest string redacted (and logged) whole; longer ones are cut here, at a space if one is near.
+MAX_REDACTED_CHARS = 16_384
+
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")
 
 BUILTIN_PATTERNS: dict[str, str] = {
-    "bearer_token": r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*",
+    "bearer_token": r"(?i)\bbearer\s{1,16}[A-Za-z0-9\-._~+/]{8,}=*",
     "aws_key": r"(?<![A-Z0-9])(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{16}(?![A-Z0-9])",
-    "email": r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    "api_key": (r"(?i)(?<![a-z0-9_-])sk-[a-z0-9_-]{20,}"
+                r"|(?<![a-z0-9])(?:x-)?api[_-]?key[\"']?\s{0,3}[:=]\s{0,3}[\"']?[a-z0-9_\-./+=]{8,}"),
+    "email": r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}",
+    "iban": _IBAN.pattern,
     "phone": r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]?\d{2,4}){1,3}(?![\w])",
+    "card_number": _CARD.pattern,
 }
-#: Order matters: cards before phones (a card number also looks like a long phone number).
-BUILTIN_ORDER = ("bearer_token", "aws_key", "email", "card_number", "phone")
+#: Order matters: credentials first; IBANs and cards before phones (their digits look like phone numbers).
+BUILTIN_ORDER = ("bearer_token", "aws_key", "api_key", "email", "iban", "card_number", "phone")
+#: JSON fields whose string value is an API key whatever it looks like.
+_API_KEY_FIELD = re.compile(r"(?i)(?:x[-_])?api[-_]?key")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -41,6 +58,18 @@ def _redact_cards(text: str) -> str:
         return "[REDACTED:card_number]" if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group(0)
 
     return _CARD.sub(replace, text)
+
+
+def _iban_ok(text: str) -> bool:
+    compact = text.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+def _redact_ibans(text: str) -> str:
+    return _IBAN.sub(lambda m: "[REDACTED:iban]" if _iban_ok(m.group(0)) else m.group(0), text)
 
 
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}")
@@ -70,6 +99,7 @@ class Redactor:
         if unknown:
             raise ValueError(f"unknown redaction builtins {sorted(unknown)}; known: {list(BUILTIN_ORDER)}")
         self._steps: list[Callable[[str], str]] = []
+        self._api_key_fields = "api_key" in wanted
         for name in BUILTIN_ORDER:
             if name not in wanted:
                 continue
@@ -77,6 +107,8 @@ class Redactor:
                 self._steps.append(_redact_cards)
             elif name == "phone":
                 self._steps.append(_redact_phones)
+            elif name == "iban":
+                self._steps.append(_redact_ibans)
             else:
                 self._steps.append(self._sub(name, BUILTIN_PATTERNS[name]))
         for name, pattern in patterns:
@@ -92,9 +124,14 @@ class Redactor:
         return bool(self._steps)
 
     def text(self, text: str) -> str:
+        """`text` redacted; above `MAX_REDACTED_CHARS` only its start is kept (and redacted)."""
+        dropped = ""
+        if len(text) > MAX_REDACTED_CHARS:
+            cut = text.rfind(" ", MAX_REDACTED_CHARS - 256, MAX_REDACTED_CHARS) + 1 or MAX_REDACTED_CHARS
+            text, dropped = text[:cut], f"[TRUNCATED:{len(text) - cut} characters]"
         for step in self._steps:
             text = step(text)
-        return text
+        return text + dropped
 
     def redact(self, value: Any) -> Any:
         if not self._steps:
@@ -102,7 +139,8 @@ class Redactor:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {key: self.redact(item) for key, item in value.items()}
+            return {key: "[REDACTED:api_key]" if self._api_key_fields and isinstance(item, str) and isinstance(key, str)
+                    and _API_KEY_FIELD.fullmatch(key) else self.redact(item) for key, item in value.items()}
         if isinstance(value, (list, tuple)):
             return [self.redact(item) for item in value]
         return value

@@ -245,12 +245,7 @@ class Runtime:
             if method is None:
                 raise AttributeError(f"action {name!r} is in the spec but {cfg.class_name} has no @action {name}")
             overrides = monitor_overrides(method)
-            policy = resolve_policy(
-                cfg.monitoring,
-                spec.monitoring,
-                overrides.explicit() if overrides else {},
-                spec.explicit,
-            )
+            policy = resolve_policy(spec.monitoring, overrides.explicit() if overrides else {}, spec.pinned)
             actions[name] = ActionRuntime(
                 name=name,
                 call=_synchronous(getattr(instance, method.__name__)),

@@ -21,7 +21,6 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from deployer.compiled import NotificationModel
-from deployer.errors import DeployerError
 from infra.function import log_retention
 from infra.secrets import grant_secret_read
 from infra.secrets import is_aws_reference as is_reference
@@ -95,37 +94,16 @@ class Notifications(Construct):
         )
 
 
-def _carries_credentials(url: str) -> bool:
-    """A query string or user info may hold a token: such a URL must be a reference."""
-    rest = url.split("://", 1)[-1]
-    return "?" in url or "@" in rest.split("/", 1)[0]
-
-
 def forwarder_environment(target: NotificationModel) -> dict[str, str]:
-    """The forwarder's configuration: references to secrets, never their values."""
+    """The forwarder's configuration: references to secrets, never their values.
+
+    The compiler refuses, at their line in agent.yaml, the targets that would put a secret or a
+    loopback URL into the template (deployer/compiler/notifications.py); this only reads.
+    """
     env = {"FORWARD_KIND": target.kind, "FORWARD_TARGET": target.name}
-    if target.kind == "pagerduty":
-        if target.routing_key is not None and not is_reference(target.routing_key):
-            raise DeployerError(
-                f"notification {target.name!r}: the PagerDuty routing key is a literal value",
-                hint="store it in SSM (ssm:/path) or Secrets Manager (secretsmanager:name) and reference it",
-            )
-        if target.routing_key is None and not is_reference(target.endpoint):
-            raise DeployerError(
-                f"notification {target.name!r}: a PagerDuty target needs a routing key reference "
-                "or an integration URL stored as a secret",
-                hint="set routing_key: ssm:/path/to/routing-key",
-            )
-        if target.routing_key:
-            env["FORWARD_ROUTING_KEY_REF"] = target.routing_key
-    elif target.kind == "webhook" and target.endpoint.startswith("https://") and not _carries_credentials(target.endpoint):
-        # A plain https endpoint holds no secret (the spec refuses tokened URLs); its shared secret is a reference.
-        if target.routing_key:
-            env["FORWARD_SECRET_REF"] = target.routing_key
-    elif not is_reference(target.endpoint):
-        raise DeployerError(
-            f"notification {target.name!r}: a {target.kind} URL would be written into the template",
-            hint="store the URL in Secrets Manager (secretsmanager:name) or SSM (ssm:/path) and reference it",
-        )
+    if target.kind == "pagerduty" and target.routing_key:
+        env["FORWARD_ROUTING_KEY_REF"] = target.routing_key
+    elif target.kind == "webhook" and target.routing_key:
+        env["FORWARD_SECRET_REF"] = target.routing_key  # the webhook's shared secret, sent as a bearer token
     env["FORWARD_URL_REF" if is_reference(target.endpoint) else "FORWARD_URL"] = target.endpoint
     return env

@@ -1,8 +1,10 @@
 """Compile a validated spec into one `DeploymentModel` per environment.
 
 Pure: no I/O, no AWS, no clock. Paths are resolved as strings against the spec's directory.
-Every cross-field rule is checked here and all problems are reported at once, located in the
-spec file.
+Every cross-field rule is checked here, and only here (the backends read the compiled model and
+judge nothing), and all problems are reported at once, located in the spec file.
+`compile_problems` is what the loader asks for when a spec has shape errors: the problems of the
+sections that are sound.
 """
 
 from __future__ import annotations
@@ -22,30 +24,26 @@ from deployer.compiled import (
     LoadProfile,
     ModelConfig,
     MonitoringPolicy,
-    NotificationModel,
     Pricing,
     Redaction,
     RequestLogModel,
     SloModel,
 )
 from deployer.compiler.alarms import compile_alarms
+from deployer.compiler.notifications import compile_notifications
 from deployer.compiler.overrides import deep_merge, resolve_environment
 from deployer.compiler.problems import Problems, did_you_mean
 from deployer.compiler.rollout import compile_rollout
 from deployer.errors import DeployerError, Issue, SpecError
 from deployer.spec.loader import LoadedSpec
-from deployer.spec.models import (
-    ActionSpec,
-    AgentSpec,
-    EmailTarget,
-    EnvironmentSpec,
-    MonitoringSpec,
-    PagerDutyTarget,
-    SlackTarget,
-    WebhookTarget,
-)
+from deployer.spec.models import ActionSpec, AgentSpec, EnvironmentSpec, MonitoringSpec
 
-__all__ = ["compile_all", "compile_environment", "deep_merge", "resolve_environment"]
+__all__ = ["compile_all", "compile_environment", "compile_problems", "deep_merge", "resolve_environment"]
+
+#: Fields of a monitoring policy an action may pin in the spec (`actions.NAME.monitoring`).
+MONITOR_FIELDS = ("log_inputs", "log_outputs", "log_latency", "log_errors", "sample_rate")
+#: Redaction that always applies, whatever the spec's list says: credentials are never logged.
+CREDENTIAL_REDACTION = ("aws_key", "bearer_token", "api_key")
 
 
 def compile_environment(loaded: LoadedSpec, environment: str) -> DeploymentModel:
@@ -70,17 +68,23 @@ def compile_all(loaded: LoadedSpec) -> dict[str, DeploymentModel]:
     return models
 
 
+def compile_problems(loaded: LoadedSpec) -> list[Issue]:
+    """Every environment's compile errors (none of the parts in `loaded.unsound`), for reporting only."""
+    issues: list[Issue] = []
+    for name in loaded.spec.environments:
+        issues.extend(_compile(loaded, name)[1])
+    return list(dict.fromkeys(issues))
+
+
 def _compile(loaded: LoadedSpec, environment: str) -> tuple[DeploymentModel | None, list[Issue]]:
     if environment not in loaded.spec.environments:
         known = list(loaded.spec.environments)
         guess = did_you_mean(environment, known, cutoff=0.5)
         raise DeployerError(f"no environment {environment!r} in {loaded.origin.file} (defined: {', '.join(known)}){guess}",
                             hint="pass --env with one of the names under environments:")
-    spec, issues = resolve_environment(loaded, environment)
-    if issues:
-        return None, issues
+    spec, issues, unsound = resolve_environment(loaded, environment)
     env = spec.environments[environment]
-    problems = Problems(loaded.origin.source, environment)
+    problems = Problems(loaded.origin.source, environment, unsound)
     base = str(loaded.origin.directory)
     prefix = f"{spec.name}-{environment}"
 
@@ -90,10 +94,11 @@ def _compile(loaded: LoadedSpec, environment: str) -> tuple[DeploymentModel | No
     rollout = compile_rollout(spec, env, alarms, prefix, problems)
     cost = _cost(spec, env, environment, problems)
     load = _load_profile(spec, env, environment, base, problems)
-    code_root = posixpath.normpath(posixpath.join(base, spec.code.path))
+    notifications = compile_notifications(spec, env, prefix, problems)
+    code_root = _code_root(spec, base, problems)
     module, class_name = spec.code.entrypoint.split(":")
-    if problems.errors:
-        return None, problems.errors
+    if issues or problems.errors:
+        return None, [*issues, *problems.errors]
 
     model = DeploymentModel(
         agent=spec.name,
@@ -112,7 +117,7 @@ def _compile(loaded: LoadedSpec, environment: str) -> tuple[DeploymentModel | No
         monitoring=_monitoring(spec.monitoring),
         slos=SloModel(**spec.slos.model_dump()),
         alarms=tuple(alarms),
-        notifications=tuple(_notifications(spec, prefix)),
+        notifications=tuple(notifications),
         rollout=rollout,
         request_log=RequestLogModel(f"{prefix}-requests", spec.monitoring.record_ttl_days),
         cost=cost,
@@ -148,9 +153,10 @@ def _actions(spec: AgentSpec, env: EnvironmentSpec, environment: str, function: 
         if timeout > function.timeout_s:
             setting = f"environments.{environment}.timeout" if env.timeout else "runtime.timeout"
             problems.error(("actions", name, "timeout"), f"{timeout:g}s is longer than the function timeout ({function.timeout_s}s, "
-                                                         f"{setting}); the function would be stopped first: shorten this or raise {setting}")
-        overrides = action.monitoring.model_dump(exclude_none=True) if action.monitoring else {}
-        monitoring = spec.monitoring.model_copy(update=overrides)
+                                                         f"{setting}); the function would be stopped first: shorten this or raise {setting}",
+                           reads=("runtime", "environment"))
+        pinned = action.monitoring.model_dump(exclude_none=True) if action.monitoring else {}
+        monitoring = spec.monitoring.model_copy(update=pinned)
         out.append(ActionModel(
             name=name,
             timeout_s=timeout,
@@ -159,12 +165,26 @@ def _actions(spec: AgentSpec, env: EnvironmentSpec, environment: str, function: 
             max_payload_bytes=(action.max_payload_kb or spec.runtime.max_payload_kb) * 1024,
             monitoring=_monitoring(monitoring),
             description=action.description,
+            monitoring_pinned=tuple(f for f in MONITOR_FIELDS if f in pinned),
         ))
     return tuple(out)
 
 
+def _code_root(spec: AgentSpec, base: str, problems: Problems) -> str:
+    """code.path resolved against the spec's directory. A relative path may not climb out of the
+    project with `..` (the code would come from whatever sits beside the checkout); an absolute
+    path is taken as written."""
+    root = posixpath.normpath(posixpath.join(base, spec.code.path))
+    if not posixpath.isabs(spec.code.path) and root != base and not root.startswith(base.rstrip("/") + "/"):
+        problems.error(("code", "path"), f"{spec.code.path!r} leads out of the project (the directory of "
+                                         f"{problems.source.file}): code.path is relative to it and may not climb out "
+                                         "with '..'; move the code into the project and give a path such as src/my_agent")
+    return root
+
+
 def _monitoring(spec: MonitoringSpec) -> MonitoringPolicy:
-    builtins = tuple(r for r in spec.redaction if isinstance(r, str))
+    listed = [r for r in spec.redaction if isinstance(r, str)]
+    builtins = tuple(dict.fromkeys([*listed, *CREDENTIAL_REDACTION]))
     patterns = tuple((r.name, r.pattern) for r in spec.redaction if not isinstance(r, str))
     return MonitoringPolicy(spec.log_inputs, spec.log_outputs, spec.log_latency, spec.log_errors,
                             spec.sample_rate, Redaction(builtins, patterns))
@@ -182,21 +202,6 @@ def _model_config(spec: AgentSpec, env: EnvironmentSpec) -> ModelConfig:
     )
 
 
-def _notifications(spec: AgentSpec, prefix: str) -> list[NotificationModel]:
-    out = []
-    for name, target in spec.notifications.items():
-        topic = f"{prefix}-{name}".replace("_", "-")
-        if isinstance(target, PagerDutyTarget):
-            out.append(NotificationModel(name, "pagerduty", target.url, target.routing_key, (), topic))
-        elif isinstance(target, SlackTarget):
-            out.append(NotificationModel(name, "slack", target.webhook_url, None, (), topic))
-        elif isinstance(target, EmailTarget):
-            out.append(NotificationModel(name, "email", target.addresses[0], None, tuple(target.addresses), topic))
-        elif isinstance(target, WebhookTarget):
-            out.append(NotificationModel(name, "webhook", target.url, target.secret, (), topic))
-    return out
-
-
 def _cost(spec: AgentSpec, env: EnvironmentSpec, environment: str, problems: Problems) -> CostModel:
     monthly = env.expected_traffic.per_month() if env.expected_traffic else 0.0
     per_request = spec.slos.cost_per_request_usd
@@ -204,7 +209,8 @@ def _cost(spec: AgentSpec, env: EnvironmentSpec, environment: str, problems: Pro
     budget = spec.budget.monthly_usd if spec.budget else None
     if budget is not None and projected is not None and projected > budget:
         problems.warn(("budget", "monthly_usd"), f"{environment}: expected traffic ({monthly:,.0f} requests/month) x cost SLO "
-                                                 f"(${per_request:g}/request) = ${projected:,.2f}/month, over the ${budget:,.2f} budget")
+                                                 f"(${per_request:g}/request) = ${projected:,.2f}/month, over the ${budget:,.2f} budget",
+                      reads=("slos", "environment"))
     return CostModel(budget, monthly, projected)
 
 
@@ -217,7 +223,8 @@ def _load_profile(spec: AgentSpec, env: EnvironmentSpec, environment: str, base:
     if action not in spec.actions:
         guess = did_you_mean(action, spec.actions)
         problems.error(("environments", environment, "load_test", "action"),
-                       f"names action {action!r}, which is not defined under actions (defined: {', '.join(spec.actions)}){guess}")
+                       f"names action {action!r}, which is not defined under actions (defined: {', '.join(spec.actions)}){guess}",
+                       reads=("actions",))
     input_file = posixpath.normpath(posixpath.join(base, profile.input_file)) if profile.input_file else None
     return LoadProfile(profile.rps, int(profile.duration), profile.users, input_file, profile.distribution,
                        profile.weight_field, action, tuple(profile.concurrency))

@@ -74,10 +74,7 @@ def _abort_alarms(spec: AgentSpec, problems: Problems) -> list[AlarmModel]:
         )
     path = ("rollout", "abort") if source == "abort" else ("slos",)
     period = _period(abort.period, (*path, "period"), problems)
-    if abort.datapoints_to_alarm is not None and abort.datapoints_to_alarm > abort.evaluation_periods:
-        problems.error((*path, "datapoints_to_alarm"),
-                       f"{abort.datapoints_to_alarm} cannot exceed evaluation_periods ({abort.evaluation_periods}): "
-                       f"an alarm fires when M of the last N periods breach, so M <= N")
+    _datapoints(abort.datapoints_to_alarm, abort.evaluation_periods, (*path, "datapoints_to_alarm"), problems)
     conditions: list[tuple[str, str, str, float | None, str]] = [
         ("error-rate", "error_rate", "ErrorRate", abort.error_rate_pct, "Sum"),
         ("latency-p99", "latency", "Latency", abort.latency_p99_ms, "p99"),
@@ -117,12 +114,16 @@ def _alert_alarms(spec: AgentSpec, problems: Problems) -> list[AlarmModel]:
     for name, alert in spec.alerts.items():
         path = ("alerts", name)
         period = _period(alert.window, (*path, "window"), problems)
+        _datapoints(alert.datapoints_to_alarm, alert.evaluation_periods, (*path, "datapoints_to_alarm"), problems)
+        if alert.statistic is not None and alert.kind != "latency":
+            problems.error((*path, "statistic"), f"statistic applies only to latency alerts, not {alert.kind}; remove it")
         targets = [alert.action] if isinstance(alert.action, str) else list(alert.action)
         for target in targets:
             if target not in spec.notifications:
                 guess = did_you_mean(target, spec.notifications)
                 problems.error((*path, "action"),
-                               f"names notification {target!r}, which is not defined under notifications {defined(spec.notifications)}{guess}")
+                               f"names notification {target!r}, which is not defined under notifications {defined(spec.notifications)}{guess}",
+                               reads=("notifications",))
         metric, statistic, comparison = _KINDS[alert.kind]
         threshold = _threshold(spec, name, alert, period, problems)
         alarms.append(
@@ -158,7 +159,7 @@ def _threshold(spec: AgentSpec, name: str, alert: AlertSpec, period: int, proble
         return alert.threshold
     if spec.budget is None:
         problems.error(("alerts", name, "kind"), "a cost_spike threshold is a multiple of the budgeted spend, and there is no "
-                                                 "budget; add a top-level budget: {monthly_usd: ...}")
+                                                 "budget; add a top-level budget: {monthly_usd: ...}", reads=("budget",))
         return alert.threshold
     # cost_spike: spend in one period above `threshold` times the budgeted spend for that period
     return round(alert.threshold * spec.budget.monthly_usd * period / SECONDS_PER_MONTH, 10)
@@ -169,6 +170,12 @@ def _describe(alert: AlertSpec, threshold: float) -> str:
              "cost_spike": " USD spent", "confidence_drop": " mean confidence"}
     word = "below" if alert.kind == "confidence_drop" else "above"
     return f"{alert.kind.replace('_', ' ')}: {word} {threshold:g}{units[alert.kind]} per {alert.window:g}s"
+
+
+def _datapoints(datapoints: int | None, periods: int, path: tuple[str, ...], problems: Problems) -> None:
+    if datapoints is not None and datapoints > periods:
+        problems.error(path, f"{datapoints} cannot exceed evaluation_periods ({periods}): an alarm fires when M of the "
+                             "last N periods breach, so M <= N")
 
 
 def _period(seconds: float, path: tuple[str, ...], problems: Problems) -> int:

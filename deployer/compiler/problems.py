@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from deployer.errors import Issue
 from deployer.spec.models import OVERRIDABLE
+from deployer.spec.repair import Unit
 from deployer.spec.source import PathKey, SourceMap
 
 
@@ -15,19 +16,42 @@ class Problems:
     A path into an overridable section (`alerts.errors.window`) is placed inside the
     environment's override when that environment wrote it, so the position points at the value
     that was actually used.
+
+    `unsound` names the units of the spec replaced by stand-ins because of a shape error
+    (`deployer.spec.repair`): a problem is not reported when its own unit is unsound, or one of
+    the sections its rule `reads` ("environment": the fields of the environment being compiled),
+    since it could be a consequence of the stand-in.
     """
 
-    def __init__(self, source: SourceMap, environment: str | None = None) -> None:
+    def __init__(self, source: SourceMap, environment: str | None = None, unsound: frozenset[Unit] = frozenset()) -> None:
         self.source = source
         self.environment = environment
+        self.unsound = unsound
         self.errors: list[Issue] = []
         self.warnings: list[Issue] = []
 
-    def error(self, path: PathKey, message: str) -> None:
-        self.errors.append(self.source.issue(self.where(path), message))
+    def error(self, path: PathKey, message: str, *, reads: tuple[str, ...] = ()) -> None:
+        if self.sound(path, reads):
+            self.errors.append(self.source.issue(self.where(path), message))
 
-    def warn(self, path: PathKey, message: str) -> None:
-        self.warnings.append(self.source.issue(self.where(path), message, severity="warning"))
+    def warn(self, path: PathKey, message: str, *, reads: tuple[str, ...] = ()) -> None:
+        if self.sound(path, reads):
+            self.warnings.append(self.source.issue(self.where(path), message, severity="warning"))
+
+    def sound(self, path: PathKey, reads: tuple[str, ...] = ()) -> bool:
+        """Whether a problem at `path`, from a rule that also `reads` these sections, is judged on
+        sound parts of the spec only."""
+        if not self.unsound or not path:
+            return True
+        if {(str(path[0]),), tuple(map(str, path[:2]))} & self.unsound:
+            return False
+        for section in reads:
+            if section == "environment":
+                if {("environments",), ("environments", str(self.environment))} & self.unsound:
+                    return False
+            elif any(unit[0] == section for unit in self.unsound):
+                return False
+        return True
 
     def where(self, path: PathKey) -> PathKey:
         """`path`, or the same path inside the environment's override if the override set it."""

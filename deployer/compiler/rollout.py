@@ -46,12 +46,14 @@ def compile_rollout(spec: AgentSpec, env: EnvironmentSpec, alarms: Sequence[Alar
     for index, name in enumerate(notify):
         if name not in spec.notifications:
             problems.error(("rollout", "notify", index),
-                           f"names notification {name!r}, which is not defined under notifications {defined(spec.notifications)}")
+                           f"names notification {name!r}, which is not defined under notifications {defined(spec.notifications)}",
+                           reads=("notifications",))
     if not notify:  # the people who own the gating alerts hear how their rollout ended
         for alert in gating_alerts(spec):
             action = spec.alerts[alert].action
             notify += [t for t in ([action] if isinstance(action, str) else action) if t in spec.notifications]
-    gating_models = [a for a in alarms if a.name in gating]
+    gating_set = set(gating)
+    gating_models = [a for a in alarms if a.name in gating_set]
     _check_bakes(policy, schedule, gating_models, problems)
     rollout = plan_rollout(schedule, gating_models, min_requests=policy.min_requests_per_step, strategy=policy.strategy,
                            prefix=prefix, notify=tuple(dict.fromkeys(notify)))
@@ -59,9 +61,11 @@ def compile_rollout(spec: AgentSpec, env: EnvironmentSpec, alarms: Sequence[Alar
     if len(gating) > limit:
         where = problems.present(("rollout", "alarms"), ("alerts",))
         engine = "CodeDeploy" if rollout.engine == "codedeploy" else "the Step Functions rollout (one DescribeAlarms call)"
-        problems.error(where, f"{len(gating)} alarms would gate the rollout ({', '.join(map(spec_name, gating_models))}); "
+        names = [spec_name(a) for a in gating_models]
+        listed = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        problems.error(where, f"{len(gating)} alarms would gate the rollout ({listed}); "
                               f"{engine} allows at most {limit}: set rollback: false on alerts that should only "
-                              f"notify, or list the gating ones in rollout.alarms")
+                              f"notify, or list the gating ones in rollout.alarms", reads=("alerts", "rollout"))
     _check_evidence(spec, env, rollout, problems)
     return rollout
 
@@ -129,8 +133,8 @@ def _schedule(spec: AgentSpec, problems: Problems) -> list[tuple[float, int]]:
     if isinstance(policy, CanaryRollout):
         return [(policy.initial_percent, int(policy.bake)), (100.0, 0)]
     if isinstance(policy, LinearRollout):
-        count = 100 / policy.step_percent
-        if count != int(count) or count > 100:
+        count = 100 / policy.step_percent  # inf for a denormal step: compare before int()
+        if count > 100 or count != int(count):
             problems.error(("rollout", "step_percent"),
                            f"linear steps must add up to 100 exactly in at most 100 steps; {policy.step_percent:g} "
                            f"does not divide 100 (try 5, 10, 20, 25 or 50)")
@@ -156,7 +160,8 @@ def _schedule(spec: AgentSpec, problems: Problems) -> list[tuple[float, int]]:
 def _gating_alarms(spec: AgentSpec, alarms: Sequence[AlarmModel], problems: Problems) -> list[str]:
     for i, name in enumerate(spec.rollout.alarms or []):
         if name not in spec.alerts:
-            problems.error(("rollout", "alarms", i), f"names alert {name!r}, which is not defined under alerts {defined(spec.alerts)}")
+            problems.error(("rollout", "alarms", i), f"names alert {name!r}, which is not defined under alerts {defined(spec.alerts)}",
+                           reads=("alerts",))
     return [a.name for a in alarms if a.gates_rollout]
 
 
@@ -184,7 +189,7 @@ def _check_bakes(policy: object, schedule: list[tuple[float, int]], gating: list
         problems.error(_step_path(policy, i, problems, "bake"),
                        f"bake of {format_duration(bake)} at {percent:g}% is shorter than the window of alarm "
                        f"{spec_name(widest)!r} ({window} = {least}), so the rollout would move on before that alarm could "
-                       f"fire; bake at least {least} or shorten the alarm")
+                       f"fire; bake at least {least} or shorten the alarm", reads=("alerts", "slos"))
         if not isinstance(policy, StepsRollout):
             return  # one bake setting for every step: say it once
 
@@ -222,7 +227,7 @@ def _check_evidence(spec: AgentSpec, env: EnvironmentSpec, rollout: RolloutModel
                       f"step {i + 1} ({step.percent:g}%): {source} sends the new version about {within:.1f} requests "
                       f"within this step's hold limit of {format_duration(step.hold_limit_s)}, fewer than "
                       f"min_requests_per_step ({step.min_requests}): every rollout would roll back for lack of "
-                      f"evidence; bake at least {needed} at this traffic, or lower min_requests_per_step")
+                      f"evidence; bake at least {needed} at this traffic, or lower min_requests_per_step", reads=("alerts", "slos", "environment"))
 
 
 def _codedeploy(strategy: str, schedule: Sequence[tuple[float, int]], prefix: str) -> CodeDeployConfig | None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from deployer.spec.backtracking import backtracking_risk
 from deployer.spec.types import (
     ACCOUNT_PATTERN,
     EMAIL_PATTERN,
@@ -23,13 +24,19 @@ from deployer.spec.types import (
     FieldProblem,
     HttpsUrl,
     Identifier,
+    LambdaTimeout,
     SecretOrLoopbackUrl,
     SecretRef,
+    check_python_version,
 )
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
+    """Strict: a boolean is not a number and text is not a number (YAML's `yes` stays a boolean);
+    infinities and NaN are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True, strict=True,
+                              allow_inf_nan=False)
 
 
 class CodeSpec(Section):
@@ -47,10 +54,11 @@ class CodeSpec(Section):
 class RuntimeSpec(Section):
     """The Lambda function's runtime settings."""
 
-    python: Literal["3.11", "3.12", "3.13"] = "3.12"
+    python: Annotated[Literal["3.11", "3.12", "3.13"], BeforeValidator(check_python_version)] = Field(
+        "3.12", description='the Lambda Python version, quoted ("3.12")')
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     memory_mb: int = Field(512, ge=128, le=10240)
-    timeout: Duration = Field(30.0, le=900, description="function timeout (at most 15m)")
+    timeout: LambdaTimeout = Field(30.0, description="function timeout, whole seconds from 1s to 15m")
     max_payload_kb: int = Field(256, ge=1, le=6144, description="largest request body accepted")
     tracing: bool = Field(True, description="AWS X-Ray active tracing")
 
@@ -75,7 +83,7 @@ class ModelSpec(Section):
     )
     id: str = Field(min_length=1, description="model id; for `python`, the loader as module:function")
     endpoint: HttpsUrl | None = Field(None, description="server URL for ollama and openai")
-    region: str | None = Field(None, description="Bedrock region (defaults to the environment's)")
+    region: str | None = Field(None, pattern=REGION_PATTERN, description="Bedrock region (defaults to the environment's)")
     api_key: SecretRef | None = Field(None, description="reference to the API key (openai)")
     parameters: ModelParameters = Field(default_factory=ModelParameters)
     timeout: Duration = Field(30.0, gt=0, le=900)
@@ -111,20 +119,24 @@ class ActionSpec(Section):
     monitoring: MonitorOverride | None = None
 
 
-BuiltinRedaction = Literal["email", "phone", "card_number", "aws_key", "bearer_token"]
+BuiltinRedaction = Literal["email", "phone", "card_number", "iban", "aws_key", "bearer_token", "api_key"]
 
 
 class RedactionPattern(Section):
     name: Identifier
-    pattern: str = Field(min_length=1, description="a Python regular expression")
+    pattern: str = Field(min_length=1, max_length=1000,
+                         description="a Python regular expression that cannot backtrack catastrophically")
 
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
         try:
             re.compile(value)
-        except re.error as exc:
+        except (re.error, RecursionError, OverflowError) as exc:
             raise ValueError(f"not a valid regular expression: {exc}") from None
+        risk = backtracking_risk(value)
+        if risk:
+            raise ValueError(risk)
         return value
 
 
@@ -132,7 +144,7 @@ LogRetention = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545,
 
 
 def _default_redaction() -> list[BuiltinRedaction | RedactionPattern]:
-    return ["email", "phone", "card_number"]
+    return ["email", "phone", "card_number", "iban", "aws_key", "bearer_token", "api_key"]
 
 
 class MonitoringSpec(Section):
@@ -141,7 +153,10 @@ class MonitoringSpec(Section):
     log_latency: bool = True
     log_errors: bool = True
     sample_rate: float = Field(1.0, ge=0, le=1, description="share of successful requests whose input/output is kept; errors always")
-    redaction: list[BuiltinRedaction | RedactionPattern] = Field(default_factory=_default_redaction)
+    redaction: list[BuiltinRedaction | RedactionPattern] = Field(
+        default_factory=_default_redaction,
+        description="built-in patterns and your own {name, pattern}; aws_key, bearer_token and api_key always apply "
+                    "(docs/runtime.md, Redaction)")
     log_retention_days: LogRetention = 30
     record_ttl_days: int = Field(7, ge=1, le=365, description="how long request records are kept for errors/replay")
 
@@ -176,18 +191,6 @@ class AlertSpec(Section):
     severity: Literal["critical", "warning", "info"] = "critical"
     rollback: bool = Field(True, description="also watch each rollout's new version with this condition and roll it back when it fires")
     description: str = ""
-
-    @model_validator(mode="after")
-    def _datapoints(self) -> AlertSpec:
-        if self.datapoints_to_alarm is not None and self.datapoints_to_alarm > self.evaluation_periods:
-            raise FieldProblem(
-                "datapoints_to_alarm",
-                f"{self.datapoints_to_alarm} cannot exceed evaluation_periods ({self.evaluation_periods}): "
-                f"an alarm fires when M of the last N periods breach, so M <= N",
-            )
-        if self.statistic is not None and self.kind != "latency":
-            raise FieldProblem("statistic", f"statistic applies only to latency alerts, not {self.kind}; remove it")
-        return self
 
 
 class PagerDutyTarget(Section):
@@ -324,7 +327,7 @@ class EnvironmentSpec(Section):
     region: str = Field("us-east-1", pattern=REGION_PATTERN)
     account: str | None = Field(None, pattern=ACCOUNT_PATTERN)
     memory_mb: int | None = Field(None, ge=128, le=10240)
-    timeout: Duration | None = Field(None, gt=0, le=900)
+    timeout: LambdaTimeout | None = Field(None, description="overrides runtime.timeout")
     reserved_concurrency: int | None = Field(None, ge=0)
     provisioned_concurrency: int | None = Field(None, ge=0)
     expected_traffic: TrafficSpec | None = None

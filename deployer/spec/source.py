@@ -2,8 +2,10 @@
 
 `read_document` turns a file into plain Python data plus a `SourceMap` from every path in the
 document to its line and column. It refuses, with a located message, what a spec must never be:
-a missing, binary, oversized or non-UTF-8 file, tabs in indentation, duplicate keys, non-string
-keys, and alias bombs (documents that expand exponentially through anchors and aliases).
+a missing, binary, oversized or non-UTF-8 file, tabs in indentation, and alias bombs (documents
+that expand exponentially through anchors and aliases). Duplicate keys, non-string keys and tags
+are reported with the document (`Document.issues`), so that the rest of it is still checked.
+YAML merge keys (`<<: *defaults`) merge as YAML 1.1 says: the mapping's own keys win.
 """
 
 from __future__ import annotations
@@ -89,26 +91,36 @@ class Document:
     data: dict[str, Any]
     source: SourceMap
     path: Path
+    #: Problems found while building the data (duplicate keys, tags), and the paths they spoil.
+    issues: tuple[Issue, ...] = ()
+    spoiled: tuple[PathKey, ...] = ()
 
 
 def read_document(path: str | os.PathLike[str], *, display: str | None = None) -> Document:
     """Read and parse a YAML spec file; every problem becomes a located `SpecError`."""
     file_path = Path(path)
     name = display or str(path)
+    raw = b""
     try:
         size = file_path.stat().st_size
+        if file_path.is_dir():
+            raise DeployerError(f"cannot read {name}: it is a directory", hint="pass the path of agent.yaml")
+        if size <= MAX_FILE_BYTES:  # at most one byte more than allowed: a device or pipe has no size
+            with file_path.open("rb") as handle:
+                raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise DeployerError(
             f"cannot read {name}: no such file",
             hint="run `deployer init NAME` to scaffold an agent, or pass --spec PATH",
         ) from None
     except OSError as exc:
-        raise DeployerError(f"cannot read {name}: {exc.strerror}") from None
-    if file_path.is_dir():
-        raise DeployerError(f"cannot read {name}: it is a directory", hint="pass the path of agent.yaml")
+        raise DeployerError(f"cannot read {name}: {exc.strerror or exc}") from None
+    limit = f"an agent spec may be at most {MAX_FILE_BYTES // 1_000_000} MB"
     if size > MAX_FILE_BYTES:
-        raise SpecError([Issue(name, 1, 1, "", f"file is {size / 1e6:.1f} MB; an agent spec may be at most {MAX_FILE_BYTES // 1_000_000} MB")])
-    raw = file_path.read_bytes()
+        raise SpecError([Issue(name, 1, 1, "", f"file is {size / 1e6:.1f} MB; {limit}")])
+    if len(raw) > MAX_FILE_BYTES:
+        raise SpecError([Issue(name, 1, 1, "", f"file holds more than {MAX_FILE_BYTES // 1_000_000} MB (it does not "
+                                               f"end where its size says: a device or a pipe?); {limit}")])
     return parse_document(raw, name=name, path=file_path)
 
 
@@ -144,12 +156,12 @@ def parse_document(raw: bytes, *, name: str, path: Path) -> Document:
     _refuse_bombs(root, name)
     builder = _Builder(SourceMap(name))
     data = builder.build(root, ())
-    if builder.issues:
-        raise SpecError(builder.issues)
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a single value ({str(data)[:40]!r})"
-        raise SpecError([Issue(name, 1, 1, "", f"the top level must be a mapping of sections (name:, code:, model:, ...), not {kind}")])
-    return Document(data=data, source=builder.source, path=path)
+        raise SpecError([*builder.issues, Issue(name, 1, 1, "", "the top level must be a mapping of sections "
+                                                                 f"(name:, code:, model:, ...), not {kind}")])
+    return Document(data=data, source=builder.source, path=path, issues=tuple(builder.issues),
+                    spoiled=tuple(builder.spoiled))
 
 
 def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
@@ -248,6 +260,9 @@ _PLAIN_TAGS = frozenset(
 )
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _show_tag(tag: str) -> str:
     return repr("!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag)
 
@@ -258,6 +273,7 @@ class _Builder:
     def __init__(self, source: SourceMap) -> None:
         self.source = source
         self.issues: list[Issue] = []
+        self.spoiled: list[PathKey] = []
         self.count = 0
         self._constructor = yaml.SafeLoader("")
 
@@ -283,22 +299,21 @@ class _Builder:
         try:
             return self._constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, TypeError, AttributeError):  # e.g. `!!int ten`, `!!binary ###`
-            self._refuse(node, path, f"{node.value!r} cannot be read as {_show_tag(node.tag)}; remove the tag or fix the value")
+            shown = repr(node.value) if len(node.value) <= 40 else f"{node.value[:40]!r}... ({len(node.value):,} characters)"
+            self._refuse(node, path, f"{shown} cannot be read as {_show_tag(node.tag)}; fix the value (or remove the tag)")
             return None
 
     def _refuse(self, node: yaml.Node, path: PathKey, message: str) -> None:
         mark = node.start_mark
         self.issues.append(Issue(self.source.file, mark.line + 1, mark.column + 1, dotted(path), message))
+        self.spoiled.append(path)
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        merges: list[yaml.Node] = []
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                merged = self.build(value_node, path, depth + 1)
-                for item in merged if isinstance(merged, list) else [merged]:
-                    if isinstance(item, dict):
-                        for k, v in item.items():
-                            out.setdefault(k, v)
+            if key_node.tag == _MERGE_TAG:
+                merges.append(value_node)
                 continue
             if key_node.tag not in _PLAIN_TAGS:
                 self._refuse(key_node, path, f"YAML tag {_show_tag(key_node.tag)} is not allowed on a key; keys are plain text")
@@ -307,16 +322,50 @@ class _Builder:
             key_pos = Position(key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if not isinstance(key, str):
                 self.issues.append(Issue(self.source.file, key_pos.line, key_pos.col, dotted(path), _key_message(key, key_node)))
+                self.spoiled.append(path)
                 continue
             child = (*path, key)
             if key in out:
                 first = self.source.keys[child]
                 self.issues.append(Issue(self.source.file, key_pos.line, key_pos.col, dotted(child),
                                          f"duplicate key {key!r} (first defined at line {first.line}); keep one"))
+                self.spoiled.append(child)
                 continue
             self.source.keys[child] = key_pos
             out[key] = self.build(value_node, child, depth + 1)
+        # YAML 1.1 merge keys: the mapping's own keys win, then the merged mappings in order
+        for merged in merges:
+            for key, key_node, value_node in self._merged_pairs(merged, path, depth):
+                if key not in out:
+                    child = (*path, key)
+                    self.source.keys.setdefault(child, Position(key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+                    out[key] = self.build(value_node, child, depth + 1)
         return out
+
+    def _merged_pairs(self, node: yaml.Node, path: PathKey, depth: int) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        """The (key, key node, value node) pairs `<<: node` brings in, its own merge keys applied."""
+        if depth > MAX_DEPTH:
+            return []
+        if isinstance(node, yaml.SequenceNode):
+            return [pair for item in node.value for pair in self._merged_pairs(item, path, depth + 1)]
+        if not isinstance(node, yaml.MappingNode):
+            self._refuse(node, path, "`<<:` merges a mapping, or a list of mappings, into this one (e.g. `<<: *defaults`); "
+                                     "this is neither")
+            return []
+        own: dict[str, tuple[str, yaml.Node, yaml.Node]] = {}
+        inherited: list[tuple[str, yaml.Node, yaml.Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                inherited += self._merged_pairs(value_node, path, depth + 1)
+            elif isinstance(key_node, yaml.ScalarNode) and key_node.tag == "tag:yaml.org,2002:str":
+                own.setdefault(key_node.value, (key_node.value, key_node, value_node))
+        pairs = list(own.values())
+        seen = set(own)
+        for pair in inherited:
+            if pair[0] not in seen:
+                seen.add(pair[0])
+                pairs.append(pair)
+        return pairs
 
 
 def _key_message(key: Any, node: yaml.Node) -> str:

@@ -2,33 +2,54 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_DURATION_PART = re.compile(r"(\d{1,12}(?:\.\d{1,12})?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+#: The longest duration anything in a spec may take (Step Functions' limit for a whole execution).
+MAX_DURATION_S = 365 * 86400.0
 
 
 def parse_duration(value: Any) -> Any:
     """`90`, `"90"`, `"90s"`, `"5m"`, `"1h30m"`, `"250ms"` -> seconds as a float.
 
-    Anything else is passed through for pydantic to reject with its usual message.
+    Infinite, NaN and longer-than-a-year values are refused here (they would overflow later);
+    anything else that is not a duration is passed through for pydantic to reject.
     """
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 5m or 1h, not a boolean")
     if isinstance(value, (int, float)):
-        return float(value)
+        return _bounded(float(value), value)
     if isinstance(value, str):
         text = value.strip().replace(" ", "")
-        if re.fullmatch(r"\d+(\.\d+)?", text):
-            return float(text)
-        parts = _DURATION_PART.findall(text)
+        if re.fullmatch(r"\d{1,12}(\.\d{1,12})?", text):
+            return _bounded(float(text), value)
+        parts = _DURATION_PART.findall(text) if len(text) <= 64 else []
         if parts and "".join(num + unit for num, unit in parts) == text:
-            return sum(float(num) * _UNIT_SECONDS[unit] for num, unit in parts)
-        raise ValueError(f"{value!r} is not a duration; write seconds (90) or e.g. 250ms, 30s, 5m, 1h30m")
+            return _bounded(sum(float(num) * _UNIT_SECONDS[unit] for num, unit in parts), value)
+        shown = repr(value) if len(value) <= 40 else repr(value[:40] + "...")
+        raise ValueError(f"{shown} is not a duration; write seconds (90) or e.g. 250ms, 30s, 5m, 1h30m")
     return value
+
+
+def _bounded(seconds: float, given: Any) -> float:
+    if not math.isfinite(seconds):
+        raise ValueError(f"{given!r} is not a finite duration; write seconds (90) or e.g. 30s, 5m, 1h")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"{given!r} is longer than a year (365d), the longest duration a spec may give")
+    return seconds
+
+
+def check_lambda_timeout(seconds: float) -> float:
+    """Lambda function timeouts are whole seconds, from 1 s to 900 s (15m)."""
+    if seconds < 1 or seconds != int(seconds):
+        raise ValueError(f"{format_duration(seconds)} cannot be a Lambda timeout, which is whole seconds from 1s to "
+                         f"900s (15m); write e.g. 1s, 10s or 1m")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:
@@ -50,6 +71,17 @@ _DURATION_SCHEMA = {
 Duration = Annotated[
     float, BeforeValidator(parse_duration), Field(ge=0), WithJsonSchema(_DURATION_SCHEMA)
 ]
+#: A Lambda function timeout: a duration of whole seconds, 1s to 15m.
+LambdaTimeout = Annotated[Duration, Field(le=900), AfterValidator(check_lambda_timeout)]
+
+
+def check_python_version(value: Any) -> Any:
+    """`python: 3.12` unquoted is a float to YAML (and 3.10 becomes 3.1): say to quote it."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        written = "3.10" if value == 3.1 else f"{value:g}"
+        raise ValueError(f"{written} is read by YAML as a number, not a version (an unquoted 3.10 even becomes 3.1); "
+                         f"quote it: python: \"{written}\"")
+    return value
 
 SECRET_REF_PATTERN = r"^(ssm:/[A-Za-z0-9_.\-/]+|secretsmanager:[A-Za-z0-9_+=.@\-/]+)$"
 SECRET_REF_HINT = (

@@ -53,6 +53,10 @@ def test_the_root_agent_yaml_is_valid_and_exits_0() -> None:
         "72_recursive_alias",
         "77_many_problems",
         "78_many_compile_problems",
+        "82_env_override_loopback_slack_in_aws",
+        "86_shape_error_beside_compile_error",
+        "87_infinite_and_nan_numbers",
+        "97_redaction_pattern_backtracks",
     ],
 )
 def test_an_invalid_spec_prints_every_located_problem_then_the_count_and_exits_1(stem: str) -> None:
@@ -83,4 +87,12 @@ def test_a_ten_megabyte_spec_is_refused_with_exit_1(tmp_path: Path) -> None:
     result = validate("--spec", "agent.yaml", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.splitlines()[0].startswith("agent.yaml:1:1: file is 10.5 MB; an agent spec may be at most 1 MB")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_a_file_that_never_ends_is_refused_after_the_size_limit_with_exit_1() -> None:
+    result = validate("-f", "/dev/zero")
+    assert result.returncode == 1
+    assert "more than 1 MB" in result.stderr.splitlines()[0]
     assert "Traceback" not in result.stderr

@@ -304,12 +304,12 @@ def test_a_sample_rate_override_merges_into_the_monitoring_section() -> None:
     assert models["staging"].monitoring.sample_rate == 0.1
     production = models["production"].monitoring
     assert production.sample_rate == 0.05
-    assert production.redaction.builtins == ("email", "phone", "card_number")
+    assert production.redaction.builtins == ("email", "phone", "card_number", "iban", "aws_key", "bearer_token", "api_key")
     assert production.log_inputs and production.log_errors
     assert models["production"].function.memory_mb == 1024 and models["staging"].function.memory_mb == 512
 
 
-def test_an_override_error_points_inside_the_environment_that_wrote_it(tmp_path: Path) -> None:
+def test_an_override_error_points_inside_the_environment_and_hides_no_other_problem(tmp_path: Path) -> None:
     spec = """\
     monitoring: {sample_rate: 0.5}
     alerts:
@@ -323,13 +323,17 @@ def test_an_override_error_points_inside_the_environment_that_wrote_it(tmp_path:
     """
     path = write(tmp_path, HEAD, ONCALL, spec)
     loaded = load_spec(path)
-    _, issues = resolve_environment(loaded, "production")
+    _, issues, unsound = resolve_environment(loaded, "production")
     assert [str(i) for i in issues] == [
         f"{loaded.origin.file}:17:31: environments.production.monitoring.sample_rate: must be at most 1, got 3",
     ]
+    assert unsound == {("monitoring",)}
     with pytest.raises(SpecError) as caught:
         compile_environment(loaded, "production")
-    assert [(i.line, i.col, i.path) for i in caught.value.issues] == [(17, 31, "environments.production.monitoring.sample_rate")]
+    assert [(i.line, i.col, i.path) for i in caught.value.issues] == [
+        (17, 31, "environments.production.monitoring.sample_rate"),
+        (19, 24, "environments.production.alerts.errors.window"),  # the sound override is still checked
+    ]
     assert compile_environment(loaded, "staging").monitoring.sample_rate == 0.5
 
 
@@ -402,3 +406,82 @@ def test_a_budget_below_expected_traffic_times_the_cost_slo_warns_but_compiles(t
     )
     assert not [w for w in models["quiet"].warnings if "budget" in w.split(": ", 2)[1]]
     assert models["quiet"].cost.projected_monthly_usd == pytest.approx(3.0)
+
+
+# --- one run reports every independent problem, and none that a broken section would cause -----
+
+
+def problems_of(tmp_path: Path, *parts: str) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        compile_all(load_spec(write(tmp_path, *parts)))
+    return [f"{i.path}: {i.message}" for i in caught.value.issues]
+
+
+def test_a_broken_section_hides_no_problem_of_a_sound_one_and_causes_none(tmp_path: Path) -> None:
+    spec = """\
+    notifications: 5
+    alerts:
+      errors: {kind: error_rate, threshold: 5, window: 45s, action: oncall}
+    rollout: {strategy: steps, steps: [{percent: 50, bake: 5m}, {percent: 10}]}
+    environments:
+      staging: {}
+    """
+    problems = problems_of(tmp_path, HEAD, spec)
+    assert [p.split(":")[0] for p in problems] == ["notifications", "alerts.errors.window",
+                                                   "rollout.steps[1].percent", "rollout.steps[1].percent"]
+    assert not any("not defined" in p for p in problems)  # the alert names a notification of the broken section
+
+
+def test_an_override_of_a_broken_section_is_not_judged_against_its_stand_in(tmp_path: Path) -> None:
+    spec = """\
+    rollout: 7
+    environments:
+      staging:
+        rollout: {steps: [{percent: 100}]}
+    """
+    assert problems_of(tmp_path, HEAD, spec) == ["rollout: expected a mapping of keys, got the number 7"]
+
+
+def test_an_unknown_override_entry_is_reported_and_the_rest_of_the_environment_still_compiled(tmp_path: Path) -> None:
+    spec = """\
+    alerts:
+      errors: {kind: error_rate, threshold: 5, action: oncall}
+    environments:
+      staging:
+        alerts:
+          erors: {threshold: 3}
+          errors: {window: 45s}
+    """
+    problems = problems_of(tmp_path, HEAD, ONCALL, spec)
+    assert [p.split(":")[0] for p in problems] == ["environments.staging.alerts.erors", "environments.staging.alerts.errors.window"]
+    assert "did you mean 'errors'?" in problems[0]
+
+
+# --- YAML merge keys -------------------------------------------------------------------------------
+
+
+def test_a_merge_key_brings_in_the_anchor_and_the_mappings_own_keys_win(tmp_path: Path) -> None:
+    spec = """\
+    alerts:
+      errors: &alert {kind: error_rate, threshold: 5, window: 2m, action: oncall, severity: warning}
+      slow:
+        <<: *alert
+        kind: latency
+        threshold: 2000
+    """
+    model = compile_environment(load_spec(write(tmp_path, HEAD, ONCALL, spec, STAGING)), "staging")
+    slow = model.alarm("slow")
+    assert slow is not None
+    assert (slow.kind, slow.threshold, slow.period_s, slow.severity, slow.notify) == ("latency", 2000, 120, "warning", ("oncall",))
+
+
+def test_a_problem_in_a_merged_value_is_reported_where_the_anchor_wrote_it(tmp_path: Path) -> None:
+    spec = """\
+    alerts:
+      errors: &alert {kind: error_rate, threshold: 5, window: 45s, action: oncall}
+      slow: {<<: *alert, kind: latency}
+    """
+    with pytest.raises(SpecError) as caught:
+        compile_all(load_spec(write(tmp_path, HEAD, ONCALL, spec, STAGING)))
+    problems = [(i.line, i.col, i.path) for i in caught.value.issues]
+    assert problems == [(12, 59, "alerts.errors.window"), (12, 59, "alerts.slow.window")]
