@@ -108,3 +108,56 @@ def paired_bootstrap(stable: Sequence[float], candidate: Sequence[float], *, alp
         "paired-bootstrap", n, sum(stable) / n, sum(candidate) / n, mean, worse, min(1.0, 2 * min(worse, better)),
         significant_drop=mean < 0 and worse < alpha, needed_n=needed, detectable=detectable, interval=(low, high),
     )
+
+
+# -- online signals: candidate against stable over the same window -----------------------------
+
+
+def chi_square_critical(df: int, alpha: float = 0.01) -> float:
+    """The chi-square value with P(X > value) = alpha for `df` degrees of freedom: exact for one and
+    two degrees (a squared normal, an exponential), Wilson-Hilferty beyond (within 3 % of the exact
+    quantile). The compiler puts it in the model, so the state machine and the emulator compare a
+    statistic with the same number."""
+    if df < 1:
+        raise ValueError("a chi-square test needs at least two categories")
+    if df == 1:
+        return float(NormalDist().inv_cdf(1 - alpha / 2) ** 2)
+    if df == 2:
+        return float(-2 * math.log(alpha))
+    z = NormalDist().inv_cdf(1 - alpha)
+    k = 2 / (9 * df)
+    return float(df * (1 - k + z * math.sqrt(k)) ** 3)
+
+
+def chi_square_homogeneity(stable: Sequence[float], candidate: Sequence[float]) -> tuple[float, int]:
+    """Pearson's statistic that two count vectors (same categories) come from one distribution,
+    and its degrees of freedom (categories seen in either, minus one)."""
+    pairs = [(s, c) for s, c in zip(stable, candidate, strict=True) if s + c > 0]
+    total_s, total_c = sum(s for s, _ in pairs), sum(c for _, c in pairs)
+    if len(pairs) < 2 or total_s <= 0 or total_c <= 0:
+        return 0.0, max(0, len(pairs) - 1)
+    grand = total_s + total_c
+    statistic = 0.0
+    for s, c in pairs:
+        row = s + c
+        for observed, column in ((s, total_s), (c, total_c)):
+            expected = row * column / grand
+            statistic += (observed - expected) ** 2 / expected
+    return statistic, len(pairs) - 1
+
+
+def total_variation(stable: Sequence[float], candidate: Sequence[float]) -> float:
+    """Half the L1 distance between two count vectors as distributions (0: the same, 1: disjoint)."""
+    total_s, total_c = sum(stable), sum(candidate)
+    if total_s <= 0 or total_c <= 0:
+        return 0.0
+    return 0.5 * sum(abs(s / total_s - c / total_c) for s, c in zip(stable, candidate, strict=True))
+
+
+def proportion_increase_z(stable_hits: float, stable_n: float, candidate_hits: float, candidate_n: float) -> float:
+    """Two-proportion z statistic that the candidate's rate is higher (pooled standard error)."""
+    if stable_n <= 0 or candidate_n <= 0:
+        return 0.0
+    pooled = (stable_hits + candidate_hits) / (stable_n + candidate_n)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / stable_n + 1 / candidate_n))
+    return 0.0 if se == 0 else (candidate_hits / candidate_n - stable_hits / stable_n) / se

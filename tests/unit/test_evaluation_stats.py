@@ -77,3 +77,34 @@ def test_the_paired_bootstrap_finds_a_real_drop_and_not_noise():
     result = paired_bootstrap(stable, noisy)
     assert not result.significant_drop and result.interval is not None
     assert result.interval[0] < 0 < result.interval[1]
+
+
+@pytest.mark.parametrize("df", [1, 2, 5, 8, 20])
+@pytest.mark.parametrize("alpha", [0.05, 0.01, 0.001])
+def test_the_chi_square_critical_value_is_close_to_the_exact_quantile(df, alpha):
+    from scipy.stats import chi2
+
+    from deployer.evaluation.significance import chi_square_critical
+
+    assert chi_square_critical(df, alpha) == pytest.approx(chi2.ppf(1 - alpha, df), rel=0.03)
+
+
+def test_the_homogeneity_statistic_matches_scipy_and_ignores_empty_categories():
+    from scipy.stats import chi2_contingency
+
+    from deployer.evaluation.significance import chi_square_homogeneity, total_variation
+
+    stable, candidate = [50, 30, 20, 0], [20, 30, 50, 0]
+    statistic, df = chi_square_homogeneity(stable, candidate)
+    expected, _, expected_df, _ = chi2_contingency([stable[:3], candidate[:3]], correction=False)
+    assert (statistic, df) == (pytest.approx(expected), expected_df)
+    assert total_variation(stable, candidate) == pytest.approx(0.3)
+    assert chi_square_homogeneity([10, 0], [0, 0]) == (0.0, 0)
+
+
+def test_the_two_proportion_z_is_positive_when_the_candidate_escalates_more():
+    from deployer.evaluation.significance import proportion_increase_z
+
+    assert proportion_increase_z(50, 1000, 90, 1000) > 3
+    assert abs(proportion_increase_z(50, 1000, 52, 1000)) < 1
+    assert proportion_increase_z(0, 0, 5, 10) == 0.0
