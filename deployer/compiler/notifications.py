@@ -44,23 +44,22 @@ _ENVIRONMENT = ("environment",)
 
 def _check_aws_target(name: str, target: object, problems: Problems) -> None:
     path = ("notifications", name)
-    where = f"environment {problems.environment!r} runs in AWS"
     if isinstance(target, PagerDutyTarget):
         if target.routing_key is None:
-            problems.error((*path, "type"), f"a PagerDuty target needs routing_key, a reference to its Events v2 routing "
-                                            f"key, to page from AWS ({where}); add routing_key: ssm:/path/to/routing-key",
+            problems.error((*path, "type"), "a PagerDuty target needs routing_key, a reference to its Events v2 routing "
+                                            "key, to page from an AWS environment; add routing_key: ssm:/path/to/routing-key",
                            reads=_ENVIRONMENT)
         if is_loopback_url(target.url):
-            problems.error((*path, "url"), _loopback(target.url, where, "remove url to use PagerDuty's Events API, "
+            problems.error((*path, "url"), _loopback(target.url, "remove url to use PagerDuty's Events API, "
                                                                         "or give an https:// URL"), reads=_ENVIRONMENT)
     elif isinstance(target, SlackTarget) and is_loopback_url(target.webhook_url):
-        problems.error((*path, "webhook_url"), _loopback(target.webhook_url, where, "reference the incoming-webhook URL "
+        problems.error((*path, "webhook_url"), _loopback(target.webhook_url, "reference the incoming-webhook URL "
                                                                                     "stored as a secret, e.g. "
                                                                                     "secretsmanager:my-agent/slack-webhook"),
                        reads=_ENVIRONMENT)
     elif isinstance(target, WebhookTarget):
         if is_loopback_url(target.url):
-            problems.error((*path, "url"), _loopback(target.url, where, "give the receiver's https:// URL"), reads=_ENVIRONMENT)
+            problems.error((*path, "url"), _loopback(target.url, "give the receiver's https:// URL"), reads=_ENVIRONMENT)
         elif _carries_credentials(target.url):
             problems.error((*path, "url"), "a webhook URL with a query string or user info may carry a credential, and "
                                            "the URL is written into the CloudFormation template; remove it from the URL "
@@ -69,8 +68,8 @@ def _check_aws_target(name: str, target: object, problems: Problems) -> None:
                                            "bearer token", reads=_ENVIRONMENT)
 
 
-def _loopback(url: str, where: str, fix: str) -> str:
-    return f"{url!r} is a loopback address, which only a local test receiver listens on, and {where}; {fix}"
+def _loopback(url: str, fix: str) -> str:
+    return f"{url!r} is a loopback address, which only a local test receiver listens on, not an AWS environment; {fix}"
 
 
 def _carries_credentials(url: str) -> bool:

@@ -1,4 +1,7 @@
-"""The agent.yaml spec: pydantic models (`models`), YAML with positions (`source`), loading (`loader`)."""
+"""The agent.yaml spec: pydantic models (`models`, `types`), YAML with positions (`source`), loading
+(`loader`): pydantic errors located (`locate`), credentials refused (`credentials`), redaction
+patterns checked for catastrophic backtracking (`backtracking`), and stand-ins for broken sections
+so that the compiler can still check the rest (`repair`)."""
 
 from __future__ import annotations
 

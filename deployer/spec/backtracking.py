@@ -14,9 +14,11 @@ refuses, at its line, a pattern that has one of these shapes (each explained in 
 4. A pattern that starts with an unlimited repetition that something must follow, not anchored
    by `^`, `\\b` or a lookbehind: `\\w+@corp` tries every position of a long word and scans the rest
    of it each time (quadratic). `(?<![\\w.])[\\w.]+@corp` or `\\w{1,64}@corp` are fine.
+5. Bounded repetitions that multiply to more than `MAX_WAYS` ways of matching at one position:
+   `(\\w{1,10}){1,10}`.
 
-"Unlimited" means `*`, `+`, `{n,}` or an upper bound above 256. Small bounded repetitions nested
-in a group repeated at most 4 times are allowed (`(?:[ -]?\\d{2,4}){1,3}`). The check reads the
+"Unlimited" means `*`, `+`, `{n,}` or an upper bound above 256. Small bounded repetitions may
+overlap as long as their ways stay few (`(?:[ -]?\\d{2,4}){1,3}`). The check reads the
 pattern with the standard library's own parser (`re._parser`); characters are compared on a probe
 alphabet (ASCII and a few others), so it errs on the side of refusing.
 """

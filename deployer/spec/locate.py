@@ -185,7 +185,7 @@ def _message(error: Any, missing: list[str], path: PathKey) -> str:
         "int_from_float": lambda: f"expected a whole number, got {_show(value)}",
         "float_parsing": lambda: f"expected a number, got {_show(value)}",
         "float_type": lambda: f"expected a number, got {_wrong_scalar(value)}",
-        "finite_number": lambda: f"expected a finite number, got {_show(value)}",
+        "finite_number": lambda: f"expected a finite number, got {_show(value)}; write a number such as 5",
         "bool_parsing": lambda: f"expected true or false, got {_show(value)}",
         "bool_type": lambda: f"expected true or false, got {_wrong_scalar(value)}",
         "string_type": lambda: f"expected text, got {_describe(value)}" + ("; quote it" if isinstance(value, (int, float)) else ""),
