@@ -37,6 +37,7 @@ STAGES: dict[str, dict[str, str]] = {
     },
     "Stage 2, staging": {
         "loadtest": "deployer.commands.loadtest:loadtest",
+        "eval": "deployer.commands.evaluate:evaluate",
     },
     "Stage 3, production": {
         "bundle": "deployer.commands.runtime:bundle",

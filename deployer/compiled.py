@@ -218,6 +218,44 @@ class CodeDeployConfig:
 
 
 @dataclass(frozen=True)
+class QualityGateModel:
+    """A canary's answers against the stable version's over the same step (both engines read it).
+
+    At each check of a step below 100 %, once both versions have `min_samples` answers since the
+    step began: the distribution of `field` over `labels` (a chi-square test of homogeneity, its
+    statistic above `chi_square_critical`, and a total variation above `max_shift`) and the share of
+    answers below the confidence threshold (a two-proportion z above `z_critical`, and a rise above
+    `max_shift`). Either rolls the canary back.
+    """
+
+    field: str | None
+    labels: tuple[str, ...]
+    low_confidence: bool
+    confidence_threshold: float | None
+    alpha: float
+    min_samples: int
+    max_shift: float
+    chi_square_critical: float  # at alpha for len(labels) - 1 degrees of freedom (0 without labels)
+    z_critical: float  # one-sided, at alpha
+
+
+@dataclass(frozen=True)
+class EvaluationModel:
+    """The offline evaluation of `deployer eval`: a labelled set and how a version passes."""
+
+    data_file: str  # absolute path of the JSON lines
+    action: str
+    score_kind: Literal["label", "exact", "contains", "regex"]
+    score_field: str | None
+    min_accuracy: float | None
+    min_macro_f1: float | None
+    max_regression: float
+    alpha: float
+    concurrency: int
+    limit: int | None
+
+
+@dataclass(frozen=True)
 class RolloutModel:
     """Every number of the rollout; the emulator's engine and the AWS engines only read them.
 
@@ -241,6 +279,7 @@ class RolloutModel:
     evaluation_delay_s: int = 0
     watch_s: int = 0
     max_duration_s: int = 0
+    quality: QualityGateModel | None = None
 
     @property
     def total_bake_s(self) -> int:
@@ -309,6 +348,7 @@ class DeploymentModel:
     request_log: RequestLogModel
     cost: CostModel
     load: LoadProfile
+    evaluation: EvaluationModel | None = None
     warnings: tuple[str, ...] = field(default=())
 
     def action(self, name: str) -> ActionModel | None:
@@ -335,6 +375,10 @@ class DeploymentModel:
             "replay_namespace": REPLAY_NAMESPACE,
             "dimensions": [list(VERSION_DIMENSIONS), list(ENVIRONMENT_DIMENSIONS)],
         }
+        quality = self.rollout.quality
+        out["quality"] = {"field": quality.field, "labels": list(quality.labels),
+                          "low_confidence": quality.low_confidence,
+                          "confidence_threshold": quality.confidence_threshold} if quality else None
         out["lambda_pricing"] = {
             "gb_second_usd": LAMBDA_GB_SECOND_USD[self.function.architecture],
             "request_usd": LAMBDA_REQUEST_USD,

@@ -347,7 +347,7 @@ class Runtime:
     def _faulty(self, call: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
         assert self.faults is not None
         self.faults.before_action(self._rng)
-        return call(**kwargs)
+        return self.faults.after_action(call(**kwargs))
 
     def _finish(
         self, start: float, ts_ms: int, version: str, request: Request, request_id: str,

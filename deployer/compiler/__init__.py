@@ -30,6 +30,7 @@ from deployer.compiled import (
     SloModel,
 )
 from deployer.compiler.alarms import compile_alarms
+from deployer.compiler.evaluation import compile_evaluation
 from deployer.compiler.notifications import compile_notifications
 from deployer.compiler.overrides import deep_merge, resolve_environment
 from deployer.compiler.problems import Problems, did_you_mean
@@ -91,7 +92,8 @@ def _compile(loaded: LoadedSpec, environment: str) -> tuple[DeploymentModel | No
     function = _function(spec, env, environment)
     actions = _actions(spec, env, environment, function, problems)
     alarms = compile_alarms(spec, problems)
-    rollout = compile_rollout(spec, env, alarms, prefix, problems)
+    evaluation, quality = compile_evaluation(spec, base, problems)
+    rollout = compile_rollout(spec, env, alarms, prefix, problems, quality=quality)
     cost = _cost(spec, env, environment, problems)
     load = _load_profile(spec, env, environment, base, problems)
     notifications = compile_notifications(spec, env, prefix, problems)
@@ -122,6 +124,7 @@ def _compile(loaded: LoadedSpec, environment: str) -> tuple[DeploymentModel | No
         request_log=RequestLogModel(f"{prefix}-requests", spec.monitoring.record_ttl_days),
         cost=cost,
         load=load,
+        evaluation=evaluation,
         warnings=tuple(str(w) for w in problems.warnings),
     )
     return _with_hash(model, base), []
@@ -238,6 +241,8 @@ def _with_hash(model: DeploymentModel, base: str) -> DeploymentModel:
     data["code"]["root"] = _relative(data["code"]["root"], base)
     if data["load"]["input_file"]:
         data["load"]["input_file"] = _relative(data["load"]["input_file"], base)
+    if data.get("evaluation"):
+        data["evaluation"]["data_file"] = _relative(data["evaluation"]["data_file"], base)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
     return replace(model, spec_hash=digest)
 

@@ -16,7 +16,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from deployer.compiled import AlarmModel, CodeDeployConfig, EvidenceWindow, RolloutModel, RolloutStep
+from deployer.compiled import (
+    AlarmModel,
+    CodeDeployConfig,
+    EvidenceWindow,
+    QualityGateModel,
+    RolloutModel,
+    RolloutStep,
+)
 from deployer.compiler.alarms import CANARY_PREFIX, gating_alerts
 from deployer.compiler.problems import Problems, defined
 from deployer.spec.models import AgentSpec, CanaryRollout, EnvironmentSpec, LinearRollout, StepsRollout
@@ -38,7 +45,7 @@ DURATION_MARGIN_S = 900
 
 
 def compile_rollout(spec: AgentSpec, env: EnvironmentSpec, alarms: Sequence[AlarmModel], prefix: str,
-                    problems: Problems) -> RolloutModel:
+                    problems: Problems, *, quality: QualityGateModel | None = None) -> RolloutModel:
     policy = spec.rollout
     schedule = _schedule(spec, problems)
     gating = _gating_alarms(spec, alarms, problems)
@@ -56,7 +63,7 @@ def compile_rollout(spec: AgentSpec, env: EnvironmentSpec, alarms: Sequence[Alar
     gating_models = [a for a in alarms if a.name in gating_set]
     _check_bakes(policy, schedule, gating_models, problems)
     rollout = plan_rollout(schedule, gating_models, min_requests=policy.min_requests_per_step, strategy=policy.strategy,
-                           prefix=prefix, notify=tuple(dict.fromkeys(notify)))
+                           prefix=prefix, notify=tuple(dict.fromkeys(notify)), quality=quality)
     limit = MAX_CODEDEPLOY_ALARMS if rollout.engine == "codedeploy" else MAX_DESCRIBED_ALARMS
     if len(gating) > limit:
         where = problems.present(("rollout", "alarms"), ("alerts",))
@@ -76,14 +83,16 @@ def spec_name(alarm: AlarmModel) -> str:
 
 
 def plan_rollout(schedule: Sequence[tuple[float, int]], gating: Sequence[AlarmModel], *, min_requests: int,
-                 strategy: str, prefix: str, notify: tuple[str, ...] = ()) -> RolloutModel:
+                 strategy: str, prefix: str, notify: tuple[str, ...] = (),
+                 quality: QualityGateModel | None = None) -> RolloutModel:
     """The rollout model of a step schedule [(percent, bake_s), ...] gated by `gating` alarms.
 
     Pure and total: the compiler calls it after checking the policy; `deployer drill --strategy`
     and tests call it to build a schedule the same way.
     """
     needs_evidence = min_requests > 0
-    codedeploy = None if needs_evidence else _codedeploy(strategy, schedule, prefix)
+    # CodeDeploy moves on time alone and compares nothing: evidence or a quality gate need the state machine
+    codedeploy = None if needs_evidence or quality else _codedeploy(strategy, schedule, prefix)
     engine = "codedeploy" if codedeploy else "stepfunctions"
     evidence = evidence_windows(gating) if needs_evidence else ()
     delay = EVALUATION_DELAY_S if engine == "stepfunctions" else 0
@@ -115,6 +124,7 @@ def plan_rollout(schedule: Sequence[tuple[float, int]], gating: Sequence[AlarmMo
         evaluation_delay_s=delay,
         watch_s=watch,
         max_duration_s=duration,
+        quality=quality,
     )
 
 

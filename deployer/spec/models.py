@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from deployer.spec.backtracking import backtracking_risk
+from deployer.spec.evaluation import EvaluationSpec
+from deployer.spec.section import Section
 from deployer.spec.types import (
     ACCOUNT_PATTERN,
     EMAIL_PATTERN,
@@ -29,14 +31,6 @@ from deployer.spec.types import (
     SecretRef,
     check_python_version,
 )
-
-
-class Section(BaseModel):
-    """Strict: a boolean is not a number and text is not a number (YAML's `yes` stays a boolean);
-    infinities and NaN are refused."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True, strict=True,
-                              allow_inf_nan=False)
 
 
 class CodeSpec(Section):
@@ -358,3 +352,5 @@ class AgentSpec(Section):
                                  description="how a new version takes traffic (default: canary 10% for 5m)")
     environments: dict[EnvironmentName, EnvironmentSpec] = Field(min_length=1, description="where it runs, by name")
     budget: BudgetSpec | None = Field(None, description="the monthly budget; cost_spike alerts are relative to it")
+    evaluation: EvaluationSpec | None = Field(None, description="answer quality: a labelled set and how a version "
+                                                               "passes; optionally compared online in each canary")

@@ -31,6 +31,7 @@ class Faults:
     latency_ms: float = 0.0
     cost_multiplier: float = 1.0
     leak_kb: int = 0
+    confuse: str = ""  # "field:a=b": answers whose field is a say b (handlers/faults.py)
 
     def environment(self) -> dict[str, str]:
         env = {}
@@ -42,9 +43,11 @@ class Faults:
             env["DEPLOYER_FAULT_COST_MULTIPLIER"] = f"{self.cost_multiplier:g}"
         if self.leak_kb:
             env["DEPLOYER_FAULT_LEAK_KB"] = str(self.leak_kb)
+        if self.confuse:
+            env["DEPLOYER_FAULT_CONFUSE"] = self.confuse
         return env
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if v != type(self)().__dict__[k]}
 
 

@@ -1,0 +1,82 @@
+"""`deployer eval`'s library call: one evaluation of a deployed version against the stable one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from deployer.errors import DeployerError
+from deployer.evaluation.report import write_report
+from deployer.evaluation.runner import Checkpoint, Example, Verdict, answer_all, judge, load_examples
+
+if TYPE_CHECKING:
+    from deployer.ops.replay import Invoker
+    from deployer.ops.target import OpsTarget
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    verdict: Verdict
+    candidate: str
+    stable: str | None
+    report_json: Path
+    report_html: Path
+    examples: int
+    resumed: int  # answers taken from an earlier, interrupted run
+    requests_per_s: float
+
+
+def evaluate(target: OpsTarget, *, version: str | None = None, against: str | None = "stable",
+             report_dir: Path, concurrency: int | None = None, limit: int | None = None,
+             progress: Callable[[int, int], None] | None = None, invoker: Invoker | None = None) -> EvaluationResult:
+    """Run the spec's evaluation set through `version` (default: the canary if one is live, else the
+    alias's version) and through the stable version, score both, and apply the gate."""
+    import time
+
+    from deployer.ops.replay import alias_routing, choose_version, invoker_for
+
+    model = target.model
+    if model.evaluation is None:
+        raise DeployerError(f"{model.spec_file}: no evaluation section",
+                            hint="add evaluation: {data: ..., score: {kind: label, field: ...}} (README: evaluation)")
+    spec = model.evaluation
+    primary, additional = alias_routing(target)
+    candidate = version or (max(additional.items(), key=lambda kv: kv[1])[0] if additional else None) \
+        or choose_version(target)
+    stable = None if against is None else (choose_version(target) if against == "stable" else str(against))
+    examples, data_hash = load_examples(spec.data_file, limit=limit or spec.limit)
+    checkpoint = Checkpoint(report_dir / "evaluation-answers.jsonl", data_hash)
+    versions = [candidate] + ([stable] if stable and stable != candidate else [])
+    resumed = sum(1 for v in versions for e in examples if (v, e.index) in checkpoint.answers)
+    call = invoker or invoker_for(target)
+
+    def ask(example: Example, for_version: str) -> tuple[int, Any]:
+        result = call(spec.action, example.input, version=for_version, replay=True)
+        return result.status, result.output
+
+    started = time.perf_counter()
+    answer_all(examples, versions, ask, checkpoint, concurrency=concurrency or spec.concurrency, progress=progress)
+    asked = sum(len(examples) for _ in versions) - resumed
+    rate = asked / max(time.perf_counter() - started, 1e-6)
+    verdict = judge(examples, spec, checkpoint.answers, candidate, stable if stable != candidate else None)
+    meta = {"agent": model.agent, "environment": model.environment, "data": spec.data_file, "data_hash": data_hash,
+            "examples": len(examples), "candidate_version": candidate, "stable_version": stable, "score": spec.score_kind,
+            "field": spec.score_field, "requests_per_s": round(rate, 1), "serving": {"primary": primary,
+                                                                                      "additional": additional}}
+    json_path, html_path = write_report(verdict, report_dir, meta=meta)
+    return EvaluationResult(verdict, candidate, stable, json_path, html_path, len(examples), resumed, rate)
+
+
+def passed_evaluation(report_dir: Path) -> dict[str, Any] | None:
+    """The last evaluation written to `report_dir`, if any (the staging checklist reads it)."""
+    path = report_dir / "evaluation.json"
+    if not path.is_file():
+        return None
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return data

@@ -1,0 +1,100 @@
+"""`deployer eval` against the real emulator running the real support router bundle.
+
+A version whose model confuses two teams (`DEPLOYER_FAULT_CONFUSE`: fast, error-free, confident,
+wrong) fails the evaluation against the stable version; the same model deployed again passes with
+no difference at all; an interrupted evaluation resumes from its answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployer.compiler import compile_environment
+from deployer.errors import DeployerError
+from deployer.evaluation.session import evaluate
+from deployer.local import Emulator, Faults
+from deployer.ops.target import target_from_endpoints
+from deployer.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+LIMIT = 300
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, Any]]:
+    model = compile_environment(load_spec(ROOT / "agent.yaml"), "local")
+    with Emulator(model, state_dir=tmp_path_factory.mktemp("eval-emulator"), time_scale=60) as emu:
+        emu.deploy()
+        yield emu, model
+
+
+def with_env(model: Any, **env: str) -> Any:
+    function = replace(model.function, environment={**model.function.environment, **env})
+    return replace(model, function=function, spec_hash=model.spec_hash + "".join(env))
+
+
+@pytest.mark.slow
+def test_the_stable_router_passes_its_own_evaluation(emulator: tuple[Emulator, Any], tmp_path: Path) -> None:
+    emu, model = emulator
+    result = evaluate(target_from_endpoints(model, emu.endpoints()), against=None, report_dir=tmp_path, limit=LIMIT)
+    verdict = result.verdict
+    assert verdict.passed, verdict.reasons
+    assert verdict.candidate.accuracy >= 0.93 and verdict.candidate.labels is not None
+    assert len(verdict.candidate.labels.classes) == 9 and verdict.candidate.errors == 0
+    data = json.loads(result.report_json.read_text())
+    assert data["examples"] == LIMIT and data["candidate_version"] == "1" and data["candidate"]["n"] == LIMIT
+    assert "<h2>Confusion" in result.report_html.read_text()
+
+
+@pytest.mark.slow
+def test_a_router_that_confuses_two_teams_fails_against_stable_and_noise_does_not(
+        emulator: tuple[Emulator, Any], tmp_path: Path) -> None:
+    emu, model = emulator
+    confused = emu.deploy(with_env(model, RELEASE="confused"), faults=Faults(confuse="team:cards=card_payments_and_refunds"))
+    emu.rollback(reason="evaluate it pinned, not live")
+    target = target_from_endpoints(model, emu.endpoints())
+    bad = evaluate(target, version=confused.version, report_dir=tmp_path / "bad", limit=LIMIT).verdict
+    assert not bad.passed
+    assert bad.paired is not None and bad.paired.significant_drop and bad.paired.discordant is not None
+    assert bad.paired.discordant[0] > 10 and bad.paired.discordant[1] == 0  # only worse, never better
+    assert any("McNemar" in reason for reason in bad.reasons)
+    cards = next(c for c in bad.candidate.labels.classes if c.label == "cards") if bad.candidate.labels else None
+    assert cards is not None and cards.recall == 0.0
+    assert bad.changed and all(c["was_right"] for c in bad.changed)  # every change: right before, wrong now
+
+    same = emu.deploy(with_env(model, RELEASE="same-model"))
+    emu.rollback(reason="evaluate it pinned, not live")
+    fine = evaluate(target, version=same.version, report_dir=tmp_path / "fine", limit=LIMIT).verdict
+    assert fine.passed, fine.reasons
+    assert fine.paired is not None and not fine.paired.significant_drop and fine.paired.discordant == (0, 0)
+
+
+@pytest.mark.slow
+def test_an_interrupted_evaluation_resumes_from_its_answers(emulator: tuple[Emulator, Any], tmp_path: Path) -> None:
+    emu, model = emulator
+    target = target_from_endpoints(model, emu.endpoints())
+    asked: list[int] = []
+
+    def interrupt(done: int, total: int) -> None:
+        asked.append(done)
+        if done >= 40:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(target, against=None, report_dir=tmp_path, limit=100, concurrency=2, progress=interrupt)
+    kept = len((tmp_path / "evaluation-answers.jsonl").read_text().splitlines())
+    assert kept >= 40
+    result = evaluate(target, against=None, report_dir=tmp_path, limit=100, concurrency=2)
+    assert result.resumed == kept and result.verdict.candidate.n == 100
+
+
+def test_a_spec_without_an_evaluation_says_how_to_add_one(emulator: tuple[Emulator, Any], tmp_path: Path) -> None:
+    emu, model = emulator
+    bare = replace(model, evaluation=None)
+    with pytest.raises(DeployerError, match="no evaluation section"):
+        evaluate(target_from_endpoints(bare, emu.endpoints()), report_dir=tmp_path)
