@@ -44,7 +44,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from deployer.compiled import METRIC_NAMESPACE, RolloutModel, RolloutStep
+from deployer.compiled import METRIC_NAMESPACE, QualityGateModel, RolloutModel, RolloutStep
 from infra.metrics import INVOCATIONS
 
 #: Retries of every task: 2, 4, 8, 16, 32 s (with jitter), at most a minute apart.
@@ -81,6 +81,42 @@ def evidence_expression(rollout: RolloutModel, step: RolloutStep) -> str:
     )
 
 
+def quality_expression(gate: QualityGateModel) -> str:
+    """JSONata: why the candidate answers worse than stable ('' when it does not, or too few answers);
+    the arithmetic of `deployer.evaluation.online.quality_drop` on GetMetricData's results."""
+    k, n = len(gate.labels), gate.min_samples
+    total = "function($id) { $sum([$states.result.MetricDataResults[Id = $id].Values]) }"
+    parts = [f"$v := {total};"]
+    label_test = "''"
+    if gate.field and k > 1:
+        parts.append(f"$s := [$map([0..{k - 1}], function($i) {{ $v('s' & $i) }})];"
+                     f"$c := [$map([0..{k - 1}], function($i) {{ $v('c' & $i) }})];"
+                     "$ns := $sum($s); $nc := $sum($c); $g := $ns + $nc;")
+        parts.append(f"$chi := ($ns >= {n} and $nc >= {n}) ? $sum([$map([0..{k - 1}], function($i) {{ ("
+                     "$r := $s[$i] + $c[$i]; $r = 0 ? 0 : ($es := $r * $ns / $g; $ec := $r * $nc / $g; "
+                     "($s[$i] - $es) * ($s[$i] - $es) / $es + ($c[$i] - $ec) * ($c[$i] - $ec) / $ec)) })]) : 0;")
+        parts.append(f"$tv := ($ns >= {n} and $nc >= {n}) ? 0.5 * $sum([$map([0..{k - 1}], function($i) {{ "
+                     "$abs($s[$i] / $ns - $c[$i] / $nc) })]) : 0;")
+        label_test = (f"($chi > {gate.chi_square_critical} and $tv > {gate.max_shift}) ? ('the distribution of "
+                      f"{gate.field} on version ' & $candidate & ' differs from that of version ' & $stable & "
+                      f"' (total variation ' & $formatNumber($tv, '0.000') & ' > {gate.max_shift:g}; chi-square ' & "
+                      f"$formatNumber($chi, '0.0') & ' > {gate.chi_square_critical:.1f})') : ''")
+    confidence_test = "''"
+    if gate.low_confidence:
+        parts.append("$sl := $v('slow'); $sn := $v('sn'); $cl := $v('clow'); $cn := $v('cn');")
+        parts.append(f"$ok := $sn >= {n} and $cn >= {n};"
+                     "$p := $ok ? ($sl + $cl) / ($sn + $cn) : 0;"
+                     "$se := $ok ? $sqrt($p * (1 - $p) * (1 / $sn + 1 / $cn)) : 0;"
+                     "$z := ($ok and $se > 0) ? ($cl / $cn - $sl / $sn) / $se : 0;"
+                     "$rise := $ok ? $cl / $cn - $sl / $sn : 0;")
+        confidence_test = (f"($z > {gate.z_critical} and $rise > {gate.max_shift}) ? ($formatNumber(100 * $cl / $cn, "
+                           "'0.0') & ' % of the answers of version ' & $candidate & ' are below the confidence "
+                           "threshold, against ' & $formatNumber(100 * $sl / $sn, '0.0') & ' % for version ' & "
+                           "$stable) : ''")
+    parts.append(f"$l := {label_test}; $l != '' ? $l : {confidence_test}")
+    return "{% (" + "".join(parts) + ") %}"
+
+
 class StepFunctionsRollout(Construct):
     """A state machine that walks `rollout.steps` over the alias and rolls back on alarm or without evidence."""
 
@@ -107,7 +143,7 @@ class StepFunctionsRollout(Construct):
         start = sfn.Pass.jsonata(self, "Start", assign={
             "stable": "{% $states.input.stable %}", "candidate": "{% $states.input.candidate %}",
             "deadline": f"{{% $millis() + {rollout.max_duration_s * 1000} %}}",
-            "reason": "", "alarming": [], "served": 0, "readyAt": 0, "stepStart": 0})
+            "reason": "", "alarming": [], "served": 0, "readyAt": 0, "stepStart": 0, "qualityReason": ""})
         previous: Any = start
         self.step_states: list[str] = []
         for index, step in enumerate(rollout.steps):
@@ -173,6 +209,8 @@ class StepFunctionsRollout(Construct):
             )
             self._catch(traffic, f"reading the traffic in step {index + 1}")
             chain.append(traffic)
+            if rollout.quality is not None:
+                chain.append(self._quality_check(index, step))
         link([*chain, gate])
         elapsed = "($millis() - $stepStart)"
         gate.when(sfn.Condition.jsonata("{% $count($alarming) > 0 %}"), self._reason(
@@ -180,6 +218,9 @@ class StepFunctionsRollout(Construct):
                                   "$join($alarming, ', ')"))
         gate.when(sfn.Condition.jsonata("{% $millis() > $deadline %}"), self._reason(
             f"TooLate{index}", f"'the rollout ran past its limit of {rollout.max_duration_s} s'"))
+        if rollout.quality is not None and not final:
+            gate.when(sfn.Condition.jsonata("{% $qualityReason != '' %}"), self._reason(
+                f"QualityDrop{index}", f"'step {index + 1} ({step.percent:g} %): quality: ' & $qualityReason"))
         if final:
             gate.when(sfn.Condition.jsonata(f"{{% {elapsed} >= {rollout.watch_s * 1000} %}}"), done)
         else:
@@ -193,6 +234,38 @@ class StepFunctionsRollout(Construct):
                 f"data yet') & ' within the hold limit of {step.hold_limit_s} s; not promoting an untried version'"))
         gate.otherwise(wait)
         return done
+
+    def _quality_check(self, index: int, step: RolloutStep) -> tasks.CallAwsService:
+        """GetMetricData of both versions' online quality signals since the step began, judged by
+        `quality_expression` (the rule of `deployer.evaluation.online.quality_drop`)."""
+        gate = self._rollout.quality
+        assert gate is not None
+        period = step.metric_period_s
+
+        def stat(query_id: str, metric: str, version: str, statistic: str, label: str | None = None) -> dict[str, Any]:
+            dims = [*self._dimensions[:2], {"Name": "Version", "Value": version}]
+            if label is not None:
+                dims.append({"Name": "Label", "Value": label})
+            return {"Id": query_id, "ReturnData": True, "MetricStat": {"Metric": {
+                "Namespace": METRIC_NAMESPACE, "MetricName": metric, "Dimensions": dims}, "Period": period,
+                "Stat": statistic}}
+
+        queries: list[dict[str, Any]] = []
+        for prefix, version in (("s", "{% $stable %}"), ("c", "{% $candidate %}")):
+            queries += [stat(f"{prefix}{i}", "Answers", version, "Sum", label) for i, label in enumerate(gate.labels)]
+            if gate.low_confidence:
+                queries += [stat(f"{prefix}low", "LowConfidence", version, "Sum"),
+                            stat(f"{prefix}n", "LowConfidence", version, "SampleCount")]
+        check = tasks.CallAwsService.jsonata(
+            self, f"Quality{index}",
+            service="cloudwatch", action="getMetricData", iam_action="cloudwatch:GetMetricData", iam_resources=["*"],
+            parameters={"MetricDataQueries": queries,
+                        "StartTime": f"{{% $fromMillis($ceil($stepStart / {period * 1000}) * {period * 1000}) %}}",
+                        "EndTime": "{% $now() %}"},
+            assign={"qualityReason": quality_expression(gate)},
+        )
+        self._catch(check, f"reading the quality signals in step {index + 1}")
+        return check
 
     # -- rolling back -----------------------------------------------------------------------
     def _rollback_path(self) -> tasks.CallAwsService:

@@ -26,7 +26,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 SPEC = """\
 name: canary-agent
 code: {entrypoint: agent:Agent}
-model: {provider: python, id: model:load}
+model: {provider: python, id: model:load, confidence_threshold: 0.5}
 actions: {route: {}}
 notifications:
   oncall: {type: email, addresses: [oncall@example.com]}
@@ -36,6 +36,10 @@ rollout:
   abort: {error_rate_pct: 2}
   min_requests_per_step: 100
   notify: [oncall]
+evaluation:
+  data: eval.jsonl
+  score: {kind: label, field: team}
+  online: {field: team, labels: [cards, transfers, fraud], low_confidence: true, min_samples: 50}
 environments:
   staging: {region: us-east-1, account: "123456789012"}
 """

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployer.compiled import METRIC_NAMESPACE, DeploymentModel
+from deployer.evaluation.online import VersionSignals
 from deployer.local.behaviour.alarms import AlarmEvaluator
 from deployer.local.behaviour.clock import ManualClock
 from deployer.local.behaviour.metrics import MetricKey, MetricStore
@@ -25,6 +26,9 @@ from infra.naming import alarm_name, stack_name
 
 STABLE, CANDIDATE = "7", "8"
 TICK_S = 10.0
+#: how the stable version's answers spread over the spec's labels (tests/stepfunctions/conftest.py)
+LABEL_SHARES = {"cards": 0.5, "transfers": 0.3, "fraud": 0.2}
+STABLE_LOW_CONFIDENCE = 0.05
 T0 = 1_800_000_000.0  # a whole minute
 
 
@@ -41,6 +45,9 @@ class Scenario:
     jump_at_s: float | None = None  # the clock jumps ahead by the rollout's time limit at this moment
     faults: tuple[tuple[str, str, int], ...] = ()  # interpreter calls that fail first: (service, operation, times)
     rollback_faults: int = 0  # UpdateAlias failures injected when the first gating alarm fires
+    #: the candidate's answers: the first label said as the second (a model that confuses two teams)
+    confused: bool = False
+    low_confidence: float = 0.05  # share of the candidate's answers below the confidence threshold
 
 
 SCENARIOS = (
@@ -58,6 +65,8 @@ SCENARIOS = (
     Scenario("a rollback that fails twice", (5, 0), "rolled_back", "alarm", errors=lambda share: 0.3,
              rollback_faults=2),
     Scenario("the execution time limit", (5, 0), "rolled_back", "deadline", jump_at_s=130),
+    Scenario("a model that confuses two teams", (5, 0), "rolled_back", "quality", confused=True, rate_rps=60),
+    Scenario("a model that is less sure", (5, 0), "rolled_back", "quality", low_confidence=0.4, rate_rps=60),
 )
 
 
@@ -76,7 +85,7 @@ class World:
 
     def __init__(self, model: DeploymentModel, scenario: Scenario, *, start: float,
                  weights: Callable[[], dict[str, float]], set_state: Callable[[str, str, str], None] | None = None,
-                 put: Callable[[str, float, float], None] | None = None) -> None:
+                 put: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
         self.model, self.scenario, self.start = model, scenario, start
         self._weights, self._set_state, self._put = weights, set_state, put
         self.store = MetricStore(retention_s=7200.0, minute_retention_s=86400.0)
@@ -85,36 +94,78 @@ class World:
                                         on_transition=self._transition)
         self.evaluator.watch(CANDIDATE, start)
         self._last = start
-        self._carry = {"Invocations": 0.0, "Errors": 0.0}
+        self._carry: dict[str, float] = {}
         self._lock = threading.Lock()
         self.alarm_fired = threading.Event()
         self.on_first_alarm: Callable[[], None] | None = None
 
-    def key(self, metric: str) -> MetricKey:
-        return MetricKey.of(METRIC_NAMESPACE, metric, {"Agent": self.model.agent,
-                                                       "Environment": self.model.environment, "Version": CANDIDATE})
+    def key(self, metric: str, version: str = CANDIDATE, label: str | None = None) -> MetricKey:
+        dims = {"Agent": self.model.agent, "Environment": self.model.environment, "Version": version}
+        return MetricKey.of(METRIC_NAMESPACE, metric, {**dims, "Label": label} if label else dims)
+
+    def _count(self, name: str, amount: float) -> int:
+        """Whole requests out of a fractional amount, the remainder carried to the next tick."""
+        total = amount + self._carry.get(name, 0.0)
+        whole = int(total)
+        self._carry[name] = total - whole
+        return whole
 
     def tick(self, now: float) -> None:
-        """Requests since the last tick, then an alarm evaluation."""
+        """Requests since the last tick (answers of both versions), then an alarm evaluation."""
         with self._lock:
             begin, self._last = max(self._last, self.start + self.scenario.traffic_after_s), now
-            share = self._weights().get(CANDIDATE, 0.0)
+            weights = self._weights()
+            share = weights.get(CANDIDATE, 0.0)
+            batch: list[dict[str, Any]] = []
             if now > begin and share > 0:
-                served = self.scenario.rate_rps * (now - begin) * share + self._carry["Invocations"]
-                count = int(served)
-                self._carry["Invocations"] = served - count
-                failed = count * self.scenario.errors(share) + self._carry["Errors"]
-                errors = int(failed)
-                self._carry["Errors"] = failed - errors
+                count = self._count("Invocations", self.scenario.rate_rps * (now - begin) * share)
+                errors = self._count("Errors", count * self.scenario.errors(share))
                 if count:
-                    self._record("Invocations", now, count)
-                    self._record("Errors", now, errors)
+                    self._record(batch, "Invocations", now, count)
+                    self._record(batch, "Errors", now, errors)
+            if now > begin:
+                for version, weight in weights.items():
+                    self._answers(batch, version, now, self.scenario.rate_rps * (now - begin) * weight)
+            if batch and self._put is not None:
+                self._put(batch)  # one PutMetricData a tick, as the runtime's EMF lines arrive in CloudWatch
             self.evaluator.evaluate_all(now)
 
-    def _record(self, metric: str, at: float, value: float) -> None:
-        self.store.add(self.key(metric), at, value)
-        if self._put is not None:
-            self._put(metric, at, value)
+    def _answers(self, batch: list[dict[str, Any]], version: str, now: float, amount: float) -> None:
+        """The online quality signals of one version's answers (handlers/quality.py's metrics)."""
+        candidate = version == CANDIDATE
+        labels = list(LABEL_SHARES)
+        for label, share in LABEL_SHARES.items():
+            said = labels[1] if candidate and self.scenario.confused and label == labels[0] else label
+            n = self._count(f"{version}/{label}", amount * share)
+            if n:
+                self._record(batch, "Answers", now, n, version=version, label=said)
+        scored = self._count(f"{version}/scored", amount)
+        low_share = self.scenario.low_confidence if candidate else STABLE_LOW_CONFIDENCE
+        low = self._count(f"{version}/low", scored * low_share)
+        if scored:
+            key = self.key("LowConfidence", version)
+            for value in [1.0] * low + [0.0] * (scored - low):
+                self.store.add(key, now, value)
+            batch.append(self._datum("LowConfidence", now, version, None, Values=[1.0, 0.0], Counts=[low, scored - low]))
+
+    def _record(self, batch: list[dict[str, Any]], metric: str, at: float, value: float, *, version: str = CANDIDATE,
+                label: str | None = None) -> None:
+        self.store.add(self.key(metric, version, label), at, value)
+        batch.append(self._datum(metric, at, version, label, Value=value))
+
+    def _datum(self, metric: str, at: float, version: str, label: str | None, **value: Any) -> dict[str, Any]:
+        import datetime as dt
+
+        dims = [{"Name": "Agent", "Value": self.model.agent}, {"Name": "Environment", "Value": self.model.environment},
+                {"Name": "Version", "Value": version}] + ([{"Name": "Label", "Value": label}] if label else [])
+        return {"MetricName": metric, "Unit": "Count", "Timestamp": dt.datetime.fromtimestamp(at, tz=dt.UTC),
+                "Dimensions": dims, **value}
+
+    def signals(self, version: str, start: float, end: float) -> VersionSignals:
+        answers = {label: sum(v for _, v in self.store.sums(self.key("Answers", version, label), start, end))
+                   for label in LABEL_SHARES}
+        low = self.store.values(self.key("LowConfidence", version), start, end)
+        return VersionSignals(answers, float(sum(low)), float(len(low)))
 
     def _transition(self, t: Any) -> None:
         if self._set_state is not None:
@@ -140,7 +191,7 @@ def percent_of(primary: str, weights: dict[str, float]) -> float:
 
 def trigger_of(reason: str) -> str | None:
     """The kind of rollback a reason describes, in the words of either engine."""
-    for words, kind in (("ALARM", "alarm"), ("not enough evidence", "evidence"), ("past its limit", "deadline"),
+    for words, kind in (("quality:", "quality"), ("ALARM", "alarm"), ("not enough evidence", "evidence"), ("past its limit", "deadline"),
                         ("failed ", "failure")):
         if words in reason:
             return kind
@@ -195,7 +246,7 @@ def run_emulator_engine(model: DeploymentModel, scenario: Scenario) -> Outcome:
 
     state = RolloutEngine.plan(CANDIDATE, STABLE, model.rollout.steps, T0)
     engine = RolloutEngine(state, model.rollout, clock=clock, check_alarms=world.firing, traffic=world.traffic,
-                           apply_weights=apply, on_change=lambda s, e: None)
+                           apply_weights=apply, on_change=lambda s, e: None, signals=world.signals)
     done: RolloutState = engine.run()
     return Outcome([p for _, p in updates], [t for t, _ in updates], done.status, done.trigger, done.reason or "")
 
@@ -211,15 +262,9 @@ def run_state_machine(harness: Any, template: dict[str, Any], model: DeploymentM
     cloudwatch = harness.client("cloudwatch")
     start = harness.clock.now()
 
-    def put(metric: str, at: float, value: float) -> None:
-        import datetime as dt
-
-        cloudwatch.put_metric_data(Namespace=METRIC_NAMESPACE, MetricData=[{
-            "MetricName": metric, "Value": value, "Unit": "Count",
-            "Timestamp": dt.datetime.fromtimestamp(at, tz=dt.UTC),
-            "Dimensions": [{"Name": "Agent", "Value": model.agent},
-                           {"Name": "Environment", "Value": model.environment},
-                           {"Name": "Version", "Value": CANDIDATE}]}])
+    def put(batch: list[dict[str, Any]]) -> None:
+        for i in range(0, len(batch), 1000):
+            cloudwatch.put_metric_data(Namespace=METRIC_NAMESPACE, MetricData=batch[i:i + 1000])
 
     world = World(model, scenario, start=start, weights=lambda: harness.alias_weights(function),
                   set_state=lambda name, state, reason: harness.set_alarm(name, state, reason[:1000]), put=put)

@@ -24,9 +24,13 @@ from deployer.local.behaviour.metrics import MetricStore, parse_emf
 KEEP_LINES = 20_000
 
 
+#: The online quality signals the rollout compares (handlers/quality.py).
+QUALITY_METRICS = ("Answers", "LowConfidence")
+
+
 def alarm_metrics(alarms: Iterable[AlarmModel]) -> frozenset[str]:
-    """The metrics the alarms (and the rollout's traffic count) read."""
-    return frozenset({"Invocations", "Errors", *(a.metric for a in alarms)})
+    """The metrics the alarms, the rollout's traffic count and its quality gate read."""
+    return frozenset({"Invocations", "Errors", *QUALITY_METRICS, *(a.metric for a in alarms)})
 
 
 def parse_line(line: str) -> dict[str, Any] | None:

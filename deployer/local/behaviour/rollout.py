@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from deployer.compiled import RolloutModel, RolloutStep
+from deployer.evaluation.online import VersionSignals, quality_drop
 from deployer.local.behaviour.clock import Clock
 
 Status = Literal["in_progress", "succeeded", "rolled_back", "interrupted"]
@@ -144,8 +145,10 @@ class RolloutEngine:
         traffic: Callable[[str, float, float, int], Traffic],
         apply_weights: Callable[[str, dict[str, float]], None],
         on_change: Callable[[RolloutState, dict[str, Any]], None],
+        signals: Callable[[str, float, float], VersionSignals] | None = None,
     ) -> None:
         self.state = state
+        self._signals = signals
         self.policy = policy
         self._clock = clock
         self._gating = frozenset(policy.gating_alarms)
@@ -241,6 +244,9 @@ class RolloutEngine:
                     return None
                 continue
             start = traffic_start(step, shift_at)
+            worse = self._quality(start, now)
+            if worse:
+                return self._rollback(f"step {index + 1} ({step.percent:g} %): quality: {worse}", "quality")
             shown = evidence(policy, step, shift_at, now, self._traffic(s.version, start, now, step.metric_period_s))
             s.requests_in_step = shown.served
             if elapsed >= step.bake_s and shown.complete:
@@ -252,3 +258,11 @@ class RolloutEngine:
             if elapsed >= step.bake_s and not waiting_logged:
                 waiting_logged = True
                 self._event("hold", f"step {index + 1}: bake over, waiting for evidence ({shown.describe()})")
+
+    def _quality(self, start: float, now: float) -> str | None:
+        """The online quality gate over the step so far: the candidate's answers against stable's."""
+        gate, s = self.policy.quality, self.state
+        if gate is None or self._signals is None or s.stable_version is None:
+            return None
+        return quality_drop(gate, self._signals(s.stable_version, start, now), self._signals(s.version, start, now),
+                            stable_version=s.stable_version, candidate_version=s.version)

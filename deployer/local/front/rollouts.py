@@ -18,6 +18,7 @@ from typing import Any
 
 from deployer.compiled import METRIC_NAMESPACE, DeploymentModel, RolloutStep
 from deployer.errors import DeployerError
+from deployer.evaluation.online import VersionSignals
 from deployer.local.behaviour.alarms import Transition
 from deployer.local.behaviour.clock import Clock, iso
 from deployer.local.behaviour.metrics import MetricKey, MetricStore
@@ -100,6 +101,7 @@ class RolloutControl:
         engine = RolloutEngine(
             rollout, self._model().rollout, clock=self._clock, check_alarms=self._alarms.check_gating,
             traffic=self._traffic, apply_weights=self.apply_weights, on_change=self._on_change,
+            signals=self._signals,
         )
         self.engine = engine
         with self._store.lock:
@@ -114,6 +116,16 @@ class RolloutControl:
         key = MetricKey.of(METRIC_NAMESPACE, "Invocations",
                            {"Agent": model.agent, "Environment": model.environment, "Version": version})
         return self._metrics.sums(key, start, end, period_s)
+
+    def _signals(self, version: str, start: float, end: float) -> VersionSignals:
+        """The version's online quality signals in [start, end) (handlers/quality.py's EMF metrics)."""
+        model = self._model()
+        dims = {"Agent": model.agent, "Environment": model.environment, "Version": version}
+        labels = model.rollout.quality.labels if model.rollout.quality else ()
+        answers = {label: sum(v for _, v in self._metrics.sums(
+            MetricKey.of(METRIC_NAMESPACE, "Answers", {**dims, "Label": label}), start, end)) for label in labels}
+        low = self._metrics.values(MetricKey.of(METRIC_NAMESPACE, "LowConfidence", dims), start, end)
+        return VersionSignals(answers, float(sum(low)), float(len(low)))
 
     def _run(self, engine: RolloutEngine) -> None:
         state = engine.run()
