@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from deployer.compiled import DeploymentModel
 from deployer.loadtest.gate import (
@@ -48,8 +48,9 @@ class ChecklistItem:
 
 def checklist(model: DeploymentModel, figures: Figures, checks: tuple[Check, ...],
               levels: tuple[LevelVerdict, ...], *, inputs: InputCoverage | None,
-              peak_rps: float | None = None) -> tuple[ChecklistItem, ...]:
-    """The ten items. `peak_rps`: the expected peak, when the spec states one (it does not yet)."""
+              peak_rps: float | None = None, evaluation: dict[str, Any] | None = None) -> tuple[ChecklistItem, ...]:
+    """The ten items. `peak_rps`: the expected peak, when the spec states one (it does not yet);
+    `evaluation`: the `deployer eval` report of this run's version on the spec's evaluation set."""
     by_key = {c.key: c for c in checks}
     need = model.slos.min_samples
     return (
@@ -69,7 +70,7 @@ def checklist(model: DeploymentModel, figures: Figures, checks: tuple[Check, ...
         ChecklistItem("You can rollback in <5 minutes", "not measured", "nothing: a load test does not roll back",
                       "run `deployer drill` (a bad version rolled back, timed)"),
         logging_item(model, figures),
-        real_data_item(inputs),
+        real_data_item(inputs, model, evaluation),
     )
 
 
@@ -218,8 +219,20 @@ def logging_item(model: DeploymentModel, figures: Figures) -> ChecklistItem:
                                            f"(sample_rate 1.0); {carried}", find)
 
 
-def real_data_item(inputs: InputCoverage | None) -> ChecklistItem:
-    """What the input file was, never ✓: only a person knows whether it is real data."""
+def real_data_item(inputs: InputCoverage | None, model: DeploymentModel | None = None,
+                   evaluation: dict[str, Any] | None = None) -> ChecklistItem:
+    """✓ only when the version was evaluated on the spec's labelled set and passed its gate; else what
+    the input file was, with what a person must confirm."""
+    declared = model.evaluation if model is not None else None
+    if declared is not None and evaluation is not None and evaluation.get("data") == declared.data_file:
+        candidate = evaluation.get("candidate") or {}
+        measured = (f"evaluated on {declared.data_file}: {evaluation.get('examples')} labelled examples, accuracy "
+                    f"{candidate.get('accuracy', 0):.3f} ({declared.score_kind} on {declared.score_field or 'the answer'})")
+        if evaluation.get("passed"):
+            return ChecklistItem(REAL_DATA, "passed", measured + "; the evaluation gate passed",
+                                 "that the labelled set is drawn from production, as its documentation says")
+        return ChecklistItem(REAL_DATA, "failed", measured + "; the evaluation gate failed: "
+                             + "; ".join(evaluation.get("reasons") or []), "fix the answers, then evaluate again")
     if inputs is None:
         return ChecklistItem(REAL_DATA, "failed", "no input file was used", "pass --input with production inputs")
     drawn = inputs.distribution + (f" by {inputs.weight_field}" if inputs.distribution == "weighted" else "")
@@ -230,5 +243,7 @@ def real_data_item(inputs: InputCoverage | None) -> ChecklistItem:
     if inputs.distinct_sent < inputs.lines:
         unsent = inputs.lines - inputs.distinct_sent
         measured += f"; {unsent:,} " + ("line was" if unsent == 1 else "lines were") + " never sent"
-    return ChecklistItem(REAL_DATA, "confirm", measured,
-                         "that these are real production inputs (not generated or hand-written) in production's mix")
+    confirm = "that these are real production inputs (not generated or hand-written) in production's mix"
+    if declared is not None:
+        confirm += f"; and run `deployer eval --env {model.environment if model else 'ENV'}` on the labelled set"
+    return ChecklistItem(REAL_DATA, "confirm", measured, confirm)

@@ -118,3 +118,17 @@ def test_logging_passes_only_with_errors_and_every_input_and_output_kept() -> No
     assert items(no_errors, figures)[LOGGING].status == "failed"
     nothing_kept = with_monitoring(full, sample_rate=0.0)
     assert items(nothing_kept, figures)[LOGGING].status == "failed"
+
+
+def test_real_data_is_ticked_only_by_a_passed_evaluation_on_the_declared_set() -> None:
+    model = local_model()
+    assert model.evaluation is not None  # the flagship declares its held-out set
+    figures, _ = judge(model, records(1000))
+    report = {"data": model.evaluation.data_file, "examples": 300, "passed": True, "reasons": [],
+              "candidate": {"accuracy": 0.957}}
+    real = items(model, figures, evaluation=report)[REAL_DATA]
+    assert real.status == "passed" and "300 labelled examples, accuracy 0.957" in real.measured
+    failed = items(model, figures, evaluation={**report, "passed": False, "reasons": ["accuracy dropped 0.08"]})
+    assert failed[REAL_DATA].status == "failed" and "accuracy dropped 0.08" in failed[REAL_DATA].measured
+    other_set = items(model, figures, evaluation={**report, "data": "/elsewhere.jsonl"})[REAL_DATA]
+    assert other_set.status == "confirm" and "deployer eval --env local" in other_set.confirm
