@@ -12,7 +12,7 @@ from typing import Any
 from deployer.spec.schema import agent_schema
 
 _SECTION_ORDER = ("name", "description", "code", "runtime", "model", "actions", "monitoring", "slos", "alerts",
-                  "notifications", "rollout", "budget", "environments")
+                  "notifications", "rollout", "budget", "evaluation", "environments")
 
 
 def render_reference() -> str:
@@ -25,10 +25,11 @@ def render_reference() -> str:
     props = schema["properties"]
     required = set(schema.get("required", []))
     lines += ["### Top level", "", "| key | type | required | default | description |", "|---|---|---|---|---|"]
-    for key in _SECTION_ORDER:
+    order = [*_SECTION_ORDER, *(key for key in props if key not in _SECTION_ORDER)]  # a new section is never left out
+    for key in order:
         lines.append(_row(key, props[key], key in required, defs))
     seen: set[str] = set()
-    for key in _SECTION_ORDER:
+    for key in order:
         for name in _models_of(props[key], defs):
             lines += _model_section(name, defs, seen)
     return "\n".join(lines).rstrip() + "\n"
