@@ -17,9 +17,10 @@ import time
 from resource import RUSAGE_SELF, getrusage  # POSIX; Lambda is Linux
 
 from handlers import agent_log as _agent_log
+from handlers.actions import ActionRuntime, Reject, apply_policy, synchronous
 from handlers.deadline import call_with_deadline
 from handlers.events import UNSET, Request, error_body, http_response, parse_event
-from handlers.telemetry import RequestReport, Telemetry, render_value
+from handlers.telemetry import RequestReport, Telemetry
 from handlers.usage import CURRENT_USAGE, ActionTimeout, RequestUsage, cost_usd
 
 # Only what a request needs is imported here; the rest (config parsing, the SDK, pydantic, the
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
     from handlers.config import RuntimeConfig
-    from handlers.redaction import Redactor
+    from handlers.quality import QualitySignals
 
 _id_state: list[Any] = []
 
@@ -89,59 +90,6 @@ class _NotLoaded(Exception):
 _InputError: type[Exception] = _NotLoaded
 
 
-class _Reject(Exception):
-    def __init__(self, status: int, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.error_type, self.message = status, error_type, message
-
-
-class ActionRuntime:
-    """One action as the runtime runs it."""
-
-    __slots__ = ("call", "lock", "log_errors", "log_inputs", "log_latency", "log_outputs", "max_payload_bytes", "name",
-                 "redactor", "sample_rate", "timeout_s", "validator")
-
-    def __init__(
-        self, *, name: str, call: Callable[..., Any], timeout_s: float, max_payload_bytes: int, log_inputs: bool,
-        log_outputs: bool, log_latency: bool, log_errors: bool, sample_rate: float, redactor: Redactor,
-    ) -> None:
-        self.name = name
-        self.call = call
-        self.timeout_s = timeout_s
-        self.max_payload_bytes = max_payload_bytes
-        self.log_inputs = log_inputs
-        self.log_outputs = log_outputs
-        self.log_latency = log_latency
-        self.log_errors = log_errors
-        self.sample_rate = sample_rate
-        self.redactor = redactor
-        self.validator: Any = None
-        self.lock = _thread.allocate_lock()
-
-    def arguments(self, request: Request) -> dict[str, Any]:
-        validator = self.validator
-        if validator is None:
-            with self.lock:
-                if self.validator is None:
-                    from handlers.validation import InputValidator
-
-                    self.validator = InputValidator(self.call, self.name)
-                validator = self.validator
-        if request.body is not None:
-            body = request.body
-            if len(body) * 4 > self.max_payload_bytes and request.size_bytes() > self.max_payload_bytes:
-                raise _Reject(413, "PayloadTooLarge", self._too_large(request.size_bytes()))
-            if not body:
-                body = "{}"
-            return validator.validate_json(body)  # type: ignore[no-any-return]
-        if request.size_bytes() > self.max_payload_bytes:
-            raise _Reject(413, "PayloadTooLarge", self._too_large(request.size_bytes()))
-        return validator.validate_python(request.data)  # type: ignore[no-any-return]
-
-    def _too_large(self, size: int) -> str:
-        return f"payload of {size} bytes is over the {self.max_payload_bytes}-byte limit of action {self.name!r}"
-
-
 class _Loaded:
     __slots__ = ("actions", "agent", "error")
 
@@ -177,6 +125,13 @@ class Runtime:
             stream=stream,
         )
         self.faults = Faults.from_environ(env)
+        quality = config.raw.get("quality")
+        self._quality: QualitySignals | None = None
+        if quality:
+            from handlers.quality import QualitySignals
+
+            self._quality = QualitySignals(quality, agent=config.agent, environment=config.environment,
+                                           namespace=config.namespace)
         self.default_version = env.get("AWS_LAMBDA_FUNCTION_VERSION") or "$LATEST"
         pricing = config.model.get("pricing") or {}
         self.input_per_1k_usd = float(pricing.get("input_per_1k_usd") or 0.0)
@@ -248,7 +203,7 @@ class Runtime:
             policy = resolve_policy(spec.monitoring, overrides.explicit() if overrides else {}, spec.pinned)
             actions[name] = ActionRuntime(
                 name=name,
-                call=_synchronous(getattr(instance, method.__name__)),
+                call=synchronous(getattr(instance, method.__name__)),
                 timeout_s=spec.timeout_s,
                 max_payload_bytes=spec.max_payload_bytes,
                 log_inputs=policy.log_inputs,
@@ -264,10 +219,7 @@ class Runtime:
         """Load the agent and build every action's input validator now; the load error, if any."""
         loaded = self.load()
         for action in loaded.actions.values():
-            if action.validator is None:
-                from handlers.validation import InputValidator
-
-                action.validator = InputValidator(action.call, action.name)
+            action.build_validator()
         return loaded.error
 
     # -- one request ------------------------------------------------------------------------
@@ -281,7 +233,7 @@ class Runtime:
             request = parse_event(event)
         except ValueError as exc:
             request = Request(action="", http=False, data=event)
-            rejected: _Reject | None = _Reject(400, "BadRequest", str(exc))
+            rejected: Reject | None = Reject(400, "BadRequest", str(exc))
         else:
             rejected = None
         request_id = request.request_id or getattr(context, "aws_request_id", None) or _new_request_id()
@@ -294,17 +246,17 @@ class Runtime:
             if rejected is not None:
                 raise rejected
             if loaded.error is not None:
-                raise _Reject(500, "AgentLoadError", f"the agent could not be loaded: {loaded.error}")
+                raise Reject(500, "AgentLoadError", f"the agent could not be loaded: {loaded.error}")
             if action is None:
                 known = ", ".join(sorted(loaded.actions)) or "(none)"
-                raise _Reject(404, "UnknownAction", f"unknown action {request.action!r}; known actions: {known}")
+                raise Reject(404, "UnknownAction", f"unknown action {request.action!r}; known actions: {known}")
             if request.http and request.method != "POST":
-                raise _Reject(405, "MethodNotAllowed", f"use POST /{action.name} with a JSON body")
+                raise Reject(405, "MethodNotAllowed", f"use POST /{action.name} with a JSON body")
             try:
                 kwargs = action.arguments(request)
             except _InputError as exc:
                 status_code: int = exc.status  # type: ignore[attr-defined]
-                raise _Reject(status_code, "BadRequest" if status_code == 400 else "ValidationError",
+                raise Reject(status_code, "BadRequest" if status_code == 400 else "ValidationError",
                               exc.message) from None  # type: ignore[attr-defined]
             timeout = action.timeout_s
             remaining = getattr(context, "get_remaining_time_in_millis", None)
@@ -328,9 +280,9 @@ class Runtime:
             try:
                 output_json = self._to_json(result).decode()  # type: ignore[misc]
             except Exception as exc:
-                raise _Reject(500, "OutputNotSerializable", f"action {action.name!r} returned "
+                raise Reject(500, "OutputNotSerializable", f"action {action.name!r} returned "
                               f"{type(result).__name__}, which cannot be serialized to JSON: {exc}") from None
-        except _Reject as reject:
+        except Reject as reject:
             status, error_type, error_message = reject.status, reject.error_type, reject.message
         except ActionTimeout:
             assert action is not None
@@ -371,8 +323,14 @@ class Runtime:
             latency_ms=latency_ms, input_tokens=input_tokens, output_tokens=output_tokens, cost_usd=cost,
             confidence=confidence, memory_mb=memory_mb, error_type=error_type, replay=request.replay,
         )
-        self._apply_policy(report, request, action, error_message, result)
+        apply_policy(report, request, action, error_message, result, fallback_redactor=self._fallback_redactor,
+                     rng=self._rng, to_jsonable=self._to_jsonable)
         self.telemetry.emit(report)
+        if self._quality is not None and status == 200 and not request.replay:
+            answer = self._to_jsonable(result) if self._to_jsonable is not None else result
+            quality = self._quality.line(ts_ms, version, answer, confidence)
+            if quality is not None:
+                self.telemetry.stream.write(quality + "\n")
         if status == 200:
             n_latency, n_cost, n_confidence, n_memory = report.numbers()
             s_id, s_action, s_version = report.strings()
@@ -392,48 +350,6 @@ class Runtime:
         direct: dict[str, Any] = json.loads(body)
         direct["status"] = status
         return direct
-
-    def _apply_policy(
-        self, report: RequestReport, request: Request, action: ActionRuntime | None,
-        error_message: str | None, result: Any,
-    ) -> None:
-        """Input/output per the sampling policy (errors always), redacted; error messages too."""
-        if action is None:
-            redactor = self._fallback_redactor
-            report.error_message = None if error_message is None else redactor.text(error_message)
-            report.input_json = render_value(redactor.redact(request.input_for_log()))
-            return
-        report.log_latency = action.log_latency
-        redactor = action.redactor
-        if report.status != 200:
-            if error_message is not None and action.log_errors:
-                report.error_message = redactor.text(error_message)
-            if action.log_inputs:
-                report.input_json = render_value(redactor.redact(request.input_for_log()))
-            return
-        rate = action.sample_rate
-        if rate <= 0.0 or (rate < 1.0 and self._rng.random() >= rate):
-            return
-        if action.log_inputs:
-            report.input_json = render_value(redactor.redact(request.input_for_log()))
-        if action.log_outputs and self._to_jsonable is not None:
-            report.output_json = render_value(redactor.redact(self._to_jsonable(result)))
-
-
-def _synchronous(method: Callable[..., Any]) -> Callable[..., Any]:
-    """`async def` actions run to completion in their own event loop; plain methods as they are."""
-    import inspect
-
-    if not inspect.iscoroutinefunction(method):
-        return method
-    import asyncio
-    import functools
-
-    @functools.wraps(method)
-    def run(**kwargs: Any) -> Any:
-        return asyncio.run(method(**kwargs))
-
-    return run
 
 
 _runtime: Runtime | None = None

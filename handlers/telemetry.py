@@ -21,6 +21,7 @@ from handlers.records import REQUEST_EVENT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, TextIO
 
 #: (metric name, unit) of every EMF line, in order. ModelConfidence only when a model gave one.
@@ -49,9 +50,20 @@ def _num(value: float | int | None) -> str:
 
 
 def _json(value: Any) -> str:
+    """`json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)`, with the encoder
+    made once (`json.dumps` builds one per call when given options: ~0.7 us of a logged request)."""
+    return (_encoder or _make_encoder())(value)
+
+
+_encoder: Callable[[Any], str] | None = None
+
+
+def _make_encoder() -> Callable[[Any], str]:
+    global _encoder
     import json
 
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+    _encoder = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), default=str).encode
+    return _encoder
 
 
 class RequestReport:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from handlers.redaction import Redactor
+from handlers.redaction import BUILTIN_ORDER, Redactor
 
 ALL = ("email", "phone", "card_number", "aws_key", "bearer_token")
 
@@ -146,7 +148,7 @@ def test_each_builtin_scans_a_megabyte_of_adversarial_text_in_linear_time(builti
     import re
 
     redactor = Redactor((builtin,))
-    step = redactor._steps[0]
+    step = redactor._steps[0][1]  # the pattern itself, past its screen
     trivial = re.compile(r"[^\s\S]")  # never matches: the engine tries every position once
     for size in (16_000, 1_000_000):
         for name, unit in ADVERSARIAL.items():
@@ -154,3 +156,40 @@ def test_each_builtin_scans_a_megabyte_of_adversarial_text_in_linear_time(builti
             baseline = _best_of(3, lambda text=text: trivial.sub("", text))
             took = _best_of(2, lambda text=text: step(text))
             assert took < 50 * baseline + 0.002, f"{builtin} on {size:,} chars of {name}: {took / baseline:.0f}x"
+
+
+# -- screens: a built-in runs only when a necessary condition of its pattern holds -------------------
+
+#: Fragments of every pattern, and the characters `re` folds onto their letters (dotless i, long s,
+#: the Kelvin sign, dotted capital I), Unicode digits and separators.
+_FRAGMENTS = st.sampled_from([
+    "bearer ", "BEARER\t", "Bearer  ", "beaRer ", "sk-", "SK-", "\u017fk-", "api_key=", "x-api-key: ", "ap\u0131-key:", "AP\u0130_KEY=",
+    "AKIA", "ASIA", "AROA", "AIDA", "@", "a.b@", "example.com", "DE89 3704 0044 0532 0130 00", "GB82WEST12345698765432",
+    "4111 1111 1111 1111", "4111-1111-1111-1112", "+44 20 7946 0958", "(555) 123-4567", "\u0663\u0663\u0663\u0663\u0663\u0663\u0663\u0663", "\uff11\uff12\uff13", "2024-05-01",
+    "abcdefghijklmnopqrstuvwxyz0123456789", "ABCDEFGHIJKLMNOPQRSTUV", "\u212a", "\u0131", "\u017f", "\u0130", " ", "-", "_", ".", "=", "é",
+])
+_TEXTS = st.lists(_FRAGMENTS | st.text(max_size=8), max_size=12).map("".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=_TEXTS)
+def test_screens_never_change_what_is_redacted(text: str) -> None:
+    redactor = Redactor(BUILTIN_ORDER, (("ticket", r"TCK-\d+"),))
+    unscreened = text
+    for _, step in redactor._steps:
+        unscreened = step(unscreened)
+    assert redactor.text(text) == unscreened
+
+
+def test_a_text_with_nothing_to_redact_skips_every_pattern() -> None:
+    redactor = Redactor(BUILTIN_ORDER)
+    text = "I was charged twice for my card, please help"
+    assert [bool(screen(text)) for screen, _ in redactor._steps if screen is not None] == [False] * len(BUILTIN_ORDER)
+    assert redactor.text(text) == text
+
+
+def test_case_folded_keys_and_tokens_still_pass_their_screen() -> None:
+    redactor = Redactor(("bearer_token", "api_key"))
+    assert redactor.text("BEARER abcdefgh1234") == "[REDACTED:bearer_token]"
+    assert redactor.text("ap\u0131_key=abcdefgh1234") == "[REDACTED:api_key]"  # re folds the dotless i onto i
+    assert redactor.text("\u017fk-" + "a" * 24) == "[REDACTED:api_key]"  # and the long s onto s
