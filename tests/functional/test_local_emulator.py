@@ -360,7 +360,7 @@ def test_a_timed_out_request_gets_502_and_the_version_keeps_serving(base_model, 
 
     model = tuned(base_model, bake_s=0)
     model = replace(model, function=replace(model.function, timeout_s=1))
-    with Emulator(model, state_dir=tmp_path, time_scale=SCALE, bundle_builder=build, worker_threads=2) as emu:
+    with Emulator(model, state_dir=tmp_path, time_scale=SCALE, bundle_builder=build) as emu:
         emu.deploy()
         started = time.monotonic()
         slow = emu.invoke("slow")

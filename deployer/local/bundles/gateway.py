@@ -1,37 +1,44 @@
-"""The local HTTP gateway standing in for the Function URL, and the version workers behind it.
+"""The local HTTP gateway standing in for the Function URL, and the routing behind it.
 
 `FunctionRuntime` picks a version by the alias weights (as Lambda does for a weighted alias),
-sends the Lambda event (Function URL payload v2) to that version's `VersionWorker` process and
-maps the result to an HTTP response the way a Function URL does: a dict with `statusCode` is
-used as is, any other value becomes a 200 JSON body, and a function error is a 502.
+takes one of that version's execution environments from the `WorkerPool` (warm, or a cold start,
+or a 429 throttle past the function's concurrency), sends it the Lambda event (Function URL
+payload v2) and maps the result to an HTTP response the way a Function URL does: a dict with
+`statusCode` is used as is, any other value becomes a 200 JSON body, a function error or a
+timeout is a 502. Every failure the gateway makes itself (throttle, timeout, crash, malformed
+request) is recorded like the handler's own (`failures`).
 
 Response headers tell a caller what happened: `x-deployer-version` (the version that served),
 `x-deployer-handler-ms` (time inside the handler, so a benchmark can separate the emulator's
-overhead), `x-amzn-requestid`. A request header `x-deployer-invoke-version: N` pins a version, as
-invoking a qualified function ARN does. Clients call it through `deployer.ops.replay.call_gateway`.
+overhead), `x-deployer-max-memory-mb` (the environment's resident memory, the record's figure),
+`x-amzn-requestid`. A request header `x-deployer-invoke-version: N` pins a version, as invoking a
+qualified function ARN does. HTTP framing and limits: `http11`. Clients call it through
+`deployer.ops.replay.call_gateway`.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
-import math
 import random
+import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
-from socketserver import StreamRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 from deployer.errors import DeployerError
+from deployer.local.bundles.failures import ERROR_TYPES, FailureRecords, has_record
+from deployer.local.bundles.http11 import Http11Server, HttpLimits, HttpRequest, HttpResponse
 from deployer.local.bundles.loopback import LoopbackServer
-from deployer.local.bundles.workers import VersionWorker
+from deployer.local.bundles.workers import Throttled, WorkerPool
 
 PIN_HEADER = "x-deployer-invoke-version"
+MAX_BODY_BYTES = HttpLimits.max_body_bytes  # a Function URL's request payload limit
+_JSON = {"content-type": "application/json"}
 
 
 @dataclass
@@ -55,26 +62,32 @@ class VersionCounters:
     last_at: float | None = None
 
 
-class FunctionRuntime:
-    """Alias routing, one worker per version, Function URL mapping and per-version counters."""
+def report_line(request_id: str, duration_ms: float, memory_size_mb: int, memory_used_mb: float,
+                init_ms: float | None = None, status: str | None = None, error_type: str | None = None) -> str:
+    """Lambda's REPORT line. Billed duration: whole milliseconds, rounded up (Lambda bills per 1 ms)."""
+    billed = max(1, -int(-duration_ms // 1))
+    line = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
+            f"Memory Size: {memory_size_mb} MB\tMax Memory Used: {round(memory_used_mb)} MB")
+    if init_ms is not None:
+        line += f"\tInit Duration: {init_ms:.2f} ms"
+    if status is not None:
+        line += f"\tStatus: {status}" + (f"\tError Type: {error_type}" if error_type else "")
+    return line
 
-    def __init__(
-        self,
-        *,
-        function_name: str,
-        region: str,
-        timeout_s: float,
-        now: Callable[[], float],
-        memory_mb: int = 128,
-        worker_for: Callable[[str], VersionWorker],
-        on_lines: Callable[[str, list[str], float], None],
-    ) -> None:
+
+class FunctionRuntime:
+    """Alias routing, execution environments per version, Function URL mapping, per-version counters."""
+
+    def __init__(self, *, function_name: str, region: str, timeout_s: float, now: Callable[[], float],
+                 memory_mb: int = 128, pool: WorkerPool, on_lines: Callable[[str, list[str], float], None],
+                 records: FailureRecords) -> None:
         self.function_name = function_name
         self.region = region
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
+        self.pool = pool
+        self.records = records
         self._now = now
-        self._worker_for = worker_for
         self._on_lines = on_lines
         self._routing: tuple[str | None, tuple[tuple[str, float], ...]] = (None, ())
         self._counters: dict[str, VersionCounters] = {}
@@ -106,44 +119,90 @@ class FunctionRuntime:
         with self._count_lock:
             return {v: VersionCounters(**vars(c)) for v, c in self._counters.items()}
 
+    def _count(self, version: str, status: int, at: float) -> None:
+        with self._count_lock:
+            c = self._counters.setdefault(version, VersionCounters())
+            c.requests += 1
+            c.errors += status >= 500
+            c.first_at = at if c.first_at is None else c.first_at
+            c.last_at = at
+
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes,
                source_ip: str = "127.0.0.1") -> InvokeOutcome:
         request_id = str(uuid.uuid4())
         pinned = headers.get(PIN_HEADER)
         version = pinned or self.choose_version()
         if version is None:
-            return _plain(404, "no version is deployed: run `deployer deploy --env local` first", request_id)
+            return self.failure(404, "no version is deployed: run `deployer deploy --env local` first", request_id,
+                                "", target, headers)
         try:
-            worker = self._worker_for(version)
+            env = self.pool.acquire(version)
+        except Throttled as exc:
+            return self.failure(429, str(exc), request_id, version, target, headers, body_message="Rate Exceeded.")
         except DeployerError as exc:
-            return _plain(404 if pinned else 502, str(exc), request_id, version)
-        event = function_url_event(method, target, headers, body, request_id, source_ip)
-        reply = worker.invoke(event, request_id, self.timeout_s)
+            return self.failure(404 if pinned else 502, str(exc), request_id, version, target, headers)
+        init_ms, env.pending_init_ms = env.pending_init_ms, None
+        try:
+            reply = env.invoke(function_url_event(method, target, headers, body, request_id, source_ip),
+                               request_id, self.timeout_s)
+        finally:
+            self.pool.release(env)
         at = self._now()
-        lines = list(reply.get("lines") or [])
+        lines: list[str] = reply.get("lines") or []
         duration = float(reply.get("duration_ms") or 0.0)
-        error = reply.get("error") or {}
-        if error.get("type") not in (None, "TooManyRequestsException"):  # what Lambda's log would show
-            lines.append(f"[ERROR] {error.get('type')}: {error.get('message', '')}".rstrip())
-        lines.append(f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: "
-                     f"{max(1, math.ceil(duration))} ms\tMemory Size: {self.memory_mb} MB\tMax Memory Used: "
-                     f"{math.ceil(float(reply.get('max_memory_mb') or 0.0))} MB")
+        memory = float(reply.get("max_memory_mb") or 0.0)
+        outcome = _to_http(reply, version, request_id, lines, memory)
+        status = error_type = None
+        if outcome.error is not None:  # what Lambda's log would show, and the record the handler could not write
+            error_type = str(outcome.error.get("type"))
+            lines.append(f"[ERROR] {error_type}: {outcome.error.get('message', '')}".rstrip())
+            status = "timeout" if error_type == "Sandbox.Timedout" else "error"
+            if not has_record(lines):
+                lines += self.records.lines(request_id=request_id, action=_action(target), version=version,
+                                            status=outcome.status, error_type=error_type,
+                                            message=str(outcome.error.get("message", "")), latency_ms=duration,
+                                            memory_mb=memory, replay=_replay(headers))
+        lines.append(report_line(request_id, duration, self.memory_mb, memory, init_ms, status, error_type))
         self._on_lines(version, lines, at)
-        outcome = _to_http(reply, version, request_id)
-        with self._count_lock:
-            c = self._counters.setdefault(version, VersionCounters())
-            c.requests += 1
-            c.errors += outcome.status >= 500
-            c.first_at = at if c.first_at is None else c.first_at
-            c.last_at = at
+        self._count(version, outcome.status, at)
         return outcome
+
+    def failure(self, status: int, message: str, request_id: str, version: str | None, target: str,
+                headers: dict[str, str], *, body_message: str | None = None) -> InvokeOutcome:
+        """A response the gateway makes itself, recorded: request-record and EMF lines for `version`."""
+        error_type = ERROR_TYPES.get(status, "Error")
+        version = version or ""
+        lines = self.records.lines(request_id=request_id, action=_action(target), version=version, status=status,
+                                   error_type=error_type, message=message, replay=_replay(headers))
+        at = self._now()
+        self._on_lines(version, lines, at)
+        if version:
+            self._count(version, status, at)
+        body = json.dumps({"message": body_message or message}).encode()
+        return InvokeOutcome(version, request_id, status, dict(_JSON), body, 0.0, lines,
+                             {"type": error_type, "message": message})
+
+    def reject(self, status: int, message: str, request: HttpRequest | None) -> InvokeOutcome:
+        """A request the HTTP layer refused (malformed, too large, too slow), on the record like the others."""
+        headers = request.headers if request is not None else {}
+        target = request.target if request is not None else "/"
+        version = headers.get(PIN_HEADER) or self.choose_version()
+        return self.failure(status, message, str(uuid.uuid4()), version, target, headers)
+
+
+def _action(target: str) -> str:
+    return target.split("?", 1)[0].rstrip("/").rpartition("/")[2][:200]
+
+
+def _replay(headers: dict[str, str]) -> bool:
+    return headers.get("x-deployer-replay", "").strip().lower() in ("1", "true", "yes")
 
 
 def function_url_event(method: str, target: str, headers: dict[str, str], body: bytes, request_id: str,
                        source_ip: str) -> dict[str, Any]:
     """The Lambda event of a Function URL request (payload format 2.0)."""
     parts = urlsplit(target)
-    now = dt.datetime.now(dt.UTC)
+    now = time.time()
     try:
         text, is_b64 = body.decode("utf-8"), False
     except UnicodeDecodeError:
@@ -168,8 +227,8 @@ def function_url_event(method: str, target: str, headers: dict[str, str], body: 
             "requestId": request_id,
             "routeKey": "$default",
             "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
         },
         "isBase64Encoded": is_b64,
     }
@@ -180,111 +239,74 @@ def function_url_event(method: str, target: str, headers: dict[str, str], body: 
     return event
 
 
-def _plain(status: int, message: str, request_id: str, version: str = "") -> InvokeOutcome:
-    body = json.dumps({"message": message}).encode()
-    return InvokeOutcome(version, request_id, status, {"content-type": "application/json"}, body, 0.0, [],
-                         {"type": "Emulator", "message": message})
-
-
-def _to_http(reply: dict[str, Any], version: str, request_id: str) -> InvokeOutcome:
+def _to_http(reply: dict[str, Any], version: str, request_id: str, lines: list[str], memory: float) -> InvokeOutcome:
     handler_ms = float(reply.get("duration_ms") or 0.0)
-    memory = float(reply.get("max_memory_mb") or 0.0)
-    lines = list(reply.get("lines") or [])
     if not reply.get("ok"):
-        error = reply.get("error") or {}
-        if error.get("type") == "TooManyRequestsException":  # throttled, as a Function URL answers it
-            return InvokeOutcome(version, request_id, 429, {"content-type": "application/json"},
-                                 b'{"message": "Rate Exceeded."}', 0.0, [], error, memory)
-        body = json.dumps({"message": "Internal Server Error"}).encode()
-        return InvokeOutcome(version, request_id, 502, {"content-type": "application/json",
-                                                         "x-amz-function-error": "Unhandled"},
+        error = reply.get("error") or {"type": "Runtime.Unknown", "message": "no reply"}
+        body = b'{"message": "Internal Server Error"}'
+        return InvokeOutcome(version, request_id, 502, {**_JSON, "x-amz-function-error": "Unhandled"},
                              body, handler_ms, lines, error, memory)
-    result = reply.get("result")
+    try:
+        result = json.loads(reply.get("result_json") or "null")
+    except (ValueError, RecursionError) as exc:
+        return InvokeOutcome(version, request_id, 502, dict(_JSON), b'{"message": "Internal Server Error"}',
+                             handler_ms, lines, {"type": "Runtime.InvalidResponse", "message": str(exc)}, memory)
     if isinstance(result, dict) and "statusCode" in result:
-        headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
-        raw = result.get("body")
-        if raw is None:
-            data = b""
-        elif result.get("isBase64Encoded"):
-            data = base64.b64decode(str(raw))
-        else:
-            data = raw.encode() if isinstance(raw, str) else json.dumps(raw).encode()
-        headers.setdefault("content-type", "application/json")
-        return InvokeOutcome(version, request_id, int(result["statusCode"]), headers, data, handler_ms, lines,
-                             None, memory)
-    return InvokeOutcome(version, request_id, 200, {"content-type": "application/json"},
-                         json.dumps(result).encode(), handler_ms, lines, None, memory)
-
-
-_REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request", 404: "Not Found",
-            413: "Payload Too Large", 422: "Unprocessable Entity", 429: "Too Many Requests",
-            500: "Internal Server Error", 502: "Bad Gateway", 504: "Gateway Timeout"}
-MAX_BODY_BYTES = 6 * 1024 * 1024  # a Function URL's request payload limit
-
-
-class _Handler(StreamRequestHandler):
-    """A lean HTTP/1.1 keep-alive handler: the gateway's hot path, so no email-parser headers."""
-
-    disable_nagle_algorithm = True
-    server: _GatewayServer
-
-    def handle(self) -> None:
-        while self._one():
-            pass
-
-    def _one(self) -> bool:
-        line = self.rfile.readline(65537)
-        if not line:
-            return False
         try:
-            method, target, version = line.decode("latin-1").split()
-        except ValueError:
-            self._reply(400, {}, b'{"message": "bad request line"}', close=True)
-            return False
-        headers: dict[str, str] = {}
-        while True:
-            raw = self.rfile.readline(65537)
-            if raw in (b"\r\n", b"\n", b""):
-                break
-            name, _, value = raw.decode("latin-1").partition(":")
-            name, value = name.strip().lower(), value.strip()
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
-        length = int(headers.get("content-length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._reply(413, {}, b'{"message": "Request must be smaller than 6291456 bytes"}', close=True)
-            return False
-        body = self.rfile.read(length) if length else b""
-        keep_alive = headers.get("connection", "").lower() != "close" and version == "HTTP/1.1"
-        outcome = self.server.runtime.handle(method, target, headers, body, self.client_address[0])
-        extra = {"x-amzn-requestid": outcome.request_id, "x-deployer-version": outcome.version,
-                 "x-deployer-handler-ms": f"{outcome.handler_ms:.3f}",
-                 "x-deployer-max-memory-mb": f"{outcome.max_memory_mb:.1f}"}
-        self._reply(outcome.status, {**outcome.headers, **extra}, outcome.body, close=not keep_alive)
-        return keep_alive
-
-    def _reply(self, status: int, headers: dict[str, str], body: bytes, *, close: bool) -> None:
-        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
-        lines += [f"{k}: {v}" for k, v in headers.items()
-                  if k not in ("content-length", "connection", "transfer-encoding")]
-        lines.append(f"content-length: {len(body)}")
-        if close:
-            lines.append("connection: close")
-        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+            status = int(result["statusCode"])
+            headers = {str(k).lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+            raw = result.get("body")
+            if raw is None:
+                data = b""
+            elif result.get("isBase64Encoded"):
+                data = base64.b64decode(str(raw))
+            else:
+                data = raw.encode() if isinstance(raw, str) else json.dumps(raw).encode()
+            if not 100 <= status <= 599:
+                raise ValueError(f"statusCode {status} is not an HTTP status")
+        except (TypeError, ValueError, AttributeError) as exc:  # a Function URL answers a bad response with 502
+            return InvokeOutcome(version, request_id, 502, dict(_JSON), b'{"message": "Internal Server Error"}',
+                                 handler_ms, lines, {"type": "Runtime.InvalidResponse", "message": str(exc)}, memory)
+        headers.setdefault("content-type", "application/json")
+        return InvokeOutcome(version, request_id, status, headers, data, handler_ms, lines, None, memory)
+    return InvokeOutcome(version, request_id, 200, dict(_JSON), json.dumps(result).encode(), handler_ms, lines,
+                         None, memory)
 
 
-class _GatewayServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+class _GatewayApp:
+    """The HTTP side: complete requests to the runtime, refused ones recorded by it too."""
 
-    def __init__(self, address: tuple[str, int], runtime: FunctionRuntime) -> None:
+    def __init__(self, runtime: FunctionRuntime) -> None:
         self.runtime = runtime
-        super().__init__(address, _Handler)
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        outcome = self.runtime.handle(request.method, request.target, request.headers, request.body, request.peer)
+        return _response(outcome)
+
+    def reject(self, status: int, message: str, request: HttpRequest | None) -> HttpResponse:
+        return _response(self.runtime.reject(status, message, request))
+
+
+def _response(outcome: InvokeOutcome) -> HttpResponse:
+    headers = [(k, v) for k, v in outcome.headers.items() if _header_ok(k, v)]
+    headers += [("x-amzn-requestid", outcome.request_id), ("x-deployer-version", outcome.version),
+                ("x-deployer-handler-ms", f"{outcome.handler_ms:.3f}"),
+                ("x-deployer-max-memory-mb", f"{outcome.max_memory_mb:.1f}")]
+    return HttpResponse(outcome.status, headers, outcome.body)
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def _header_ok(name: str, value: str) -> bool:
+    """A header the function returned that HTTP/1.1 can carry; others are dropped, never sent half-formed."""
+    return _TOKEN.fullmatch(name) is not None and _FIELD_VALUE.fullmatch(value) is not None
 
 
 class Gateway(LoopbackServer):
     """The HTTP server in front of a `FunctionRuntime`, on 127.0.0.1."""
 
-    def __init__(self, runtime: FunctionRuntime, *, port: int = 0) -> None:
-        super().__init__(_GatewayServer(("127.0.0.1", port), runtime), name="gateway")
-
+    def __init__(self, runtime: FunctionRuntime, *, port: int = 0, limits: HttpLimits | None = None) -> None:
+        self.server = Http11Server(("127.0.0.1", port), _GatewayApp(runtime), limits)
+        super().__init__(self.server, name="gateway")

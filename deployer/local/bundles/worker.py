@@ -1,20 +1,29 @@
-"""One worker process per function version: runs that version's bundle handler.
+"""One execution environment: a process that runs one version's bundle handler, one request at a time.
 
-Started by `deployer.local.bundles.workers.VersionWorker` as ``python worker.py`` (by path, so nothing of
-`deployer` is imported here): two versions' modules cannot share a process, so each version gets
-its own interpreter whose `sys.path` starts with the bundle directory, and whose environment is
-the function's configuration (fault injection included). It connects back to the gateway over a
-`multiprocessing.connection` sockets on 127.0.0.1: one per concurrent request it can serve.
-Connection 0 is served by the main thread (where the runtime can use SIGALRM deadlines, as in
-Lambda) and is the one the gateway prefers; the others by a thread each (Lambda would give each
-concurrent request its own environment; threads are the cheap stand-in).
+Started by `deployer.local.bundles.workers.ExecutionEnvironment` as ``python worker.py`` (by path,
+so nothing of `deployer` is imported here): two versions' modules cannot share a process, so each
+environment gets its own interpreter whose `sys.path` starts with the bundle directory, and whose
+environment is the function's configuration (fault injection included) plus what Lambda sets
+(`AWS_LAMBDA_INITIALIZATION_TYPE`: `provisioned-concurrency` for the environment a deploy starts
+before traffic, `on-demand` for those started by a request).
 
-Each request's stdout is captured per thread and sent back with the response, so that the
-gateway can turn the handler's log and EMF lines into records and metrics.
+As in Lambda, an environment serves one request at a time, on its main thread (where the runtime's
+SIGALRM deadlines work): concurrent requests get other environments. It connects back to the
+gateway over one `multiprocessing.connection` socket on 127.0.0.1.
 
-Hello (first message on each connection): {"id": 0, "connection", "ok", "init_ms" | "error"}
+The request's stdout is captured and sent back with the response, so that the gateway can turn the
+handler's log and EMF lines into records and metrics.
+
+Memory used is one figure everywhere: the process's resident memory (`/proc/self/statm`) after the
+request, the figure the runtime puts in its request record; when the handler printed a request
+record, its `memory_mb` is taken as is, so the REPORT line, the response header and the record agree.
+
+Messages are pickled dicts (both ends are ours, on an authenticated socket); the handler's result
+travels as JSON text, serialized here as Lambda serializes it (a result JSON cannot carry is a
+`Runtime.MarshalError`).
+Hello (first message):  {"ok", "init_ms", "pid"}  or  {"ok": false, "error"}
 Message in:  {"id", "event", "request_id", "deadline_ms"}  or  {"op": "stop"}
-Message out: {"id", "ok", "result" | "error", "lines", "duration_ms", "max_memory_mb"}
+Message out: {"id", "ok", "result_json" | "error", "lines", "duration_ms", "max_memory_mb"}
 """
 
 from __future__ import annotations
@@ -23,33 +32,35 @@ import importlib
 import io
 import json
 import os
+import pickle
 import resource
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable
-from multiprocessing.connection import Client, Connection
+from multiprocessing.connection import Client
 from typing import Any
 
+_RECORD_MARK = '"event": "request"'
+_MEMORY_MARK = '"memory_mb": '
 
-class _ThreadStdout(io.TextIOBase):
-    """sys.stdout that collects each request thread's output separately."""
+
+class _Capture(io.TextIOBase):
+    """sys.stdout that collects what is printed during a request (and passes anything else on)."""
 
     def __init__(self, fallback: Any) -> None:
-        self._local = threading.local()
+        self._parts: list[str] | None = None
         self._fallback = fallback
 
     def begin(self) -> None:
-        self._local.parts = []
+        self._parts = []
 
     def end(self) -> list[str]:
-        parts: list[str] = getattr(self._local, "parts", None) or []
-        self._local.parts = None
+        parts, self._parts = self._parts or [], None
         return [line for line in "".join(parts).splitlines() if line.strip()]
 
     def write(self, s: str) -> int:
-        parts = getattr(self._local, "parts", None)
+        parts = self._parts
         if parts is None:
             self._fallback.write(s)
         else:
@@ -84,6 +95,34 @@ class _Context:
         return max(0, int(self._deadline_ms - time.time() * 1000))
 
 
+def _resident_mb() -> Callable[[], float]:
+    """The process's resident memory now, in MB (/proc/self/statm, as the runtime reads it)."""
+    try:
+        fd = os.open("/proc/self/statm", os.O_RDONLY)
+    except OSError:  # not Linux: the peak, the closest figure there is
+        per_mb = 1024.0 * 1024.0 if sys.platform == "darwin" else 1024.0
+        return lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / per_mb
+    page_mb = os.sysconf("SC_PAGE_SIZE") / (1024.0 * 1024.0)
+    return lambda: int(os.pread(fd, 64, 0).split()[1]) * page_mb
+
+
+def memory_of(lines: list[str], measure: Callable[[], float]) -> float:
+    """The request record's `memory_mb` when the handler printed one, else resident memory now."""
+    for line in lines:
+        if _RECORD_MARK in line:
+            start = line.find(_MEMORY_MARK)
+            if start >= 0:
+                start += len(_MEMORY_MARK)
+                end = start
+                while end < len(line) and line[end] not in ",}":
+                    end += 1
+                try:
+                    return float(line[start:end])
+                except ValueError:
+                    break
+    return measure()
+
+
 def _load_handler(spec: str) -> Callable[[Any, Any], Any]:
     module_name, _, attr = spec.replace(":", ".").rpartition(".")
     module = importlib.import_module(module_name)
@@ -113,11 +152,11 @@ def main() -> None:
     address = (os.environ["DEPLOYER_WORKER_HOST"], int(os.environ["DEPLOYER_WORKER_PORT"]))
     authkey = bytes.fromhex(os.environ["DEPLOYER_WORKER_KEY"])
     bundle_dir = os.environ["LAMBDA_TASK_ROOT"]
-    connections = max(1, int(os.environ.get("DEPLOYER_WORKER_THREADS", "32")))
     _isolate(bundle_dir)
     os.chdir(bundle_dir)
-    capture = _ThreadStdout(sys.stdout)
+    capture = _Capture(sys.stdout)
     sys.stdout = capture
+    measure = _resident_mb()
 
     init_started = time.perf_counter()
     try:
@@ -128,6 +167,7 @@ def main() -> None:
         hello: dict[str, Any] = {"ok": True, "init_ms": (time.perf_counter() - init_started) * 1000.0}
     except Exception:
         hello = {"ok": False, "error": {"type": "Runtime.ImportModuleError", "message": traceback.format_exc(limit=5)}}
+    hello["pid"] = os.getpid()
 
     def run(message: dict[str, Any]) -> bytes:
         capture.begin()
@@ -135,50 +175,35 @@ def main() -> None:
         try:
             context = _Context(message["request_id"], message["deadline_ms"])
             result = handler(message["event"], context)
-            outcome: dict[str, Any] = {"ok": True, "result": result}
+            try:
+                outcome: dict[str, Any] = {"ok": True, "result_json": json.dumps(result)}
+            except (TypeError, ValueError, RecursionError) as exc:
+                outcome = {"ok": False, "error": {"type": "Runtime.MarshalError", "message": str(exc)[:4000]}}
         except Exception as exc:
-            outcome = {"ok": False, "error": {"type": type(exc).__name__, "message": str(exc),
-                                              "trace": traceback.format_exc(limit=8).splitlines()}}
+            outcome = {"ok": False, "error": {"type": type(exc).__name__, "message": str(exc)[:4000],
+                                              "trace": traceback.format_exc(limit=8).splitlines()[-20:]}}
         duration_ms = (time.perf_counter() - started) * 1000.0
         lines = capture.end()
-        max_memory_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        max_memory_mb = memory_of(lines, measure)
         outcome.update(id=message["id"], lines=lines, duration_ms=duration_ms, max_memory_mb=max_memory_mb)
-        try:
-            return json.dumps(outcome, default=str).encode()
-        except (TypeError, ValueError) as exc:
-            return json.dumps({"id": message["id"], "ok": False, "lines": lines, "duration_ms": duration_ms,
-                               "max_memory_mb": max_memory_mb,
-                               "error": {"type": "Runtime.MarshalError", "message": str(exc)}}).encode()
+        return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def serve(conn: Connection) -> str:
-        """One connection, one request at a time: receive, run, reply. Returns why it ended."""
-        while True:
-            try:
-                message = json.loads(conn.recv_bytes())
-            except (EOFError, OSError, ValueError):
-                return "closed"
-            if message.get("op") == "stop":
-                return "stop"
-            try:
-                conn.send_bytes(run(message))
-            except OSError:
-                return "closed"
-
-    # The gateway holds a pool of connections and prefers connection 0, which the main thread
-    # serves: there the runtime enforces deadlines with SIGALRM, as in Lambda, and no thread hop
-    # is paid. Concurrent requests use the other connections, each served by its own thread.
-    pool = [Client(address, authkey=authkey) for _ in range(connections)]
-    for index, conn in enumerate(pool):
-        conn.send_bytes(json.dumps({"id": 0, "connection": index, **hello}).encode())
+    conn = Client(address, authkey=authkey)
+    conn.send_bytes(pickle.dumps(hello))
     if not hello["ok"]:
         return
-    others = [threading.Thread(target=serve, args=(conn,), daemon=True) for conn in pool[1:]]
-    for thread in others:
-        thread.start()
-    if serve(pool[0]) == "closed":  # connection 0 retired (a timeout): keep serving on the others
-        for thread in others:
-            thread.join()
-    os._exit(0)  # stopped: do not wait for handler threads stuck past their timeout
+    while True:  # one request at a time, on the main thread
+        try:
+            message = pickle.loads(conn.recv_bytes())
+        except (EOFError, OSError, pickle.UnpicklingError):
+            break
+        if message.get("op") == "stop":
+            break
+        try:
+            conn.send_bytes(run(message))
+        except OSError:
+            break
+    os._exit(0)  # do not wait for threads the agent left running
 
 
 if __name__ == "__main__":

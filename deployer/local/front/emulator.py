@@ -10,7 +10,7 @@
 `Emulator` only wires and starts the pieces, and stops them in order: moto in a child process
 (`state.moto_state`), the telemetry sink (`state.sink`), the metric store and the function's log
 stream (`behaviour.metrics`, `behaviour.logs`), notifications (`behaviour.notify`), the alarms
-(`alarm_wiring`), the gateway with one worker per version (`bundles.gateway`, `bundles.workers`),
+(`alarm_wiring`), the gateway with each version's execution environments (`bundles.gateway`, `bundles.workers`),
 rollouts (`rollouts`), publishing versions (`versions`), the saved state (`state.store`, `restore`)
 and the control API (`control`). Library code never prints; `deployer.commands.local` does.
 """
@@ -32,7 +32,9 @@ from deployer.local.behaviour.clock import Clock, ScaledClock
 from deployer.local.behaviour.logs import FunctionLogs, alarm_metrics
 from deployer.local.behaviour.metrics import MetricStore
 from deployer.local.behaviour.notify import Notifier
+from deployer.local.bundles.failures import FailureRecords
 from deployer.local.bundles.gateway import FunctionRuntime, Gateway
+from deployer.local.bundles.http11 import HttpLimits
 from deployer.local.bundles.release import BundleBuilder, DeployResult, Faults, default_bundle_builder
 from deployer.local.bundles.workers import WorkerPool
 from deployer.local.front.alarm_wiring import AlarmWiring
@@ -75,7 +77,8 @@ class Emulator:
         moto_port: int = 0,
         bundle_builder: BundleBuilder | None = None,
         on_restart: RestartPolicy = "rollback",
-        worker_threads: int = 32,
+        max_environments: int | None = None,
+        gateway_limits: HttpLimits | None = None,
         evaluate_low_sample_count: LowSamplePolicy | None = None,
         advertise: bool = False,
         handler: str = "handlers.runtime.handler",
@@ -97,7 +100,8 @@ class Emulator:
         self._ports = (gateway_port, control_port, moto_port)
         self._build = bundle_builder or default_bundle_builder
         self._on_restart: RestartPolicy = on_restart
-        self._threads = worker_threads
+        self._max_environments = max_environments
+        self._gateway_limits = gateway_limits
         self._low_sample = evaluate_low_sample_count
         self._advertise = advertise
         self._handler = handler
@@ -184,17 +188,17 @@ class Emulator:
         self.evaluator = self._alarms.evaluator
         self._logs = FunctionLogs(self.metrics, forward=self.sink.add_lines, metric_names=alarm_metrics(m.alarms))
         self._pool = WorkerPool(model=lambda: self.model, bundle_of=store.bundle_of, moto_endpoint=self.moto_endpoint,
-                                handler=self._handler, threads=self._threads, log_dir=self.state_dir / "logs",
-                                on_event=store.event)
+                                handler=self._handler, log_dir=self.state_dir / "logs", on_event=store.event,
+                                max_environments=self._max_environments)
         self.runtime = FunctionRuntime(function_name=m.function.name, region=m.region,
                                        timeout_s=float(m.function.timeout_s), now=self.clock.now,
                                        memory_mb=m.function.memory_mb,
-                                       worker_for=self._pool.get, on_lines=self._logs.add)
+                                       pool=self._pool, on_lines=self._logs.add, records=FailureRecords.for_model(m))
         self._rollouts = RolloutControl(store=store, clock=self.clock, model=lambda: self.model, runtime=self.runtime,
                                         aws=self.aws, metrics=self.metrics, notifier=self.notifier, alarms=self._alarms)
         self._versions = VersionPublisher(store=store, aws=self.aws, build=self._build, pool=self._pool,
                                           sink=self.sink, now=self.clock.now)
-        self._gateway = Gateway(self.runtime, port=self._ports[0])
+        self._gateway = Gateway(self.runtime, port=self._ports[0], limits=self._gateway_limits)
         self._gateway.start()
         self.gateway_url = self._gateway.url
         self.restart_notice = restore(store, model=m, aws=self.aws, rollouts=self._rollouts, alarms=self._alarms,
