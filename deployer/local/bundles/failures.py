@@ -27,6 +27,7 @@ ERROR_TYPES = {
     431: "RequestHeaderFieldsTooLarge",
     501: "NotImplemented",
     502: "ServiceException",
+    505: "HttpVersionNotSupported",
 }
 _RECORD_MARK = '"event": "request"'
 

@@ -3,10 +3,12 @@
 h11 (the sans-I/O HTTP/1.1 state machine behind httpx and hypercorn) parses and frames every
 request: a negative, non-numeric or conflicting `Content-Length`, an unknown `Transfer-Encoding`,
 a malformed request line or header are protocol errors it reports, and chunked bodies are decoded
-by it. This module adds the I/O (a thread per connection, as `ThreadingHTTPServer` had) and the
-limits a public endpoint needs (`HttpLimits`):
+by it. This module adds the I/O (a thread per connection, as `ThreadingHTTPServer` had), writes
+the responses itself (from headers the gateway has validated) and enforces the limits a public
+endpoint needs (`HttpLimits`):
 
 - head (request line + headers) at most `max_head_bytes`, at most `max_headers` headers: 431;
+- HTTP/1.0 and HTTP/1.1 only: 505;
 - body at most `max_body_bytes` (a Function URL's 6 MB request payload), by `Content-Length` before
   reading it, or while a chunked body streams in: 413;
 - a request must arrive whole within `read_timeout_s` of its first byte (slowloris, a short body
@@ -142,7 +144,7 @@ class _Connection:
             self._unread, closed = self.h11.trailing_data
             connection = head.headers.get("connection", "").lower()
             keep_alive = head.http_version == "1.1" and "close" not in connection and not closed
-            if not self._send(response, close=not keep_alive) or not keep_alive:
+            if not self._send(response, close=not keep_alive, head_only=head.method == "HEAD") or not keep_alive:
                 return
 
     def _next_event(self, deadline: float | None, started: bool) -> object:
@@ -183,6 +185,11 @@ class _Connection:
             raise h11.RemoteProtocolError("expected a request", error_status_hint=400)
         if len(event.headers) > self.limits.max_headers:
             raise _Rejected(431, f"more than {self.limits.max_headers} request headers")
+        # h11 bounds a head only while it is incomplete: one that arrived whole is measured here
+        if len(event.target) + sum(len(n) + len(v) + 4 for n, v in event.headers) > self.limits.max_head_bytes:
+            raise _Rejected(431, f"request line and headers over {self.limits.max_head_bytes} bytes")
+        if event.http_version not in (b"1.0", b"1.1"):
+            raise _Rejected(505, f"HTTP/{event.http_version.decode('latin-1')} is not supported: use HTTP/1.1")
         request = HttpRequest(event.method.decode("latin-1"), event.target.decode("latin-1"), _headers(event.headers),
                               b"", self.peer, event.http_version.decode("latin-1"))
         length = request.headers.get("content-length")
@@ -208,14 +215,17 @@ class _Connection:
             elif isinstance(event, h11.ConnectionClosed):
                 raise h11.RemoteProtocolError("the client closed the connection mid-request", error_status_hint=400)
 
-    def _send(self, response: HttpResponse, *, close: bool) -> bool:
-        """Write the response (headers as given: the app validates them); False when the client is gone."""
+    def _send(self, response: HttpResponse, *, close: bool, head_only: bool = False) -> bool:
+        """Write the response (headers as given: the app validates them); False when the client is gone.
+
+        The answer to a HEAD request has the headers of the full answer and no body (RFC 9110 9.3.2)."""
         lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Status')}"]
         lines += [f"{k}: {v}" for k, v in response.headers if k not in _FRAMING]
         lines.append(f"content-length: {len(response.body)}")
         if close:
             lines.append("connection: close")
-        return self._write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body)
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return self._write(head if head_only else head + response.body)
 
     def _write(self, data: bytes) -> bool:
         try:
@@ -236,7 +246,7 @@ _REASONS = {100: "Continue", 200: "OK", 201: "Created", 202: "Accepted", 204: "N
             408: "Request Timeout", 409: "Conflict", 413: "Content Too Large", 415: "Unsupported Media Type",
             422: "Unprocessable Content", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
             500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
-            504: "Gateway Timeout"}
+            504: "Gateway Timeout", 505: "HTTP Version Not Supported"}
 
 
 class Http11Server:

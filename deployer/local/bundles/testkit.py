@@ -52,7 +52,7 @@ def handler(event, context):
     ts = int(time.time() * 1000)
     rid = context.aws_request_id
     record = {"event": "request", "request_id": rid, "ts": ts, "action": action, "version": version,
-              "status": status, "outcome": "error" if status >= 500 else "ok", "latency_ms": latency,
+              "status": status, "outcome": "error" if status >= 400 else "ok", "latency_ms": latency,
               "cost_usd": cost, "error_type": error, "input": payload, "replay": replay}
     emf = {"_aws": {"Timestamp": ts, "CloudWatchMetrics": [{"Namespace": "Deployer/Replay" if replay else "Deployer",
            "Dimensions": DIMS, "Metrics": METRICS}]}, "Agent": AGENT, "Environment": ENV, "Version": version,
