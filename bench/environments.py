@@ -116,12 +116,13 @@ def main() -> int:
         with Emulator(model, state_dir=Path(scratch) / "state") as emu:  # fresh, as `deployer loadtest` starts it
             emu.deploy()
             emulated = load_test(model, emu.gateway_url, args.rps, args.duration, Path(scratch) / "emulator")
-            environments = {v: vars(s) for v, s in emu._pool.stats().items()}
-        inputs = model.load.input_file if os.path.isabs(model.load.input_file) else str(ROOT / model.load.input_file)
+            environments = {v: vars(s) for v, s in emu._pool.stats().items()}  # type: ignore[union-attr]
+        input_file = model.load.input_file or "samples/support_router/data/load_inputs.jsonl"
+        inputs = input_file if os.path.isabs(input_file) else str(ROOT / input_file)
         with Emulator(model, state_dir=Path(scratch) / "sweep") as emu:  # fresh: one provisioned environment
             emu.deploy()
             rows = sweep(emu, [int(x) for x in args.levels.split(",")], args.sweep_seconds, inputs)
-    slo_p99 = model.slos.latency_p99_ms
+    slo_p99 = model.slos.latency_p99_ms or 500.0
     document = {
         "benchmark": "environments", "agent": "agent.yaml (flagship), env local, real bundle",
         "cpus": os.cpu_count(), "load_average": os.getloadavg(), "machine_concurrency": machine_concurrency(),
