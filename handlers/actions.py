@@ -9,9 +9,10 @@ policy (errors always), redacted, and the redacted error message.
 from __future__ import annotations
 
 import _thread
+from _json import encode_basestring as _quote  # the C string encoder of json.dumps(ensure_ascii=False)
 
 from handlers.events import UNSET
-from handlers.telemetry import render_value
+from handlers.telemetry import RENDER_LIMIT, render_value
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -130,6 +131,22 @@ def _json_parser() -> Callable[[str | bytes], Any]:
     return from_json
 
 
+def render_redacted(value: Any, redactor: Redactor) -> str:
+    """`render_value(redactor.redact(value))`, without the redacted copy when `value` is an object of
+    strings (action inputs and answers often are): the same text, ~1 us sooner."""
+    if value.__class__ is dict and value:
+        parts = []
+        for key, item in value.items():
+            if key.__class__ is not str or item.__class__ is not str:
+                break
+            parts.append(f"{_quote(key)}: {_quote(redactor.field(key, item))}")
+        else:
+            text = "{" + ", ".join(parts) + "}"
+            if len(text) <= RENDER_LIMIT:
+                return text
+    return render_value(redactor.redact(value))
+
+
 def apply_policy(
     report: RequestReport, request: Request, action: ActionRuntime | None, error_message: str | None, result: Any, *,
     fallback_redactor: Redactor, rng: random.Random, to_jsonable: Callable[[Any], Any] | None,
@@ -137,7 +154,7 @@ def apply_policy(
     """Input/output per the sampling policy (errors always), redacted; error messages too."""
     if action is None:
         report.error_message = None if error_message is None else fallback_redactor.text(error_message)
-        report.input_json = render_value(fallback_redactor.redact(logged_input(request)))
+        report.input_json = render_redacted(logged_input(request), fallback_redactor)
         return
     report.log_latency = action.log_latency
     redactor = action.redactor
@@ -145,12 +162,12 @@ def apply_policy(
         if error_message is not None and action.log_errors:
             report.error_message = redactor.text(error_message)
         if action.log_inputs:
-            report.input_json = render_value(redactor.redact(logged_input(request)))
+            report.input_json = render_redacted(logged_input(request), redactor)
         return
     rate = action.sample_rate
     if rate <= 0.0 or (rate < 1.0 and rng.random() >= rate):
         return
     if action.log_inputs:
-        report.input_json = render_value(redactor.redact(logged_input(request)))
+        report.input_json = render_redacted(logged_input(request), redactor)
     if action.log_outputs and to_jsonable is not None:
-        report.output_json = render_value(redactor.redact(to_jsonable(result)))
+        report.output_json = render_redacted(to_jsonable(result), redactor)

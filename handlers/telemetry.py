@@ -50,8 +50,8 @@ def _num(value: float | int | None) -> str:
 
 
 def _json(value: Any) -> str:
-    """`json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)`, with the encoder
-    made once (`json.dumps` builds one per call when given options: ~0.7 us of a logged request)."""
+    """`json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)`, with the C encoder
+    made once: `json.dumps` makes one per call (~0.8 us of the ~1.3 us of a small logged value)."""
     return (_encoder or _make_encoder())(value)
 
 
@@ -59,11 +59,28 @@ _encoder: Callable[[Any], str] | None = None
 
 
 def _make_encoder() -> Callable[[Any], str]:
+    """The stdlib's C encoder with `json.dumps`'s settings above, kept for every call.
+
+    It is made without the circular-reference check (its markers would outlive an interrupted
+    call): logged values are parsed JSON or pydantic's JSON-able output, never cyclic, and a cycle
+    would still end in RecursionError rather than loop.
+    """
     global _encoder
     import json
+    from json import encoder as stdlib
 
-    _encoder = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), default=str).encode
-    return _encoder
+    make, quote = getattr(stdlib, "c_make_encoder", None), getattr(stdlib, "c_encode_basestring", None)
+    if make is None or quote is None:  # no C accelerator (not CPython): the plain path
+        _encoder = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), default=str).encode
+        return _encoder
+    chunks = make(None, str, quote, None, ": ", ", ", False, False, True)
+    join = "".join
+
+    def encode(value: Any) -> str:
+        return join(chunks(value, 0))
+
+    _encoder = encode
+    return encode
 
 
 class RequestReport:
@@ -230,7 +247,11 @@ class Telemetry:
         return log, emf
 
 
-def render_value(value: Any, limit: int = 64_000) -> str:
+#: Logged inputs and outputs longer than this (as JSON) are logged as a preview.
+RENDER_LIMIT = 64_000
+
+
+def render_value(value: Any, limit: int = RENDER_LIMIT) -> str:
     """A logged input/output as JSON, truncated (as a string preview) above `limit` characters."""
     text = _json(value)
     if len(text) <= limit:

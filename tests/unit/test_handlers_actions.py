@@ -9,8 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.actions import logged_input
+from handlers.actions import logged_input, render_redacted
 from handlers.events import Request
+from handlers.redaction import BUILTIN_ORDER, Redactor
+from handlers.telemetry import RENDER_LIMIT, render_value
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -48,3 +50,21 @@ def test_texts_jiter_refuses_or_reads_differently_log_as_before(body: str | byte
 def test_a_direct_invoke_logs_its_input_object() -> None:
     assert logged_input(Request("route", False, data={"message": "hi"})) == {"message": "hi"}
     assert logged_input(Request("route", False)) is None
+
+
+_FIELD_NAMES = st.sampled_from(["message", "api_key", "X-API-KEY", "apikey", "note", "é"]) | st.text(max_size=5)
+_STRINGS = st.sampled_from(["a@b.io", "call 555-123-4567", "Bearer abcdefgh1234", "plain", ""]) | st.text(max_size=12)
+_OBJECTS = st.dictionaries(_FIELD_NAMES, _STRINGS, max_size=5) | st.dictionaries(_FIELD_NAMES, _JSON, max_size=3) | _JSON
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=_OBJECTS, builtins=st.sampled_from([(), ("email",), BUILTIN_ORDER]))
+def test_rendering_a_redacted_object_of_strings_without_the_copy_says_the_same(value: Any, builtins: tuple[str, ...]) -> None:
+    redactor = Redactor(builtins)
+    assert render_redacted(value, redactor) == render_value(redactor.redact(value))
+
+
+def test_an_object_too_long_to_log_whole_is_still_a_preview() -> None:
+    redactor = Redactor(("email",))
+    value = {f"text{index}": "x" * 10_000 for index in range(RENDER_LIMIT // 10_000 + 1)}
+    assert json.loads(render_redacted(value, redactor))["truncated"] is True

@@ -193,3 +193,16 @@ def test_case_folded_keys_and_tokens_still_pass_their_screen() -> None:
     assert redactor.text("BEARER abcdefgh1234") == "[REDACTED:bearer_token]"
     assert redactor.text("ap\u0131_key=abcdefgh1234") == "[REDACTED:api_key]"  # re folds the dotless i onto i
     assert redactor.text("\u017fk-" + "a" * 24) == "[REDACTED:api_key]"  # and the long s onto s
+
+
+def test_short_texts_are_remembered_and_the_memo_stays_bounded() -> None:
+    from handlers.redaction import MEMO_ENTRIES, MEMO_MAX_CHARS
+
+    redactor = Redactor(("email",))
+    assert redactor.text("mail a@b.io") == redactor.text("mail a@b.io") == "mail [REDACTED:email]"
+    for index in range(MEMO_ENTRIES * 2 + 5):
+        assert redactor.text(f"user{index}@example.com") == "[REDACTED:email]"
+    assert len(redactor._memo) <= MEMO_ENTRIES
+    long_text = "x" * MEMO_MAX_CHARS + " a@b.io"
+    assert redactor.text(long_text) == "x" * MEMO_MAX_CHARS + " [REDACTED:email]"
+    assert long_text not in redactor._memo

@@ -8,6 +8,8 @@ import math
 
 import pytest
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from handlers.telemetry import METRICS, RequestReport, Telemetry, render_value
 
@@ -128,3 +130,18 @@ def test_large_values_are_truncated_to_a_preview() -> None:
     text = render_value({"blob": "x" * 100}, limit=50)
     doc = json.loads(text)
     assert doc["truncated"] is True and doc["chars"] > 50
+
+
+_KEYS = st.text(max_size=5) | st.integers() | st.floats() | st.booleans() | st.none()
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.decimals(allow_nan=False) | st.binary(max_size=3),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=_VALUES)
+def test_logged_values_render_as_json_dumps_renders_them(value: object) -> None:
+    """The kept C encoder says what `json.dumps(..., ensure_ascii=False, default=str)` says, NaN and odd keys included."""
+    assert render_value(value, limit=10**9) == json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
