@@ -80,7 +80,7 @@ class FunctionRuntime:
 
     def __init__(self, *, function_name: str, region: str, timeout_s: float, now: Callable[[], float],
                  memory_mb: int = 128, pool: WorkerPool, on_lines: Callable[[str, list[str], float], None],
-                 records: FailureRecords) -> None:
+                 records: FailureRecords, rng: random.Random | None = None) -> None:
         self.function_name = function_name
         self.region = region
         self.timeout_s = timeout_s
@@ -89,6 +89,7 @@ class FunctionRuntime:
         self.records = records
         self._now = now
         self._on_lines = on_lines
+        self._rng = rng or random.Random()  # its own: the global one belongs to the caller
         self._routing: tuple[str | None, tuple[tuple[str, float], ...]] = (None, ())
         self._counters: dict[str, VersionCounters] = {}
         self._count_lock = threading.Lock()
@@ -103,7 +104,7 @@ class FunctionRuntime:
 
     def choose_version(self) -> str | None:
         primary, additional = self._routing
-        r = random.random()
+        r = self._rng.random()
         for version, weight in additional:
             if r < weight:
                 return version

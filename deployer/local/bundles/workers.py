@@ -31,13 +31,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, Listener
+from multiprocessing.connection import Listener
 from pathlib import Path
 from typing import Any
 
 from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
-from deployer.local.bundles.processes import accept, reap, spawn
+from deployer.local.bundles.processes import Channel, accept, reap, spawn
 from deployer.local.bundles.release import interpreter_for
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
@@ -71,7 +71,7 @@ class ExecutionEnvironment:
         self._handler = handler
         self._log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
-        self._conn: Connection | None = None
+        self._conn: Channel | None = None
         self._next_id = 1
         self.init_ms = 0.0
         #: the REPORT line of the first request of an on-demand environment shows its init
@@ -112,7 +112,7 @@ class ExecutionEnvironment:
             message = hello.get("error", {}).get("message", "unknown error")
             raise DeployerError(f"version {self.version}: the bundle's handler failed to load:\n{message}",
                                 hint="run the handler locally (`deployer invoke`) to see the error")
-        self._conn = accepted[0]
+        self._conn = Channel(accepted[0])
         self.pid = int(hello.get("pid") or self._proc.pid)
         self.init_ms = float(hello.get("init_ms", 0.0))
         self.pending_init_ms = self.init_ms if self.init_type == ON_DEMAND else None
@@ -126,12 +126,12 @@ class ExecutionEnvironment:
         message_id, self._next_id = self._next_id, self._next_id + 1
         deadline_ms = time.time() * 1000 + timeout_s * 1000
         try:
-            conn.send_bytes(pickle.dumps({"id": message_id, "event": event, "request_id": request_id,
-                                          "deadline_ms": deadline_ms}, protocol=pickle.HIGHEST_PROTOCOL))
-            if conn.poll(timeout_s):
-                reply: dict[str, Any] = pickle.loads(conn.recv_bytes())
-                self.served += 1
-                return reply
+            conn.send(pickle.dumps({"id": message_id, "event": event, "request_id": request_id,
+                                    "deadline_ms": deadline_ms}, protocol=pickle.HIGHEST_PROTOCOL))
+            reply: dict[str, Any] = pickle.loads(conn.recv(timeout_s))
+            self.served += 1
+            return reply
+        except TimeoutError:
             self.kill()  # a late reply must never answer another request: Lambda resets the environment too
             return _failure("Sandbox.Timedout", f"Task timed out after {timeout_s:.2f} seconds", timeout_s * 1000)
         except (EOFError, OSError, pickle.UnpicklingError):
@@ -144,8 +144,7 @@ class ExecutionEnvironment:
         """End the process now."""
         conn, self._conn = self._conn, None
         if conn is not None:
-            with contextlib.suppress(OSError):
-                conn.close()
+            conn.close()
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.kill()
@@ -157,9 +156,8 @@ class ExecutionEnvironment:
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(OSError):
-                conn.send_bytes(pickle.dumps({"op": "stop"}))
-            with contextlib.suppress(OSError):
-                conn.close()
+                conn.send(pickle.dumps({"op": "stop"}))
+            conn.close()
         reap(self._proc, grace_s=3)
 
 
