@@ -17,7 +17,7 @@ import time
 from resource import RUSAGE_SELF, getrusage  # POSIX; Lambda is Linux
 
 from handlers import agent_log as _agent_log
-from handlers.actions import ActionRuntime, Reject, apply_policy, synchronous
+from handlers.actions import ActionRuntime, Reject, apply_policy, logged_input, synchronous
 from handlers.deadline import call_with_deadline
 from handlers.events import UNSET, Request, error_body, http_response, parse_event
 from handlers.telemetry import RequestReport, Telemetry
@@ -216,10 +216,19 @@ class Runtime:
         return _Loaded(actions=actions, agent=instance)
 
     def warm(self) -> str | None:
-        """Load the agent and build every action's input validator now; the load error, if any."""
+        """Load the agent and build every action's input validator now; the load error, if any.
+
+        Also serialize and parse a sample once: pydantic-core sets up its serializer on first use
+        (it imports uuid, ~5 ms), which would otherwise land on the first request.
+        """
         loaded = self.load()
         for action in loaded.actions.values():
             action.build_validator()
+        if self._to_json is not None and self._to_jsonable is not None:
+            sample = {"warm": [1, 1.5, True, None, "text"]}
+            self._to_json(sample)
+            self._to_jsonable(sample)
+            logged_input(Request("warm", True, body=b'{"warm": 1}'))
         return loaded.error
 
     # -- one request ------------------------------------------------------------------------

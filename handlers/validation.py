@@ -1,17 +1,24 @@
 """Input validation from an action's type hints, built on first use and cached.
 
-The request JSON object is the action's keyword arguments. Each action gets one pydantic
-`TypeAdapter` over a `TypedDict` of its parameters (`extra="forbid"`, parameters with defaults
-optional), so validation is one call into pydantic-core straight from the JSON bytes. pydantic
-is imported here, on the first request, never at module import of the handler.
+The request JSON object is the action's keyword arguments. Each action gets one pydantic-core
+validator of a typed dict of its parameters (extra keys forbidden, parameters with defaults
+optional), so validation is one call into pydantic-core straight from the JSON bytes.
+
+For the hints most actions use (str, int, float, bool, None, Any, Literal, list, dict, optional
+ones) the core schema is written here, the one pydantic's `TypeAdapter` generates for them (a
+test compares them, and the validators' answers), so only `pydantic_core` is imported: a cold
+start does not pay for pydantic's Python layer (~90 ms of the first request). Any other hint
+(a model, a dataclass, a date, constraints) goes through `TypeAdapter`, imported then.
+pydantic is never imported at module import of the handler.
 """
 
 from __future__ import annotations
 
 import inspect
+import types
 import typing
 from collections.abc import Callable
-from typing import Any, NotRequired
+from typing import Any, Literal, NotRequired, Union
 
 
 class InputError(Exception):
@@ -53,6 +60,51 @@ def signature_problems(method: Callable[..., Any]) -> list[str]:
     return problems
 
 
+_SCALARS: dict[Any, dict[str, Any]] = {
+    str: {"type": "str"}, int: {"type": "int"}, float: {"type": "float"}, bool: {"type": "bool"},
+    type(None): {"type": "none"}, None: {"type": "none"}, Any: {"type": "any"},
+}
+
+
+def core_schema_of(hint: Any) -> dict[str, Any] | None:
+    """The pydantic-core schema pydantic generates for `hint`, for the hints written here; else None."""
+    try:
+        scalar = _SCALARS.get(hint)
+    except TypeError:  # an unhashable hint (Annotated with unhashable metadata): pydantic's
+        return None
+    if scalar is not None:
+        return dict(scalar)
+    if hint is list:
+        return {"type": "list", "items_schema": {"type": "any"}}
+    if hint is dict:
+        return {"type": "dict", "keys_schema": {"type": "any"}, "values_schema": {"type": "any"}}
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list and len(args) == 1:
+        items = core_schema_of(args[0])
+        return None if items is None else {"type": "list", "items_schema": items}
+    if origin is dict and len(args) == 2:
+        keys, values = core_schema_of(args[0]), core_schema_of(args[1])
+        return None if keys is None or values is None else {"type": "dict", "keys_schema": keys, "values_schema": values}
+    if origin is Literal and args and all(type(a) in (str, int, bool) for a in args):
+        return {"type": "literal", "expected": list(args)}
+    if origin in (Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        inner = core_schema_of(args[0] if args[1] is type(None) else args[1])
+        return None if inner is None else {"type": "nullable", "schema": inner}
+    return None
+
+
+def _typed_dict_schema(title: str, fields: dict[str, tuple[Any, bool]]) -> dict[str, Any] | None:
+    """The schema of `TypeAdapter(TypedDict(title, fields))` with `extra="forbid"`, or None."""
+    schemas: dict[str, Any] = {}
+    for name, (hint, required) in fields.items():
+        schema = core_schema_of(hint)
+        if schema is None:
+            return None
+        schemas[name] = {"type": "typed-dict-field", "schema": schema, "required": required}
+    return {"type": "typed-dict", "fields": schemas, "computed_fields": [], "extra_behavior": "forbid",
+            "config": {"extra_fields_behavior": "forbid", "title": title}}
+
+
 class InputValidator:
     """Validates a JSON body (bytes/str) or an already parsed object into keyword arguments."""
 
@@ -61,22 +113,17 @@ class InputValidator:
         problems = [p for p in problems if "return type" not in p]
         if problems:
             raise SignatureError(f"action {action!r}: " + "; ".join(problems))
-        from pydantic import ConfigDict, TypeAdapter, with_config
-        from typing_extensions import TypedDict  # pydantic needs typing_extensions' TypedDict on 3.11
-
         sig = inspect.signature(method)
         hints = typing.get_type_hints(method, include_extras=True)
-        fields: dict[str, Any] = {}
-        for param in sig.parameters.values():
-            if param.name in ("self", "cls"):
-                continue
-            hint = hints[param.name]
-            fields[param.name] = hint if param.default is param.empty else NotRequired[hint]
+        fields = {param.name: (hints[param.name], param.default is param.empty)
+                  for param in sig.parameters.values() if param.name not in ("self", "cls")}
         self.known = tuple(fields)
-        make_typed_dict: Any = TypedDict
-        typed = with_config(ConfigDict(extra="forbid"))(make_typed_dict(f"{action}_input", fields))
-        self._adapter: Any = TypeAdapter(typed)
-        from pydantic import ValidationError
+        title = f"{action}_input"
+        schema = _typed_dict_schema(title, fields)
+        #: "pydantic-core" (the schema written here) or "pydantic" (TypeAdapter, for richer hints).
+        self.built_with = "pydantic-core" if schema is not None else "pydantic"
+        self._adapter: Any = _core_validator(schema) if schema is not None else _type_adapter(title, fields)
+        from pydantic_core import ValidationError  # pydantic's ValidationError is this class
 
         self._error_type = ValidationError
 
@@ -112,3 +159,18 @@ class InputValidator:
                 msg = f"{msg} (got {value[:60]}{'...' if len(value) > 60 else ''})"
             parts.append(f"{loc}: {msg}")
         return InputError(422, "invalid input: " + "; ".join(parts))
+
+
+def _core_validator(schema: dict[str, Any]) -> Any:
+    from pydantic_core import SchemaValidator
+
+    return SchemaValidator(schema)
+
+
+def _type_adapter(title: str, fields: dict[str, tuple[Any, bool]]) -> Any:
+    from pydantic import ConfigDict, TypeAdapter, with_config
+    from typing_extensions import TypedDict  # pydantic needs typing_extensions' TypedDict on 3.11
+
+    make_typed_dict: Any = TypedDict
+    annotations = {name: hint if required else NotRequired[hint] for name, (hint, required) in fields.items()}
+    return TypeAdapter(with_config(ConfigDict(extra="forbid"))(make_typed_dict(title, annotations)))
