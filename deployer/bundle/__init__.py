@@ -10,6 +10,11 @@ Layout (the task root, `/var/task` in Lambda)::
 
 The bundle is deterministic and content-addressed: its directory is named after the SHA-256 of
 every file's path and bytes, so any change, including a config-only one, gives a new bundle.
+
+An AWS environment's bundle is checked against Lambda's 250 MB unzipped limit once built
+(`limits.BundleTooLarge`, with what to do); `estimate_size` gives the figure without building,
+for `deployer validate`. A build reports each phase to an optional `progress` callback (a line
+with the elapsed time; the CLI prints it on stderr): a first pip install can take minutes.
 """
 
 from __future__ import annotations
@@ -18,13 +23,33 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from deployer.bundle.deps import compile_tree, find_interpreter, install_dependencies, runtime_requirements
+from deployer.bundle.deps import (
+    cache_key,
+    compile_tree,
+    find_interpreter,
+    install_dependencies,
+    runtime_requirements,
+)
+from deployer.bundle.limits import (
+    LAMBDA_UNZIPPED_LIMIT_BYTES,
+    BundleSize,
+    cached_size,
+    check_built,
+    installed_size,
+    largest_parts,
+    tree_size,
+)
 from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
+
+#: Receives one line per build phase (with the elapsed time); library code never prints.
+Progress = Callable[[str], None]
 
 ENTRY_POINT = "handlers.runtime.handler"
 CONFIG_FILE = "deployer_config.json"
@@ -34,7 +59,7 @@ SKIPPED_DIRS = frozenset({
     "__pycache__", "tests", "test", "handlers", "node_modules", "venv", "cdk.out", "build", "dist", "site-packages",
 })
 
-__all__ = ["ENTRY_POINT", "BundleInfo", "build", "build_bundle", "bundle_hash"]
+__all__ = ["ENTRY_POINT", "BundleInfo", "Progress", "build", "build_bundle", "bundle_hash", "estimate_size"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +72,7 @@ class BundleInfo:
     architecture: str
     requirements: tuple[str, ...]
     compiled: bool  # hash-based .pyc written (needs an interpreter of the target Python version)
+    size: BundleSize | None = field(default=None, compare=False)  # unzipped size against Lambda's limit
 
     def manifest(self) -> dict[str, object]:
         return {
@@ -56,9 +82,9 @@ class BundleInfo:
         }
 
 
-def build_bundle(model: DeploymentModel, out_dir: Path) -> Path:
+def build_bundle(model: DeploymentModel, out_dir: Path, *, progress: Progress | None = None) -> Path:
     """Build the bundle of `model` under `out_dir`; return its directory."""
-    return build(model, out_dir).path
+    return build(model, out_dir, progress=progress).path
 
 
 def default_cache_dir(model: DeploymentModel) -> Path:
@@ -68,19 +94,32 @@ def default_cache_dir(model: DeploymentModel) -> Path:
     return Path(model.spec_file).resolve().parent / ".deployer" / "cache"
 
 
-def build(model: DeploymentModel, out_dir: Path, *, cache_dir: Path | None = None) -> BundleInfo:
-    """Build the bundle and describe it (hash, size, whether `.pyc` files were written)."""
+def build(model: DeploymentModel, out_dir: Path, *, cache_dir: Path | None = None,
+          progress: Progress | None = None, limit_bytes: int = LAMBDA_UNZIPPED_LIMIT_BYTES) -> BundleInfo:
+    """Build the bundle and describe it (hash, size, whether `.pyc` files were written).
+
+    An AWS environment's bundle over Lambda's unzipped limit raises `BundleTooLarge` once built
+    (the directory stays, for a look); a local one only carries its size (the emulator runs it).
+    """
+    started = time.monotonic()
+
+    def phase(message: str) -> None:
+        if progress is not None:
+            progress(f"bundle {model.environment}: [{time.monotonic() - started:6.1f}s] {message}")
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     python, arch = model.function.python, model.function.architecture
     requirements = (*runtime_requirements(), *model.code.requirements)
+    phase(f"looking for python{python} (to byte-compile for Lambda)")
     interpreter = find_interpreter(python)
     deps = install_dependencies(
         requirements, architecture=arch, python=python,
-        cache_dir=cache_dir or default_cache_dir(model), interpreter=interpreter,
+        cache_dir=cache_dir or default_cache_dir(model), interpreter=interpreter, progress=phase,
     )
     staging = out_dir / f".staging-{uuid.uuid4().hex[:12]}"
     try:
+        phase("copying dependencies, handlers, code and artifacts")
         shutil.copytree(deps, staging, ignore=shutil.ignore_patterns(".complete"))
         _copy_handlers(staging / "handlers")
         code_files = _copy_code(model, staging)
@@ -88,8 +127,10 @@ def build(model: DeploymentModel, out_dir: Path, *, cache_dir: Path | None = Non
         config["code"] = {**config["code"], "root": "."}
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         if interpreter:  # dependencies were compiled once, in the cache
+            phase("byte-compiling handlers and code")
             compile_tree(interpreter, staging, [staging / "handlers", *code_files])
-        digest, files, size = _digest(staging)
+        phase("hashing")
+        digest, files, size, parts = _digest(staging)
         final = out_dir / f"{model.agent}-{model.environment}-{digest[:16]}"
         try:
             staging.rename(final)
@@ -100,9 +141,50 @@ def build(model: DeploymentModel, out_dir: Path, *, cache_dir: Path | None = Non
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    info = BundleInfo(final, digest, files, size, python, arch, requirements, interpreter is not None)
+    measured = BundleSize(model.environment, size, largest_parts(parts), limit_bytes=limit_bytes)
+    info = BundleInfo(final, digest, files, size, python, arch, requirements, interpreter is not None, measured)
     (final / MANIFEST_FILE).write_text(json.dumps(info.manifest(), indent=1, sort_keys=True) + "\n")
+    phase(f"done: {files:,} files, {size / 1e6:,.1f} MB unzipped ({size / measured.limit_bytes:.0%} of Lambda's limit)")
+    if model.target == "aws":
+        check_built(measured, final)
     return info
+
+
+def estimate_size(model: DeploymentModel, *, cache_dir: Path | None = None,
+                  path: list[str] | None = None) -> BundleSize:
+    """The unzipped size `build` would give, without building (see `deployer.bundle.limits`)."""
+    python, arch = model.function.python, model.function.architecture
+    requirements = (*runtime_requirements(), *model.code.requirements)
+    cache = (cache_dir or default_cache_dir(model)) / "deps" / f"py{python}-{arch}-{cache_key(requirements, arch, python)}"
+    parts: dict[str, int] = {}
+    exact_deps = cached_size(cache)
+    if exact_deps is not None:
+        parts["(dependencies, cached install)"] = exact_deps
+        missing: tuple[str, ...] = ()
+        method = "dependencies from the cached install, code measured"
+    else:
+        parts, missing = installed_size(requirements, python=python, architecture=arch, path=path)
+        method = "estimated from the distributions installed here, code measured"
+    root = Path(model.code.root)
+    if root.is_dir():
+        parts["(agent code)"] = sum(2 * p.stat().st_size for p in _code_sources(root))  # source + .pyc
+        for artifact in model.code.artifacts:
+            source = root / artifact
+            if source.exists():
+                parts[artifact] = source.stat().st_size if source.is_file() else tree_size(source, frozenset({"__pycache__"}))
+    import handlers.sdk
+
+    parts["handlers"] = 2 * tree_size(Path(handlers.sdk.__file__).resolve().parent, frozenset({"__pycache__"}))
+    return BundleSize(model.environment, sum(parts.values()), largest_parts(parts), exact=False, method=method,
+                      not_counted=missing)
+
+
+def _code_sources(root: Path) -> list[Path]:
+    found = []
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith("."))
+        found += [Path(directory) / name for name in filenames if name.endswith(".py")]
+    return found
 
 
 def bundle_hash(path: Path) -> str:
@@ -151,13 +233,18 @@ def _copy_code(model: DeploymentModel, staging: Path) -> list[Path]:
     return copied
 
 
-def _digest(root: Path) -> tuple[str, int, int]:
+def _digest(root: Path) -> tuple[str, int, int, dict[str, int]]:
+    """(content hash, files, bytes, bytes per top-level entry: a package, a module, an artifact)."""
     digest = hashlib.sha256()
     files = size = 0
+    parts: dict[str, int] = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST_FILE):
         data = path.read_bytes()
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        relative = path.relative_to(root)
+        digest.update(relative.as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(data).digest())
         files += 1
         size += len(data)
-    return digest.hexdigest(), files, size
+        top = relative.parts[0].removesuffix(".py")
+        parts[top] = parts.get(top, 0) + len(data)
+    return digest.hexdigest(), files, size, parts

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -77,24 +78,33 @@ def compile_tree(interpreter: str, root: Path, paths: list[Path] | None = None) 
 
 
 def install_dependencies(
-    requirements: tuple[str, ...], *, architecture: str, python: str, cache_dir: Path, interpreter: str | None
+    requirements: tuple[str, ...], *, architecture: str, python: str, cache_dir: Path, interpreter: str | None,
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
-    """The directory holding `requirements` installed for Lambda (from the cache when present)."""
+    """The directory holding `requirements` installed for Lambda (from the cache when present).
+
+    `progress` gets a line when pip starts, one per package pip collects or downloads, and one
+    when compiling starts: a first install of a large stack takes minutes.
+    """
+    report = progress or (lambda line: None)
     key = cache_key(requirements, architecture, python)
     target = cache_dir / "deps" / f"py{python}-{architecture}-{key}"
     if (target / ".complete").exists():
+        report(f"dependencies from the cache ({', '.join(requirements)})")
         return target
     staging = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     staging.mkdir(parents=True)
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check",
-               "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
+    command = [sys.executable, "-m", "pip", "install", "--no-compile", "--disable-pip-version-check",
+               "--progress-bar", "off", "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
                "--target", str(staging)]
     for tag in platforms(architecture, python):
         command += ["--platform", tag]
-    result = subprocess.run([*command, *requirements], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
+    report(f"installing {', '.join(requirements)} with pip for python {python} {architecture} (not cached yet: "
+           "a large stack takes minutes)")
+    returncode, stderr = _run_pip([*command, *requirements], report)
+    if returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
-        errors = [line for line in result.stderr.splitlines() if "ERROR" in line] or result.stderr.splitlines()[-3:]
+        errors = [line for line in stderr.splitlines() if "ERROR" in line] or stderr.splitlines()[-3:]
         raise DeployerError(
             f"installing {', '.join(requirements)} for Lambda (python {python}, {architecture}) failed: "
             + " | ".join(errors),
@@ -104,12 +114,36 @@ def install_dependencies(
     for junk in ("bin", "__pycache__"):
         shutil.rmtree(staging / junk, ignore_errors=True)
     if interpreter:
+        report("byte-compiling the dependencies (once: the cache keeps them)")
         compile_tree(interpreter, staging)
     (staging / ".complete").write_text("\n".join(requirements) + "\n")
+    size = sum(p.stat().st_size for p in staging.rglob("*") if p.is_file() and p.name != ".complete")
     try:
         staging.rename(target)
     except OSError:
         if not (target / ".complete").exists():
             raise
         shutil.rmtree(staging, ignore_errors=True)  # another build won the race
+    else:  # beside the install, not in it (it would enter every bundle): what `validate` reads
+        target.with_name(f"{target.name}.size.json").write_text(json.dumps({"size_bytes": size}) + "\n")
     return target
+
+
+#: pip output lines worth a progress line (the rest is noise).
+_PIP_PROGRESS = ("Collecting ", "Downloading ", "Installing collected packages")
+
+
+def _run_pip(argv: list[str], report: Callable[[str], None]) -> tuple[int, str]:
+    """Run pip, passing its collecting/downloading lines to `report`; (exit code, stderr)."""
+    import tempfile
+
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, text=True)
+        assert process.stdout is not None
+        for line in process.stdout:
+            line = line.strip()
+            if line.startswith(_PIP_PROGRESS):
+                report("pip: " + line)
+        returncode = process.wait()
+        errors.seek(0)
+        return returncode, errors.read()

@@ -163,3 +163,37 @@ def test_an_agent_that_logs_runs_from_its_bundle_alone(project: Path, tmp_path_f
     assert len(agent_lines) == 1 and agent_lines[0]["team"] == "billing"
     record = next(line for line in result["lines"] if line.get("event") == "request")
     assert agent_lines[0]["request_id"] == record["request_id"]
+
+
+def test_the_build_reports_each_phase_with_its_elapsed_time(project: Path, tmp_path: Path) -> None:
+    lines: list[str] = []
+    info = build(compile_project(project), tmp_path, cache_dir=CACHE, progress=lines.append)
+    assert all(line.startswith("bundle local: [") and "s] " in line for line in lines), lines
+    assert any("dependencies from the cache" in line for line in lines)
+    assert any("hashing" in line for line in lines)
+    assert "done:" in lines[-1] and f"{info.size_bytes / 1e6:,.1f} MB unzipped" in lines[-1]
+
+
+def test_an_aws_bundle_over_lambdas_limit_fails_once_built_with_what_to_do(project: Path, tmp_path: Path) -> None:
+    from deployer.bundle.limits import BundleTooLarge
+
+    model = dataclasses.replace(compile_project(project), target="aws")
+    with pytest.raises(BundleTooLarge) as raised:
+        build(model, tmp_path, cache_dir=CACHE, limit_bytes=1_000_000)
+    text = str(raised.value)
+    assert "over Lambda's 1 MB unzipped limit (1,000,000 bytes)" in text and "largest parts: pydantic" in text
+    assert "samples/support_router" in text and "built at" in text
+    assert raised.value.size.total_bytes > 1_000_000
+
+
+def test_a_local_bundle_over_the_limit_is_built_and_carries_its_size(project: Path, tmp_path: Path) -> None:
+    info = build(compile_project(project), tmp_path, cache_dir=CACHE, limit_bytes=1_000_000)
+    assert info.size is not None and info.size.over and info.size.total_bytes == info.size_bytes
+
+
+def test_the_estimate_validate_makes_is_close_to_the_built_size(project: Path, built: Any) -> None:
+    from deployer.bundle import estimate_size
+
+    estimate = estimate_size(compile_project(project), cache_dir=CACHE)
+    assert not estimate.exact and "cached install" in estimate.method
+    assert abs(estimate.total_bytes - built.size_bytes) <= 0.2 * built.size_bytes

@@ -96,3 +96,50 @@ def test_a_file_that_never_ends_is_refused_after_the_size_limit_with_exit_1() ->
     assert result.returncode == 1
     assert "more than 1 MB" in result.stderr.splitlines()[0]
     assert "Traceback" not in result.stderr
+
+
+BIG_SPEC = """\
+name: spam-filter
+code: {path: ., entrypoint: spam_agent:SpamFilter, requirements: [REQUIREMENTS]}
+runtime: {python: "3.12", timeout: 10s}
+model: {provider: python, id: spam_agent:load}
+actions: {classify: {timeout: 2s}}
+environments:
+  production: {}
+"""
+SPAM_AGENT = """\
+from handlers import action, agent
+
+
+def load(artifacts_dir, parameters):
+    return None
+
+
+@agent
+class SpamFilter:
+    @action
+    def classify(self, text: str) -> str:
+        return "ham"
+"""
+
+
+def _spam_project(tmp_path: Path, requirements: str) -> Path:
+    (tmp_path / "spam_agent.py").write_text(SPAM_AGENT)
+    (tmp_path / "agent.yaml").write_text(BIG_SPEC.replace("REQUIREMENTS", requirements))
+    return tmp_path
+
+
+def test_an_aws_bundle_estimated_over_lambdas_limit_is_located_with_what_to_do(tmp_path: Path) -> None:
+    # installed here with the dev tools: scikit-learn pulls in scipy and numpy, with matplotlib and
+    # aws-cdk-lib (the jsii bundle) the estimate is well over 250 MB whatever the wheels' exact sizes
+    result = validate(cwd=_spam_project(tmp_path, "scikit-learn, matplotlib, aws-cdk-lib"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "agent.yaml:2:" in result.stderr and "code.requirements: the production bundle is about" in result.stderr
+    assert "over Lambda's 250 MB unzipped limit" in result.stderr and "scipy" in result.stderr
+    assert "hint: to fit: trim code.requirements" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_small_aws_bundle_passes_validate(tmp_path: Path) -> None:
+    result = validate(cwd=_spam_project(tmp_path, ""))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Lambda" not in result.stderr
