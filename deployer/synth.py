@@ -16,8 +16,9 @@ directory or above it, so the flags follow the spec, wherever `deployer` runs. `
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,7 @@ def synth(targets: Sequence[SynthTarget], *, out_dir: str | Path = DEFAULT_OUT_D
     (`project_context`). `cfn_validate` also runs CDK's built-in CloudFormation schema validation
     (about 3 s more, reports warnings only).
     """
+    quiet_node_end_of_life_banner()
     from infra.app import build_app
 
     started = time.perf_counter()
@@ -219,6 +221,38 @@ def synth(targets: Sequence[SynthTarget], *, out_dir: str | Path = DEFAULT_OUT_D
     templates = {name: out / stack.template_file for name, stack in stacks.items()}
     return SynthResult(out, templates, time.perf_counter() - started, acknowledged=len(acknowledgments(out)),
                        warnings=first_deployment_warnings(targets))
+
+
+#: jsii's runtime prints a banner on stderr at every start under an end-of-life Node (Node 20 today),
+#: which its Python side relays as bytes (`b'!!!!...'`), unless this lists that Node's major version.
+NODE_BANNER_VARIABLE = "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"
+
+
+def quiet_node_end_of_life_banner(environ: MutableMapping[str, str] | None = None) -> str | None:
+    """Silence jsii's end-of-life banner for the Node it will start, unless the user set the variable.
+
+    Set before aws_cdk is first imported (that starts the jsii child, which inherits it); jsii reads
+    a comma-separated list of major versions, so the value is this Node's major (from `node
+    --version`, or `$JSII_NODE`'s). Returns the value set, None when nothing was changed.
+    """
+    env = os.environ if environ is None else environ
+    if NODE_BANNER_VARIABLE in env:
+        return None
+    import shutil
+    import subprocess
+
+    node = env.get("JSII_NODE") or shutil.which("node", path=env.get("PATH"))
+    if not node:
+        return None  # jsii will say that Node is missing
+    try:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=20, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    major = version.strip().lstrip("v").split(".")[0]
+    if not major.isdigit():
+        return None
+    env[NODE_BANNER_VARIABLE] = major
+    return major
 
 
 def nag_findings(out_dir: Path) -> list[str]:
