@@ -143,7 +143,8 @@ def _best_of(runs: int, call: object) -> float:
 @pytest.mark.parametrize("builtin", ["email", "phone", "card_number", "iban", "aws_key", "bearer_token", "api_key"])
 def test_each_builtin_scans_a_megabyte_of_adversarial_text_in_linear_time(builtin: str) -> None:
     """Each built-in on 1 MB of each adversarial text, against a trivial regex scan of the same
-    text (one character class tried at every position): within 50x, whatever the machine.
+    text (one character class tried at every position): within 50x, whatever the machine, plus
+    10 ms for a busy machine's stalls (a quadratic pattern takes seconds on the short text).
     A short text first, so that a quadratic pattern fails in a second instead of hanging."""
     import re
 
@@ -154,8 +155,8 @@ def test_each_builtin_scans_a_megabyte_of_adversarial_text_in_linear_time(builti
         for name, unit in ADVERSARIAL.items():
             text = unit * (size // len(unit))
             baseline = _best_of(3, lambda text=text: trivial.sub("", text))
-            took = _best_of(2, lambda text=text: step(text))
-            assert took < 50 * baseline + 0.002, f"{builtin} on {size:,} chars of {name}: {took / baseline:.0f}x"
+            took = _best_of(3, lambda text=text: step(text))
+            assert took < 50 * baseline + 0.010, f"{builtin} on {size:,} chars of {name}: {took / baseline:.0f}x"
 
 
 # -- screens: a built-in runs only when a necessary condition of its pattern holds -------------------
