@@ -8,6 +8,13 @@ Accepted events:
 
 HTTP events get `{"statusCode", "headers", "body"}`; direct invokes get the body object itself
 with a `status` key added.
+
+A client-chosen request id (`x-request-id`, a direct invoke's `request_id`) becomes the key of the
+request's record, so it is taken only when `valid_request_id` accepts it: 1 to 128 characters of
+letters, digits and `. _ : @ = + / -`, starting with a letter or digit. Anything else (a
+10,000-character header, spaces, quotes, non-ASCII, `#` which deploy records use, `~` which marks
+a reused id) is ignored and the request gets an id of its own, returned in the `x-request-id`
+response header as always.
 """
 
 from __future__ import annotations
@@ -17,6 +24,18 @@ if TYPE_CHECKING:
     from typing import Any
 
 UNSET: Any = object()
+#: The longest client-chosen request id kept (a DynamoDB key may hold 2,048 bytes; ids are keys).
+REQUEST_ID_MAX_CHARS = 128
+_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:@=+/-"
+
+
+def valid_request_id(value: Any) -> str | None:
+    """`value` when it may serve as a request id (see the module docstring), else None."""
+    if value.__class__ is not str or not 0 < len(value) <= REQUEST_ID_MAX_CHARS or not value[0].isalnum():
+        return None
+    if value.strip(_ID_CHARS) or not value.isascii():  # strip removes every allowed character: nothing may remain
+        return None
+    return value
 
 
 class Request:
@@ -93,14 +112,14 @@ def parse_event(event: Any) -> Request:
 
             body = base64.b64decode(body)
         replay = headers.get("x-deployer-replay")
-        return Request(str(action), True, method, body, UNSET, headers.get("x-request-id"),
+        return Request(str(action), True, method, body, UNSET, valid_request_id(headers.get("x-request-id")),
                        replay is not None and _truthy(replay))
     if "action" in event:
         return Request(
             action=str(event["action"]),
             http=False,
             data=event.get("input", {}),
-            request_id=event.get("request_id"),
+            request_id=valid_request_id(event.get("request_id")),
             replay=bool(event.get("replay", False)),
         )
     raise ValueError("unknown event shape: expected a Function URL / API Gateway event or {'action', 'input'}")

@@ -10,6 +10,11 @@ Table schema (shared by infra/, the emulator and operations):
 - GSI `by_outcome`: partition `outcome` (S: "ok" | "error" | "deploy"), sort `ts` (N, epoch ms)
 Deploy records (written at deploy time: version, spec hash, code hash, spec) use
 `request_id = "deploy#<environment>#<version>"` and `outcome = "deploy"`.
+
+Request ids never contain `#` (`handlers.events.valid_request_id`), so no request can take a deploy
+record's key. A request whose id is already taken by another request (a client reusing its
+`x-request-id`) is recorded as `<id>~2`, `<id>~3`, ... with `reused_request_id` = `<id>`: no
+record overwrites another request's.
 """
 
 from __future__ import annotations
@@ -26,3 +31,9 @@ REQUEST_EVENT = "request"
 JSON_ATTRIBUTES = ("input", "output")
 #: CloudWatch Logs subscription filter pattern that selects the request-record lines.
 RECORD_FILTER_PATTERN = '{ $.event = "request" }'
+#: DynamoDB's item size limit: a bigger record has its input/output truncated, else is quarantined.
+MAX_ITEM_BYTES = 400 * 1024
+#: `<id>~<n>`: the n-th request recorded under a request id another request already had.
+REUSED_ID_MARK = "~"
+#: The attribute naming the request id a renamed record was sent with.
+REUSED_ID_ATTRIBUTE = "reused_request_id"
