@@ -147,6 +147,18 @@ def render_redacted(value: Any, redactor: Redactor) -> str:
     return render_value(redactor.redact(value))
 
 
+def _render_input(request: Request, redactor: Redactor) -> str:
+    """The logged input, redacted and rendered. A body nested deeper than the parsers or the
+    redactor can follow (a hostile one: validation has answered 400 by then) is logged as text."""
+    try:
+        return render_redacted(logged_input(request), redactor)
+    except RecursionError:
+        body = request.body
+        if isinstance(body, bytes):
+            body = body.decode("utf-8", "replace")
+        return render_value(redactor.text(repr(request.data) if body is None else body))
+
+
 def apply_policy(
     report: RequestReport, request: Request, action: ActionRuntime | None, error_message: str | None, result: Any, *,
     fallback_redactor: Redactor, rng: random.Random, to_jsonable: Callable[[Any], Any] | None,
@@ -154,7 +166,7 @@ def apply_policy(
     """Input/output per the sampling policy (errors always), redacted; error messages too."""
     if action is None:
         report.error_message = None if error_message is None else fallback_redactor.text(error_message)
-        report.input_json = render_redacted(logged_input(request), fallback_redactor)
+        report.input_json = _render_input(request, fallback_redactor)
         return
     report.log_latency = action.log_latency
     redactor = action.redactor
@@ -162,12 +174,12 @@ def apply_policy(
         if error_message is not None and action.log_errors:
             report.error_message = redactor.text(error_message)
         if action.log_inputs:
-            report.input_json = render_redacted(logged_input(request), redactor)
+            report.input_json = _render_input(request, redactor)
         return
     rate = action.sample_rate
     if rate <= 0.0 or (rate < 1.0 and rng.random() >= rate):
         return
     if action.log_inputs:
-        report.input_json = render_redacted(logged_input(request), redactor)
+        report.input_json = _render_input(request, redactor)
     if action.log_outputs and to_jsonable is not None:
         report.output_json = render_redacted(to_jsonable(result), redactor)

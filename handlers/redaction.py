@@ -68,11 +68,13 @@ def _folded(text: str) -> str:
 
 
 _any_digit = re.compile(r"\d").search  # `re`'s \d: any Unicode decimal digit, as the patterns read it
-_ascii_digit = re.compile("[0-9]").search  # the same on ASCII text, scanned about twice as fast
 
 
 def _has_digit(text: str) -> object:
-    return (_ascii_digit if text.isascii() else _any_digit)(text)
+    if text.isascii():  # then \d is 0-9: ten C substring scans beat one regex scan several times over
+        return ("0" in text or "1" in text or "2" in text or "3" in text or "4" in text or "5" in text
+                or "6" in text or "7" in text or "8" in text or "9" in text)
+    return _any_digit(text)
 
 
 _has_aws_prefix = re.compile("A(?:KIA|SIA|ROA|IDA)").search

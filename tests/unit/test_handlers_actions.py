@@ -68,3 +68,32 @@ def test_an_object_too_long_to_log_whole_is_still_a_preview() -> None:
     redactor = Redactor(("email",))
     value = {f"text{index}": "x" * 10_000 for index in range(RENDER_LIMIT // 10_000 + 1)}
     assert json.loads(render_redacted(value, redactor))["truncated"] is True
+
+
+def test_a_body_nested_deeper_than_the_parsers_follow_is_answered_400_and_logged_as_text(tmp_path: Any) -> None:
+    import io
+
+    from handlers.config import RuntimeConfig
+    from handlers.runtime import Runtime
+
+    (tmp_path / "deep_agent.py").write_text(
+        "from handlers import action, agent\n\n\nclass Fixed:\n    def predict(self, text):\n        return {\"text\": text}\n\n\n"
+        "def load(artifacts_dir, parameters):\n    return Fixed()\n\n\n"
+        "@agent\nclass Deep:\n    @action\n    def echo(self, text: str) -> str:\n        return text\n")
+    monitoring = {"log_inputs": True, "log_outputs": True, "log_latency": True, "log_errors": True, "sample_rate": 1.0,
+                  "redaction": {"builtins": ["email"], "patterns": []}}
+    config = {"agent": "deep", "environment": "test", "code": {"root": str(tmp_path), "module": "deep_agent",
+                                                                "class_name": "Deep"},
+              "model": {"provider": "python", "model_id": "deep_agent:load"}, "actions": [{"name": "echo", "timeout_s": 5, "monitoring": monitoring}],
+              "monitoring": monitoring}
+    stream = io.StringIO()
+    runtime = Runtime(RuntimeConfig.from_dict(config), stream=stream, environ={})
+    deep = "[" * 100_000 + "]" * 100_000
+    event = {"version": "2.0", "rawPath": "/echo", "headers": {}, "requestContext": {"http": {"method": "POST"}},
+             "body": deep, "isBase64Encoded": False}
+    answer = runtime.handle(event)
+    assert answer["statusCode"] == 400
+    record = json.loads(stream.getvalue().splitlines()[0])
+    assert record["status"] == 400 and record["input"].startswith("[[[[")
+    ok = runtime.handle({**event, "body": '{"text": "still here"}'})
+    assert ok["statusCode"] == 200
