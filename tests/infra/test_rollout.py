@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_cdk.assertions import Capture, Match
 
-from infra.naming import alarm_name
+from deployer.naming import alarm_name
 from tests.infra.conftest import Synthesized
 
 
@@ -101,6 +101,11 @@ def test_state_machine_walks_the_compiled_steps_with_checks_retries_and_a_rollba
             assert gate["Choices"][0]["Next"] == f"AlarmFired{index}"
             assert gate["Choices"][1]["Next"] == f"TooLate{index}"
             assert gate["Default"] == f"Wait{index}"
+            choices = gate["Choices"][2:]
+            if r.quality is not None and index < len(r.steps) - 1:
+                assert choices[0] == {"Condition": "{% $qualityReason != '' %}", "Next": f"QualityDrop{index}"}
+                assert states[f"Quality{index}"]["Resource"].endswith(":states:::aws-sdk:cloudwatch:getMetricData")
+                choices = choices[1:]
             if index < len(r.steps) - 1:
                 assert shift["Arguments"]["FunctionVersion"] == "{% $stable %}"
                 weight = shift["Arguments"]["RoutingConfig"]["AdditionalVersionWeights"]
@@ -111,17 +116,17 @@ def test_state_machine_walks_the_compiled_steps_with_checks_retries_and_a_rollba
                 assert traffic["Arguments"]["Period"] == step.metric_period_s
                 assert {"Name": "Version", "Value": "{% $candidate %}"} in traffic["Arguments"]["Dimensions"]
                 assert traffic["Assign"]["served"] == "{% $round($sum([$states.result.Datapoints.Sum])) %}"
-                assert gate["Choices"][2] == {"Next": f"Passed{index}", "Condition": (
+                assert choices[0] == {"Next": f"Passed{index}", "Condition": (
                     f"{{% ($millis() - $stepStart) >= {step.bake_s * 1000} and $served >= {step.min_requests} "
                     f"and $millis() >= $readyAt %}}")}
-                assert gate["Choices"][3] == {"Next": f"NoEvidence{index}", "Condition": (
+                assert choices[1] == {"Next": f"NoEvidence{index}", "Condition": (
                     f"{{% ($millis() - $stepStart) >= {step.hold_limit_s * 1000} %}}")}
             else:
                 assert shift["Arguments"]["FunctionVersion"] == "{% $candidate %}"
                 assert shift["Arguments"]["RoutingConfig"]["AdditionalVersionWeights"] == "{% {} %}"
                 assert f"Traffic{index}" not in states
-                assert gate["Choices"][2] == {"Next": f"Passed{index}",
-                                              "Condition": f"{{% ($millis() - $stepStart) >= {r.watch_s * 1000} %}}"}
+                assert choices[0] == {"Next": f"Passed{index}",
+                                      "Condition": f"{{% ($millis() - $stepStart) >= {r.watch_s * 1000} %}}"}
         assert f"Shift{len(r.steps)}" not in states
         rollback = states["Rollback"]
         assert rollback["Arguments"]["FunctionVersion"] == "{% $stable %}"
