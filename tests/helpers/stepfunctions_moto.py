@@ -95,6 +95,64 @@ class EmulatedClock:
             return True
 
 
+class SteppedClock:
+    """Discrete-event time: it stands still while the interpreter works and moves only when the
+    execution waits (a Wait state, a Retry back-off), running the simulators (`every`) at each of
+    their ticks on the way, on the execution's own thread. What the definition sees about time then
+    no longer depends on how busy the machine is: the executed state machine keeps the emulator
+    engine's timeline to the tick. `advance()` still jumps (ticks skipped by a jump are not replayed).
+    """
+
+    scale = float("inf")
+
+    def __init__(self, *, start: float | None = None) -> None:
+        self._now = float(int(time.time()) if start is None else start)
+        self._lock = threading.RLock()
+        self._tickers: list[list[Any]] = []  # [every_s, callback(now), next due]
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def millis(self) -> int:
+        return int(self.now() * 1000)
+
+    def datetime(self) -> _dt.datetime:
+        return _dt.datetime.fromtimestamp(self.now(), _dt.UTC)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+    def every(self, seconds: float, callback: Callable[[float], None]) -> None:
+        """Run `callback(now)` now and then every `seconds` of clock time the execution waits through."""
+        with self._lock:
+            self._tickers.append([seconds, callback, self._now + seconds])
+        callback(self.now())
+
+    def stop_ticking(self) -> None:
+        with self._lock:
+            self._tickers.clear()
+
+    def sleep(self, seconds: float, *, cancelled: Callable[[], bool] | None = None) -> bool:
+        """The execution waits `seconds`: time moves to each ticker due on the way, then to the end."""
+        with self._lock:
+            target = self._now + seconds
+            while True:
+                if cancelled is not None and cancelled():
+                    return False
+                due = [t for t in self._tickers if t[2] <= target]
+                if not due:
+                    self._now = max(self._now, target)
+                    return True
+                ticker = min(due, key=lambda t: t[2])
+                self._now = max(self._now, ticker[2])
+                ticker[2] = max(ticker[2] + ticker[0], self._now + ticker[0])
+                ticker[1](self._now)  # may advance() the clock past the target: then the wait is over
+                if self._now >= target:
+                    return True
+
+
 @dataclass(frozen=True)
 class InterpreterCall:
     at: float  # clock seconds
@@ -179,7 +237,7 @@ class _Simulator:
 class StepFunctionsHarness:
     """What a test drives inside `stepfunctions_in_moto()`: deploy, run, inject faults, observe."""
 
-    def __init__(self, clock: EmulatedClock, region: str, account: str) -> None:
+    def __init__(self, clock: EmulatedClock | SteppedClock, region: str, account: str) -> None:
         self.clock, self.region, self.account = clock, region, account
         self._lock = threading.Lock()
         self._faults: list[_Fault] = []
@@ -299,6 +357,23 @@ class StepFunctionsHarness:
         self._simulators.append(_Simulator(seconds, callback))
 
     def _start_simulators(self, stop: threading.Event, errors: list[BaseException]) -> list[threading.Thread]:
+        if isinstance(self.clock, SteppedClock):  # ticks run on the execution's thread, as it waits
+            clock = self.clock
+
+            def ticker(sim: _Simulator) -> Callable[[float], None]:
+                def tick(now: float) -> None:
+                    if errors or stop.is_set():
+                        return
+                    try:
+                        sim.callback(self, now)
+                    except BaseException as ex:  # reported by run(), never lost
+                        errors.append(ex)
+                return tick
+
+            for sim in self._simulators:
+                clock.every(sim.every_s, ticker(sim))
+            return []
+
         def loop(sim: _Simulator) -> None:
             due = self.clock.now()
             while not stop.is_set():
@@ -351,6 +426,8 @@ class StepFunctionsHarness:
                 time.sleep(POLL_S)
         finally:
             stop.set()
+            if isinstance(self.clock, SteppedClock):
+                self.clock.stop_ticking()
             for thread in threads:
                 thread.join(timeout=5)
         wall = time.monotonic() - real0
@@ -597,7 +674,7 @@ def _swap(stack: ExitStack, owner: Any, attribute: str, value: Any) -> None:
     stack.callback(setattr, owner, attribute, original)
 
 
-def _jsonata_evaluator(clock: EmulatedClock) -> Callable[[str], Any]:
+def _jsonata_evaluator(clock: EmulatedClock | SteppedClock) -> Callable[[str], Any]:
     from jsonata.functions import Functions  # type: ignore[import-untyped]
     from jsonata.jsonata import Jsonata  # type: ignore[import-untyped]
     from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
@@ -734,7 +811,7 @@ def _patch_interpreter(stack: ExitStack, harness: StepFunctionsHarness, aws_erro
 
 
 @contextmanager
-def stepfunctions_in_moto(*, clock: EmulatedClock | None = None, region: str = "us-east-1",
+def stepfunctions_in_moto(*, clock: EmulatedClock | SteppedClock | None = None, region: str = "us-east-1",
                           account: str = "123456789012", aws_error_names: bool = True) -> Iterator[StepFunctionsHarness]:
     """In-process moto that executes state machines, with the patches above; all undone on exit.
 

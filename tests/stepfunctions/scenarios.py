@@ -22,7 +22,7 @@ from deployer.local.behaviour.alarms import AlarmEvaluator
 from deployer.local.behaviour.clock import ManualClock
 from deployer.local.behaviour.metrics import MetricKey, MetricStore
 from deployer.local.behaviour.rollout import RolloutEngine, RolloutState
-from infra.naming import alarm_name, stack_name
+from deployer.naming import alarm_name, stack_name
 
 STABLE, CANDIDATE = "7", "8"
 TICK_S = 10.0
@@ -158,7 +158,10 @@ class World:
 
         dims = [{"Name": "Agent", "Value": self.model.agent}, {"Name": "Environment", "Value": self.model.environment},
                 {"Name": "Version", "Value": version}] + ([{"Name": "Label", "Value": label}] if label else [])
-        return {"MetricName": metric, "Unit": "Count", "Timestamp": dt.datetime.fromtimestamp(at, tz=dt.UTC),
+        # stamped on the minute, as CloudWatch aggregates a standard-resolution metric (moto would
+        # otherwise start its periods at the first datapoint instead of the period boundaries)
+        minute = at // 60 * 60
+        return {"MetricName": metric, "Unit": "Count", "Timestamp": dt.datetime.fromtimestamp(minute, tz=dt.UTC),
                 "Dimensions": dims, **value}
 
     def signals(self, version: str, start: float, end: float) -> VersionSignals:
@@ -221,6 +224,7 @@ class _TickingClock(ManualClock):
             if self.jump_at is not None and self.now() >= self.jump_at:
                 self.jump_at = None
                 self.advance(self.jump_by)
+                remaining = 0.0  # the clock is past the wait's end: the waiter wakes (as in the harness)
             if self.world is not None:
                 self.world.tick(self.now())
         return event.is_set()
