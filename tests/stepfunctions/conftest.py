@@ -16,9 +16,9 @@ import pytest
 
 from deployer.compiled import DeploymentModel
 from deployer.compiler import compile_environment
+from deployer.naming import stack_name
 from deployer.spec import load_spec
 from deployer.synth import SynthTarget, synth
-from deployer.naming import stack_name
 from tests.stepfunctions.scenarios import STABLE
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
