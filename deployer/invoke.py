@@ -4,7 +4,7 @@ The same `handlers.runtime.Runtime` that runs in the Lambda runs here, fed the s
 config the bundle bakes in (`DeploymentModel.runtime_config()`), with its output stream captured
 so that the caller gets the response, the request-record log line and the EMF line::
 
-    model = compile_environment(load_spec("agent.yaml"), "local")
+    model = resolve_environment("agent.yaml", "local").model
     result = invoke(model, "route", {"message": "I was charged twice"})
     result.status, result.body["output"], result.record["latency_ms"], result.metrics["CostUSD"]
 
@@ -86,10 +86,9 @@ class LocalAgent:
     @classmethod
     def from_spec(cls, spec: str | Path = "agent.yaml", environment: str = "local", **kwargs: Any) -> LocalAgent:
         """`LocalAgent.from_spec("agent.yaml", "local").invoke("route", {...})`."""
-        from deployer.compiler import compile_environment
-        from deployer.spec import load_spec
+        from deployer.environments import resolve_environment
 
-        return cls(compile_environment(load_spec(str(spec)), environment), **kwargs)
+        return cls(resolve_environment(spec, environment).model, **kwargs)
 
     def invoke(
         self,

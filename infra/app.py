@@ -16,7 +16,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from deployer.compiled import DeploymentModel
-from infra.naming import stack_name
+from deployer.naming import stack_name
 from infra.stack import AgentStack
 
 

@@ -46,7 +46,7 @@ class AgentDashboard(Construct):
         ]
         rows: list[list[cloudwatch.IWidget]] = [widgets[i:i + 3] for i in range(0, len(widgets), 3)]
         if alarm_names:
-            # ARNs from the fixed alarm names (infra.naming.alarm_name), not from the alarm resources.
+            # ARNs from the fixed alarm names (deployer.naming.alarm_name), not from the alarm resources.
             stack = cdk.Stack.of(self)
             alarms = [cloudwatch.Alarm.from_alarm_arn(self, f"Alarm{index}", stack.format_arn(
                 service="cloudwatch", resource="alarm", resource_name=alarm,

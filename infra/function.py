@@ -9,7 +9,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from deployer.compiled import FunctionModel
-from infra.naming import SPEC_HASH_ENV
+from deployer.naming import SPEC_HASH_ENV
 
 RUNTIME_HANDLER = "handlers.runtime.handler"
 

@@ -10,6 +10,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as destinations
 from constructs import Construct
 
+from deployer import naming
 from deployer.compiled import FunctionModel, RequestLogModel
 from handlers import records
 from handlers.recorder import TABLE_ENV, TTL_ENV
@@ -19,7 +20,7 @@ RECORDER_HANDLER = "handlers.recorder.handler"
 
 
 class RequestLog(Construct):
-    """Table (TTL, PITR, encryption, the outcome index) plus the recorder fed by `source_logs`."""
+    """Table (TTL, PITR, encryption, the outcome and version indexes) plus the recorder fed by `source_logs`."""
 
     def __init__(self, scope: Construct, id: str, *, request_log: RequestLogModel, function: FunctionModel,
                  bundle_code: lambda_.Code, source_logs: logs.ILogGroup) -> None:
@@ -41,6 +42,12 @@ class RequestLog(Construct):
             partition_key=dynamodb.Attribute(name=records.OUTCOME_INDEX_PARTITION,
                                              type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name=records.OUTCOME_INDEX_SORT, type=dynamodb.AttributeType.NUMBER),
+        )
+        # each version's records by key, newest first: `deployer debug` and `status` compare versions with it
+        self.table.add_global_secondary_index(
+            index_name=naming.VERSION_INDEX,
+            partition_key=dynamodb.Attribute(name=naming.VERSION_INDEX_PARTITION, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=naming.VERSION_INDEX_SORT, type=dynamodb.AttributeType.NUMBER),
         )
         recorder_name = f"{function.name}-recorder"
         self.log_group = logs.LogGroup(

@@ -7,8 +7,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from deployer import naming
 from deployer.compiled import DeploymentModel
-from infra import naming
 from infra.alarms import VersionAlarms
 from infra.dashboard import AgentDashboard
 from infra.failed_invocations import FailedInvocations

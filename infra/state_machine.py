@@ -130,7 +130,7 @@ class StepFunctionsRollout(Construct):
         self._rollout = rollout
         self._function, self._alias = function, alias_name
         self._alias_resources = [function.function_arn, f"{function.function_arn}:{alias_name}"]
-        # Alarm names are fixed (infra.naming.alarm_name): the ARNs are built, not read.
+        # Alarm names are fixed (deployer.naming.alarm_name): the ARNs are built, not read.
         self._alarm_names = list(gating_alarm_names)
         self._alarm_arns = [cdk.Stack.of(self).format_arn(
             service="cloudwatch", resource="alarm", resource_name=alarm, arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)

@@ -1,7 +1,9 @@
-"""The boto3 deploy path: assets, change set, wait, outputs, diff.
+"""The AWS access layer: the only code that talks to botocore.
 
-`deployer.aws.deploy` orchestrates; each AWS service is reached through one small typed client
-(`cloudformation`, `s3`, `lambda_`, `stepfunctions`, `sts`) built by `AwsClients`. Every
-botocore `ClientError` is wrapped by `aws_call` into a `DeployerError` naming the operation, the
-resource and a suggestion. boto3 is imported only where clients are built.
+`clients.Endpoint` is the one client factory (AWS, or the emulator's moto server, with the
+credentials rule and `AWS_ENDPOINT_URL` honoured the same way for every caller); `clients.AwsClients`
+holds one small typed client per service (`cloudformation`, `s3`, `lambda_`, `stepfunctions`,
+`codedeploy`, `sts`, `cloudwatch`, `logs`, `dynamodb`); every call goes through `errors.aws_call`,
+which turns a botocore failure into a `DeployerError` naming the operation, the resource and a fix.
+`deploy` orchestrates a stack deployment on top of them. boto3 is imported only where clients are built.
 """

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deployer import naming
 from deployer.aws.assets import publish, read_assets, template_asset
 from deployer.aws.clients import AwsClients
 from deployer.aws.cloudformation import Change
 from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
 from deployer.synth import SynthResult, SynthTarget, build_bundles, synth
-from infra import naming
 
 Clock = Callable[[], float]
 
@@ -183,9 +183,11 @@ def start_rollout(prepared: Prepared, version: str | None, outputs: dict[str, st
 def record_deploy(prepared: Prepared, version: str, clients: AwsClients) -> None:
     """The deploy record in the request-log table (deployer.ops owns its shape)."""
     from deployer.bundle import bundle_hash
-    from deployer.ops.records import write_deploy_record
+    from deployer.ops.records import deploy_record_item
 
-    write_deploy_record(prepared.model, version, bundle_hash(Path(prepared.bundle_dir)), client=clients.dynamodb)
+    model = prepared.model
+    item = deploy_record_item(model, version, bundle_hash(Path(prepared.bundle_dir)))
+    clients.request_table(model.request_log.table_name).put(item)
 
 
 def diff_stack(model: DeploymentModel, *, clients: AwsClients, options: DeployOptions = DeployOptions()) -> DiffResult:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from deployer.aws.errors import aws_call, error_code
+from deployer.aws.errors import aws_call, not_found
+from deployer.errors import DeployerError
 
 BOOTSTRAP_HINT = "run `cdk bootstrap aws://ACCOUNT/REGION` once per account and region"
 
@@ -22,8 +23,8 @@ class Objects:
             with aws_call("s3:HeadObject", f"s3://{bucket}/{key}"):
                 self.client.head_object(Bucket=bucket, Key=key)
             return True
-        except Exception as exc:
-            if error_code(exc.__cause__ or exc) in ("404", "NoSuchKey", "NotFound"):
+        except DeployerError as exc:
+            if not_found(exc):
                 return False
             raise
 

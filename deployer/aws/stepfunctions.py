@@ -1,4 +1,4 @@
-"""Step Functions: start (and optionally follow) a rollout execution."""
+"""Step Functions: start, follow, read and stop a rollout execution."""
 
 from __future__ import annotations
 
@@ -27,6 +27,16 @@ class StateMachines:
         with aws_call("states:ListExecutions", arn):
             page = self.client.list_executions(stateMachineArn=arn, statusFilter="RUNNING", maxResults=10)
         return [str(e["executionArn"]) for e in page.get("executions", [])]
+
+    def latest(self, arn: str) -> dict[str, Any] | None:
+        """The newest execution of `arn` (any status), or None when it never ran."""
+        with aws_call("states:ListExecutions", f"state machine {arn}"):
+            executions = self.client.list_executions(stateMachineArn=arn, maxResults=1).get("executions", [])
+        return dict(executions[0]) if executions else None
+
+    def stop(self, execution_arn: str, *, error: str, cause: str) -> None:
+        with aws_call("states:StopExecution", f"execution {execution_arn}"):
+            self.client.stop_execution(executionArn=execution_arn, error=error, cause=cause[:32768])
 
     def wait(self, execution_arn: str, *, timeout_s: float, poll_s: float = 10.0,
              sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:

@@ -15,3 +15,8 @@ class Identity:
         with aws_call("sts:GetCallerIdentity", "the current credentials",
                       "configure credentials for the target account (AWS_PROFILE)"):
             return str(self.client.get_caller_identity()["Account"])
+
+    def caller_arn(self) -> str | None:
+        with aws_call("sts:GetCallerIdentity", "the current credentials"):
+            arn = self.client.get_caller_identity().get("Arn")
+        return str(arn) if arn else None

@@ -38,6 +38,7 @@ from deployer.bundle.deps import (
 )
 from deployer.bundle.limits import (
     LAMBDA_UNZIPPED_LIMIT_BYTES,
+    MB,
     BundleSize,
     cached_size,
     check_built,
@@ -144,7 +145,7 @@ def build(model: DeploymentModel, out_dir: Path, *, cache_dir: Path | None = Non
     measured = BundleSize(model.environment, size, largest_parts(parts), limit_bytes=limit_bytes)
     info = BundleInfo(final, digest, files, size, python, arch, requirements, interpreter is not None, measured)
     (final / MANIFEST_FILE).write_text(json.dumps(info.manifest(), indent=1, sort_keys=True) + "\n")
-    phase(f"done: {files:,} files, {size / 1e6:,.1f} MB unzipped ({size / measured.limit_bytes:.0%} of Lambda's limit)")
+    phase(f"done: {files:,} files, {size / MB:,.1f} MB unzipped ({size / measured.limit_bytes:.0%} of Lambda's {measured.limit_bytes / MB:,.0f} MB limit)")
     if model.target == "aws":
         check_built(measured, final)
     return info
@@ -157,9 +158,9 @@ def estimate_size(model: DeploymentModel, *, cache_dir: Path | None = None,
     requirements = (*runtime_requirements(), *model.code.requirements)
     cache = (cache_dir or default_cache_dir(model)) / "deps" / f"py{python}-{arch}-{cache_key(requirements, arch, python)}"
     parts: dict[str, int] = {}
-    exact_deps = cached_size(cache)
-    if exact_deps is not None:
-        parts["(dependencies, cached install)"] = exact_deps
+    cached = cached_size(cache)
+    if cached is not None:
+        parts = dict(cached)
         missing: tuple[str, ...] = ()
         method = "dependencies from the cached install, code measured"
     else:

@@ -117,7 +117,11 @@ def install_dependencies(
         report("byte-compiling the dependencies (once: the cache keeps them)")
         compile_tree(interpreter, staging)
     (staging / ".complete").write_text("\n".join(requirements) + "\n")
-    size = sum(p.stat().st_size for p in staging.rglob("*") if p.is_file() and p.name != ".complete")
+    parts: dict[str, int] = {}  # bytes per top-level package or module, for `validate`'s message
+    for path in staging.rglob("*"):
+        if path.is_file() and path.name != ".complete":
+            top = path.relative_to(staging).parts[0].removesuffix(".py")
+            parts[top] = parts.get(top, 0) + path.stat().st_size
     try:
         staging.rename(target)
     except OSError:
@@ -125,7 +129,8 @@ def install_dependencies(
             raise
         shutil.rmtree(staging, ignore_errors=True)  # another build won the race
     else:  # beside the install, not in it (it would enter every bundle): what `validate` reads
-        target.with_name(f"{target.name}.size.json").write_text(json.dumps({"size_bytes": size}) + "\n")
+        record = {"size_bytes": sum(parts.values()), "parts": parts}
+        target.with_name(f"{target.name}.size.json").write_text(json.dumps(record, sort_keys=True) + "\n")
     return target
 
 

@@ -171,16 +171,18 @@ def installed_size(requirements: Iterable[str], *, python: str, architecture: st
     return sizes, tuple(missing)
 
 
-def cached_size(cache_dir: Path) -> int | None:
-    """Bytes of a complete cached dependency install: recorded at install time, else measured."""
-    marker = cache_dir / ".complete"
-    if not marker.exists():
+def cached_size(cache_dir: Path) -> dict[str, int] | None:
+    """Bytes per top-level part of a complete cached dependency install (None: not installed yet):
+    recorded at install time, else measured (one figure for a cache from before the record)."""
+    if not (cache_dir / ".complete").exists():
         return None
     size_file = cache_dir.parent / f"{cache_dir.name}.size.json"
     try:
-        return int(json.loads(size_file.read_text())["size_bytes"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return tree_size(cache_dir)
+        record = json.loads(size_file.read_text())
+        parts = {str(name): int(size) for name, size in record["parts"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {"(dependencies, cached install)": tree_size(cache_dir)}
+    return parts
 
 
 def tree_size(root: Path, skip: frozenset[str] = frozenset()) -> int:

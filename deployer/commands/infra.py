@@ -1,16 +1,22 @@
-"""`deployer synth`, `diff` and `deploy`: the spec as CloudFormation, and on AWS (or locally)."""
+"""`deployer synth`, `diff` and `deploy`: the spec as CloudFormation, and on AWS (or locally).
+
+`deploy` resolves the environment (`deployer.environments`) and calls `deployer.ops.deploy.deploy`,
+the same function `Pipeline.deploy` calls; this module parses options and renders results.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from deployer.commands.options import env_option, json_option, spec_option
-from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
+
+if TYPE_CHECKING:
+    from deployer.ops.deploy import DeployOutcome
 
 out_option = click.option("--out", "out_dir", default="cdk.out", show_default=True,
                           type=click.Path(file_okay=False), help="cloud assembly directory")
@@ -28,6 +34,10 @@ def synth(spec_path: str, env: str | None, out_dir: str, stable_version: str | N
 
     Without --stable-version a Step Functions environment is synthesized as on its first deployment
     (the alias on the new version), with a warning; `deployer deploy` reads the served version itself.
+
+    \b
+    Exit codes: 0 synthesized with no open cdk-nag finding; 1 a problem with the spec, the
+    bundle or the templates (the message says which); 2 a usage error.
     """
     from deployer.synth import preview_targets
     from deployer.synth import synth as run_synth
@@ -49,11 +59,17 @@ def synth(spec_path: str, env: str | None, out_dir: str, stable_version: str | N
 @click.option("--role-arn", default=None, help="CloudFormation service role for the change set")
 @json_option
 def diff(spec_path: str, env: str, out_dir: str, role_arn: str | None, as_json: bool) -> None:
-    """Show what `deployer deploy` would change in the environment's stack."""
+    """Show what `deployer deploy` would change in the environment's stack.
+
+    \b
+    Exit codes: 0 shown (also when nothing would change); 1 a local environment, or a problem
+    with the spec, the credentials or AWS (the message says which); 2 a usage error.
+    """
     from deployer.aws.clients import AwsClients
     from deployer.aws.deploy import DeployOptions, diff_stack
+    from deployer.environments import resolve_environment
 
-    model = _model(spec_path, env)
+    model = resolve_environment(spec_path, env).model
     if model.target != "aws":
         raise DeployerError(f"environment {env} runs in the local emulator; there is no stack to diff",
                             hint=f"`deployer deploy --env {env}` deploys it locally")
@@ -104,38 +120,31 @@ def deploy(spec_path: str, env: str, out_dir: str, wait: bool, no_rollout: bool,
     1 a problem with the spec, the deployment, or (with --wait) the rollout rolled back or gave up;
     2 a usage error.
     """
-    model = _model(spec_path, env)
-    faults = {name: value for name, value, neutral in (("error_rate", inject_error_rate, 0.0),
-                                                        ("latency_ms", inject_latency_ms, 0.0),
-                                                        ("cost_multiplier", inject_cost_multiplier, 1.0)) if value != neutral}
-    if faults and model.target != "local":
-        raise DeployerError(f"fault injection is for the local emulator; {env} targets {model.target}",
-                            hint="rehearse a rollback with `deployer deploy --env <local env> --inject-error-rate 0.3`")
-    if model.target == "local":
-        from deployer.local.front.deploy import deploy_local
+    from deployer.environments import resolve_environment
+    from deployer.ops.deploy import deploy as run_deploy
 
-        local = deploy_local(model, spec_path=spec_path, wait=wait, faults=faults)
-        click.echo(json.dumps(local, indent=2, default=str) if as_json else _local_summary(local))
-        rollout = local.get("rollout") or {}
-        if wait and local.get("created") and rollout.get("status") != "succeeded":
-            raise DeployerError(f"the rollout of version {local.get('version')} {rollout.get('status', 'did not finish')}: "
-                                f"{rollout.get('reason') or 'no reason recorded'}",
-                                hint=f"`deployer status --env {env}` and `deployer errors --env {env}` show what happened")
-        return
-    from deployer.aws.clients import AwsClients
-    from deployer.aws.deploy import DeployOptions, deploy_stack
-
-    result = deploy_stack(model, clients=AwsClients.for_region(model.region), options=DeployOptions(
-        out_dir=Path(out_dir), role_arn=role_arn, start_rollout=not no_rollout, wait_rollout=wait))
-    if as_json:
+    faults = {"error_rate": inject_error_rate, "latency_ms": inject_latency_ms, "cost_multiplier": inject_cost_multiplier}
+    outcome = run_deploy(resolve_environment(spec_path, env).target(), faults=faults, wait=wait, out_dir=out_dir,
+                         role_arn=role_arn, start_rollout=not no_rollout)
+    if outcome.local:
+        click.echo(json.dumps(outcome.to_dict(), indent=2, default=str) if as_json else _local_summary(outcome))
+    elif as_json:
+        assert outcome.stack is not None
+        result = outcome.stack
         click.echo(json.dumps({"stack": result.stack, "status": result.status, "version": result.version,
                                "stable_version": result.stable_version, "outputs": result.outputs,
                                "rollout_execution": result.rollout_execution,
                                "rollout_status": result.rollout_status, "rollout_cause": result.rollout_cause,
-                               "seconds": round(result.seconds, 1)},
-                              indent=2))
-        _fail_unless_promoted(result, env)
-        return
+                               "seconds": round(result.seconds, 1)}, indent=2))
+    else:
+        _aws_summary(outcome, env)
+    if wait or not outcome.local:
+        _fail_unless_promoted(outcome, env)
+
+
+def _aws_summary(outcome: DeployOutcome, env: str) -> None:
+    result = outcome.stack
+    assert result is not None
     click.echo(f"{result.stack}: {result.status} in {result.seconds:.0f}s "
                f"({result.uploaded_assets} asset(s) uploaded, {len(result.changes)} change(s))")
     if result.version:
@@ -147,22 +156,13 @@ def deploy(spec_path: str, env: str, out_dir: str, wait: bool, no_rollout: bool,
         click.echo(f"  rollout {result.rollout_status}: {result.rollout_execution}")
         if result.rollout_status == "RUNNING":
             click.echo(f"  follow it with `deployer status --env {env}`; `deployer rollback --env {env}` stops it")
-    _fail_unless_promoted(result, env)
 
 
-def _fail_unless_promoted(result: Any, env: str) -> None:
+def _fail_unless_promoted(outcome: DeployOutcome, env: str) -> None:
     """`--wait` exits 1 when the rollout rolled back or gave up, saying why."""
-    if result.rollout_status in (None, "RUNNING", "SUCCEEDED"):
-        return
-    raise DeployerError(f"the rollout of version {result.version} ended {result.rollout_status}: {result.rollout_cause}",
-                        hint=f"`deployer status --env {env}` and `deployer errors --env {env}` show what happened")
-
-
-def _model(spec_path: str, env: str) -> DeploymentModel:
-    from deployer.compiler import compile_environment
-    from deployer.spec.loader import load_spec
-
-    return compile_environment(load_spec(spec_path), env)
+    why = outcome.not_promoted()
+    if why is not None:
+        raise DeployerError(why, hint=f"`deployer status --env {env}` and `deployer errors --env {env}` show what happened")
 
 
 def _relative(path: Path) -> str:
@@ -172,11 +172,11 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-def _local_summary(result: dict[str, Any]) -> str:
-    lines = [f"local: version {result.get('version')}" + (" (new)" if result.get("created") else " (unchanged)")]
-    if result.get("message"):
-        lines.append(f"  {result['message']}")
-    rollout = result.get("rollout")
+def _local_summary(outcome: DeployOutcome) -> str:
+    lines = [f"local: version {outcome.version}" + (" (new)" if outcome.created else " (unchanged)")]
+    if outcome.message:
+        lines.append(f"  {outcome.message}")
+    rollout = outcome.rollout
     if rollout:
         stable = rollout.get("stable_version")
         origin = f"from v{stable}" if stable else "(the first version)"

@@ -6,8 +6,6 @@ spec or input file, no target); 130 interrupted (the report of what ran is still
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -76,6 +74,7 @@ def loadtest(env: str | None, spec_path: str, rps: float | None, duration: str |
     """
     if worker:
         return _worker(master_host, master_port, workers, join_timeout, report_dir)
+    from deployer.environments import resolve_environment
     from deployer.errors import SpecError
     from deployer.loadtest.inputs import InputFileError, load_inputs
     from deployer.loadtest.plan import (
@@ -86,6 +85,7 @@ def loadtest(env: str | None, spec_path: str, rps: float | None, duration: str |
         parse_concurrency,
         resolve_plan,
     )
+    from deployer.loadtest.target import load_target
 
     if env is None:
         raise click.UsageError("Missing option '--env' / '-e' (only a --worker runs without it).")
@@ -103,9 +103,9 @@ def loadtest(env: str | None, spec_path: str, rps: float | None, duration: str |
             rps=rps, duration_s=_duration(duration, "--duration"), users=users, input_file=input_file,
             workers=workers, concurrency=parse_concurrency(concurrency) if concurrency is not None else None,
             target_url=target_url, report_dir=report_dir, sign=sign, master=setup)
-        model = _compile(spec_path, env)
-        with _target(model, target_url) as (url, iam_auth):
-            plan = resolve_plan(model, overrides, target_url=url, iam_auth=iam_auth)
+        environment = resolve_environment(spec_path, env)
+        with load_target(environment, target_url) as target:
+            plan = resolve_plan(environment.model, overrides, target_url=target.url, iam_auth=target.iam_auth)
             load_inputs(plan.input_file, distribution=plan.distribution, weight_field=plan.weight_field)
             code = _run(plan)
     except (LoadTestUsageError, InputFileError, SpecError) as exc:
@@ -148,38 +148,6 @@ def _worker(master_host: str | None, master_port: int, processes: int | None, jo
         console.print("[yellow]interrupted[/]")
         return 130
     return 0
-
-
-def _compile(spec_path: str, env: str) -> Any:
-    from deployer.compiler import compile_environment
-    from deployer.spec import load_spec
-
-    return compile_environment(load_spec(spec_path), env)
-
-
-@contextlib.contextmanager
-def _target(model: Any, target_url: str | None) -> Iterator[tuple[str | None, bool | None]]:
-    """The URL to load: --target, else the emulator (local) or the deployed Function URL (aws)."""
-    if target_url:
-        yield target_url, None
-        return
-    if model.target == "aws":
-        from deployer.loadtest.target import function_url
-
-        resolved = function_url(model)
-        yield resolved.url, resolved.iam_auth
-        return
-    from deployer.local.front.discovery import find_emulator, state_dir_for
-
-    running = find_emulator(state_dir_for(model.spec_file))
-    if running is not None and (running.get("agent"), running.get("environment")) == (model.agent, model.environment):
-        # `deployer local up` serves this environment: load what it runs
-        yield str(running["gateway_url"]), False
-        return
-    from deployer.loadtest.emulated import emulated_target
-
-    with emulated_target(model) as url:
-        yield url, False
 
 
 def _run(plan: Any) -> int:

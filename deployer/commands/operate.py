@@ -1,7 +1,7 @@
 """`deployer errors`, `replay`, `debug` and `logs`: incident response, the same against AWS and the emulator.
 
-Each command is a few lines over `deployer.ops`; `--json` prints what the library returned, the
-default is a table for people.
+Each command resolves the environment (`deployer.environments`), calls one function of
+`deployer.ops` and renders what it returns: a table for people, `--json` for scripts.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 
 
 def _target(spec_path: str, env: str) -> OpsTarget:
-    from deployer.ops.target import load_model, resolve_target
+    from deployer.environments import resolve_environment
 
-    return resolve_target(load_model(spec_path, env), spec_path=spec_path)
+    return resolve_environment(spec_path, env).target()
 
 
 def _console() -> Console:
@@ -69,21 +69,27 @@ def _window(since: str | None, ttl_days: int) -> str:
 @json_option
 def errors(spec_path: str, env: str, limit: int, since: str | None, version: str | None, replays: bool,
            as_json: bool) -> None:
-    """The last failed requests, newest first: id, time, version, action, error, latency, input."""
-    from deployer.ops.records import list_errors, parse_since
+    """The last failed requests, newest first: id, time, version, action, error, latency, input.
+
+    \b
+    Exit codes: 0 listed (also when there are none); 1 a problem the message explains (no
+    emulator running for a local environment, an AWS error); 2 a usage error.
+    """
+    from deployer.ops.records import parse_since
+    from deployer.ops.requests import list_errors, log_begins
 
     since_s = parse_since(since)
     target = _target(spec_path, env)
     ttl = target.model.request_log.ttl_days
-    found = list_errors(target.requests(), ttl_days=ttl, since_s=since_s, version=version, limit=limit,
-                        include_replays=replays)
+    found = list_errors(target, since_s=since_s, version=version, limit=limit, include_replays=replays)
     if as_json:
         _echo_json({"environment": env, "count": len(found), "errors": [r.to_dict() for r in found]})
         return
     console = _console()
     scope = f" served by version {version}" if version else ""
     if not found:
-        console.print(f"no failed requests{scope} in {env!r} in {_window(since, ttl)}")
+        empty = "; no request has been recorded in it yet" if log_begins(target) is None else ""
+        console.print(f"no failed requests{scope} in {env!r} in {_window(since, ttl)}{empty}")
         return
     from rich.table import Table
 
@@ -120,16 +126,24 @@ def replay(request_id: str | None, spec_path: str, env: str, version: str | None
 
     Replays are marked (`x-deployer-replay: 1`): their metrics go to the replay namespace and never
     count against a canary's alarms.
+
+    \b
+    Exit codes: 0 replayed (whatever the replay answered); 1 no such request or version, or
+    another problem the message explains; 2 a usage error (a malformed request id, REQUEST_ID
+    together with --last).
     """
     from deployer.errors import DeployerError
     from deployer.ops.records import parse_since
     from deployer.ops.replay import replay_batch, replay_request
+    from deployer.ops.requests import check_request_id
 
     if (request_id is None) == (last is None):
         raise DeployerError("give a REQUEST_ID or --last N (not both)",
                             hint=f"find ids with `deployer errors --env {env}`")
     if errors_only and last is None:
         raise DeployerError("--errors goes with --last N")
+    if request_id is not None:
+        check_request_id(request_id, env=env)
     target = _target(spec_path, env)
     choice: Any = against
     if request_id is not None:
@@ -217,7 +231,14 @@ def _output(record: RequestRecord) -> str:
 @click.option("--window", default="24h", show_default=True, help="how far back request records are compared")
 @json_option
 def debug(spec_path: str, env: str, window: str, as_json: bool) -> None:
-    """What changed: versions and weights, rollout, alarms, and the live version against the one before."""
+    """What changed: versions and weights, rollout, alarms, and the live version against the one before.
+
+    Requests of each version are its newest 500 records in the window, the same records
+    `deployer status` counts; cold-start requests count as requests but are left out of p50/p99.
+
+    \b
+    Exit codes: 0 shown; 1 nothing deployed, or another problem the message explains; 2 a usage error.
+    """
     from deployer.ops.debug import what_changed
     from deployer.ops.records import parse_since
 
@@ -252,19 +273,21 @@ def _print_debug(console: Console, report: dict[str, Any], window: str) -> None:
     console.print(alarms)
     cur, prev = report["current"], report["previous"]
     role = report.get("current_role", "live")
-    compare = Table(title=f"version {cur['version']} ({role}) against v{prev['version'] if prev else '-'} "
-                          f"(last {window} of records)", title_justify="left")
+    against = f"against v{prev['version']}" if prev else "(no version before it)"
+    compare = Table(title=f"version {cur['version']} ({role}) {against} (last {window} of records, the newest "
+                          f"{report.get('sample_limit', '')} of each)", title_justify="left")
     compare.add_column("")
     if prev:
         compare.add_column(f"v{prev['version']} ({'live' if role != 'live' else 'before'})", justify="right")
     compare.add_column(f"v{cur['version']} ({role})", justify="right")
     rows: list[tuple[str, str, Callable[[Any], str]]] = [
-        ("requests", "requests", str), ("errors", "errors", str),
+        ("requests", "requests", str), ("errors", "errors", str), ("cold starts", "cold_starts", str),
         ("error rate %", "error_rate_pct", lambda v: f"{v:.2f}"), ("p50 ms", "latency_p50_ms", _ms),
         ("p99 ms", "latency_p99_ms", _ms), ("cost / request", "cost_per_request_usd", _usd)]
     for label, key, fmt in rows:
         cells = [prev, cur] if prev else [cur]
-        compare.add_row(label, *("-" if c.get(key) is None else fmt(c[key]) for c in cells))
+        compare.add_row(label, *("-" if c.get(key) is None else
+                                 fmt(c[key]) + ("+" if key == "requests" and c.get("sampled") else "") for c in cells))
     deploys = [prev, cur] if prev else [cur]
     compare.add_row("code hash", *((c["deploy"] or {}).get("code_hash") or "-" for c in deploys))
     compare.add_row("deployed", *(((c["deploy"] or {}).get("time") or "-")[:19].replace("T", " ") for c in deploys))
@@ -296,7 +319,12 @@ def _print_debug(console: Console, report: dict[str, Any], window: str) -> None:
 @json_option
 def logs(spec_path: str, env: str, filters: tuple[str, ...], since: str, limit: int, tail: bool,
          tail_for: float | None, all_lines: bool, as_json: bool) -> int:
-    """The structured request log lines (CloudWatch Logs in AWS, the emulator's log locally)."""
+    """The structured request log lines (CloudWatch Logs in AWS, the emulator's log locally).
+
+    \b
+    Exit codes: 0 shown (also when none matched), or --tail stopped; 1 a problem the message
+    explains (no log group yet, no emulator running for a local environment); 2 a usage error.
+    """
     from deployer.ops.logs import LogFilter, follow_logs, read_logs
     from deployer.ops.records import parse_since
 

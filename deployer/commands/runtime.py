@@ -13,20 +13,6 @@ from deployer.commands.options import json_option, spec_option
 from deployer.errors import DeployerError
 
 
-def _model(spec_path: str, env: str | None) -> Any:
-    from deployer.compiler import compile_environment
-    from deployer.spec import load_spec
-
-    loaded = load_spec(spec_path)
-    if env is None:
-        envs = loaded.spec.environments
-        env = next((name for name, e in envs.items() if getattr(e, "target", None) == "local"), None)
-        env = env or ("local" if "local" in envs else next(iter(envs), None))
-        if env is None:
-            raise DeployerError(f"{spec_path} has no environments", hint="add one under environments:")
-    return compile_environment(loaded, env)
-
-
 def _read_data(data: str | None) -> str:
     if data is None:
         return "{}"
@@ -44,7 +30,8 @@ def _read_data(data: str | None) -> str:
 @click.argument("action")
 @click.option("--data", "-d", help="the JSON input; @file.json reads a file, - reads stdin  [default: {}]")
 @spec_option
-@click.option("--env", "-e", "env", help="the environment (default: the first local-target one)")
+@click.option("--env", "-e", "env", help="the environment (default: the one an emulator serves, else the first "
+                                         "with target: local)")
 @click.option("--replay", is_flag=True, help="mark the request as a replay (replay metrics namespace)")
 @json_option
 def invoke(action: str, data: str | None, spec_path: str, env: str | None, replay: bool, as_json: bool) -> int:
@@ -53,16 +40,23 @@ def invoke(action: str, data: str | None, spec_path: str, env: str | None, repla
     In this process by default (Stage 1): prints the response, the request's structured log line
     and its EMF metrics. With --env naming a local-target environment and `deployer local up`
     running, the request goes through the emulator's gateway instead (alias weights, metrics,
-    alarms). Exits 1 when the response is an error (4xx/5xx).
+    alarms).
+
+    \b
+    Exit codes: 0 the agent answered 2xx; 1 it answered an error (4xx/5xx), or a problem the
+    message explains (the spec, the --data file); 2 a usage error.
     """
+    from deployer.environments import resolve_environment
     from deployer.invoke import invoke as run
 
-    model = _model(spec_path, env)
+    environment = resolve_environment(spec_path, env)
+    model = environment.model
     body = _read_data(data)
-    if env is not None and model.target == "local":
-        status = _through_gateway(action, body, spec_path, replay, as_json)
-        if status is not None:
-            return 0 if status < 400 else 1
+    if env is not None and environment.local:
+        running = environment.emulator(required=False)
+        if running is not None:
+            return 0 if _through_gateway(action, body, str(running["gateway_url"]), replay, as_json) < 400 else 1
+        click.echo("no local emulator is running (start one with `deployer local up`): invoking in-process", err=True)
     result = run(model, action, body, replay=replay)  # in-process (Stage 1): no emulator needed
     if as_json:
         click.echo(json.dumps({"status": result.status, "response": result.body, "log": result.record,
@@ -79,23 +73,20 @@ def invoke(action: str, data: str | None, spec_path: str, env: str | None, repla
     return 0 if result.ok else 1
 
 
-def _through_gateway(action: str, body: str, spec_path: str, replay: bool, as_json: bool) -> int | None:
-    """Send the request through a running emulator's gateway: its status; None when none is running."""
-    from deployer.local.front.deploy import invoke_local
+def _through_gateway(action: str, body: str, gateway_url: str, replay: bool, as_json: bool) -> int:
+    """Send the request through the running emulator's gateway; its status."""
+    from deployer.ops.replay import call_gateway
 
-    reply = invoke_local(action, body, spec_path=spec_path, replay=replay)
-    if reply is None:
-        click.echo("no local emulator is running (start one with `deployer local up`): invoking in-process", err=True)
-        return None
+    reply = call_gateway(gateway_url, action, body.encode(), replay=replay)
     if as_json:
-        click.echo(json.dumps(reply, indent=2))
+        click.echo(json.dumps({**reply.to_dict(), "gateway_url": gateway_url}, indent=2))
     else:
-        status = int(reply["status"])
-        click.secho(f"response ({status}) from version {reply['version']} via {reply['gateway_url']}", bold=True,
-                    fg="green" if status < 400 else "red")
-        click.echo(json.dumps(reply["body"], indent=2))
-        click.echo(f"handler {reply['handler_ms']:.1f} ms, max memory {reply['max_memory_mb']:.0f} MB, request {reply['request_id']}")
-    return int(reply["status"])
+        click.secho(f"response ({reply.status}) from version {reply.version} via {gateway_url}", bold=True,
+                    fg="green" if reply.status < 400 else "red")
+        click.echo(json.dumps(reply.body, indent=2))
+        click.echo(f"handler {reply.handler_ms or 0.0:.1f} ms, max memory {reply.max_memory_mb or 0.0:.0f} MB, "
+                   f"request {reply.request_id}")
+    return reply.status
 
 
 def _metrics_summary(emf: dict[str, Any]) -> str:
@@ -115,10 +106,16 @@ def _metrics_summary(emf: dict[str, Any]) -> str:
               type=click.Path(file_okay=False), help="directory the bundle is written under")
 @json_option
 def bundle(spec_path: str, env: str, out_dir: str, as_json: bool) -> None:
-    """Build the Lambda bundle of an environment (code, resolved spec, manylinux deps, .pyc)."""
-    from deployer.bundle import build
+    """Build the Lambda bundle of an environment (code, resolved spec, manylinux deps, .pyc).
 
-    info = build(_model(spec_path, env), Path(out_dir))
+    \b
+    Exit codes: 0 built; 1 a problem with the spec, the code or its requirements (the message
+    says which); 2 a usage error.
+    """
+    from deployer.bundle import build
+    from deployer.environments import resolve_environment
+
+    info = build(resolve_environment(spec_path, env).model, Path(out_dir))
     if as_json:
         click.echo(json.dumps({"path": str(info.path), **info.manifest()}, indent=2))
         return

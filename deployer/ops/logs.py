@@ -128,10 +128,7 @@ def read_logs(target: OpsTarget, log_filter: LogFilter, *, since_s: float = 3600
 
 
 def _local_lines(target: OpsTarget, limit: int) -> list[LogLine]:
-    emulator = target.emulator()
-    if emulator is None:
-        raise DeployerError("the emulator's control API is not known", hint="restart `deployer local up`")
-    raw = emulator.get(f"/logs?limit={limit}")
+    raw = target.require_emulator().get(f"/logs?limit={limit}")
     return [parse_message(str(message)) for message in raw or []]
 
 

@@ -1,11 +1,12 @@
-"""The request log, read: failed requests, one request, recent requests; and deploy records.
+"""What the request log holds: request records and deploy records, decoded; a summary of records.
 
-Schema (`handlers.records`): partition key `request_id`; GSI `by_outcome` (`outcome`, `ts` in
-epoch ms). The runtime writes one record per request (inputs and outputs only as the monitoring
-policy allows, errors always); `handlers.recorder` (AWS) or the emulator turns them into items.
-Deploy records (`request_id = deploy#<env>#<version>`, `outcome = deploy`) hold the spec and the
-code hash of each published version: `deployer debug` diffs them. They carry no TTL, so the
-history of what was deployed outlives the request records.
+Schema (`handlers.records`, `deployer.naming`): partition key `request_id`; GSI `by_outcome`
+(`outcome`, `ts` in epoch ms) and GSI `by_version` (`version`, `ts`). The runtime writes one
+record per request (inputs and outputs only as the monitoring policy allows, errors always);
+`handlers.recorder` (AWS) or the emulator turns them into items. Deploy records
+(`request_id = deploy#<env>#<version>`, `outcome = deploy`) hold the spec and the code hash of each
+published version: `deployer debug` diffs them. They carry no TTL, so the history of what was
+deployed outlives the request records. The queries are in `deployer.ops.requests`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from deployer.aws.clients import Endpoint
+from deployer.aws.dynamodb import RequestTable
 from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
-from deployer.ops.aws import Endpoint, RequestTable
 from handlers.records import JSON_ATTRIBUTES, OUTCOME_INDEX, OUTCOME_INDEX_PARTITION, OUTCOME_INDEX_SORT
 
 DEPLOY_OUTCOME = "deploy"
@@ -53,6 +55,7 @@ class RequestRecord:
     output: Any
     replay: bool
     raw: dict[str, Any] = field(repr=False, compare=False)
+    cold_start: bool = False  # the request's execution environment started for it (its latency includes init)
 
     @property
     def ok(self) -> bool:
@@ -80,6 +83,7 @@ class RequestRecord:
             output=data.get("output"),
             replay=bool(data.get("replay", False)),
             raw=data,
+            cold_start=data.get("cold_start") is True or (_float(data.get("init_ms")) or 0.0) > 0,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,7 +94,7 @@ class RequestRecord:
             "error_type": self.error_type, "error_message": self.error_message,
             "input": self.input if self.has_input else None, "input_kept": self.has_input,
             "output": self.output if self.has_output else None, "output_kept": self.has_output,
-            "replay": self.replay,
+            "replay": self.replay, "cold_start": self.cold_start,
         }
 
 
@@ -179,65 +183,6 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-# -- reading requests ----------------------------------------------------------------------------
-def list_errors(table: RequestTable, *, ttl_days: int, since_s: float | None = None, version: str | None = None,
-                limit: int = 100, include_replays: bool = False, now_ms: int | None = None) -> list[RequestRecord]:
-    """The last failed requests, newest first (replays left out unless asked for)."""
-    if limit <= 0:
-        return []
-    return _query_outcome(table, "error", ttl_days=ttl_days, since_s=since_s, version=version, limit=limit,
-                          include_replays=include_replays, now_ms=now_ms)
-
-
-def recent_requests(table: RequestTable, *, ttl_days: int, limit: int, errors_only: bool = False,
-                    since_s: float | None = None, version: str | None = None,
-                    now_ms: int | None = None) -> list[RequestRecord]:
-    """The last `limit` requests (or failed requests), newest first, replays left out."""
-    if limit <= 0:
-        return []
-    found = _query_outcome(table, "error", ttl_days=ttl_days, since_s=since_s, version=version, limit=limit,
-                           include_replays=False, now_ms=now_ms)
-    if not errors_only:
-        found += _query_outcome(table, "ok", ttl_days=ttl_days, since_s=since_s, version=version, limit=limit,
-                                include_replays=False, now_ms=now_ms)
-    found.sort(key=lambda r: r.ts_ms, reverse=True)
-    return found[:limit]
-
-
-def _query_outcome(table: RequestTable, outcome: str, *, ttl_days: int, since_s: float | None, version: str | None,
-                   limit: int, include_replays: bool, now_ms: int | None) -> list[RequestRecord]:
-    now = now_ms if now_ms is not None else _now_ms()
-    window_s = since_s if since_s is not None else ttl_days * 86400.0
-    filters: list[str] = []
-    values: dict[str, Any] = {}
-    names: dict[str, str] = {}
-    if version is not None:
-        filters.append("#v = :v")
-        values[":v"] = {"S": str(version)}
-        names["#v"] = "version"
-    if not include_replays:
-        filters.append("(attribute_not_exists(#r) OR #r = :false)")
-        values[":false"] = {"BOOL": False}
-        names["#r"] = "replay"
-    items = table.query_index(
-        OUTCOME_INDEX, (OUTCOME_INDEX_PARTITION, outcome), (OUTCOME_INDEX_SORT, int(now - window_s * 1000), None),
-        newest_first=True, limit=limit, filter_expression=" AND ".join(filters) or None, values=values, names=names)
-    return [RequestRecord.from_item(item) for item in items]
-
-
-def get_request(table: RequestTable, request_id: str, *, ttl_days: int, env: str) -> RequestRecord:
-    """One request by id, or a `DeployerError` that says why it may be missing and what to do."""
-    if request_id.startswith(DEPLOY_PREFIX):
-        raise DeployerError(f"{request_id} is a deploy record, not a request", hint=f"see `deployer debug --env {env}`")
-    item = table.get(request_id)
-    if item is None:
-        raise DeployerError(
-            f"no request with id {request_id} in the last {ttl_days} days of records; records expire after {ttl_days} days",
-            hint=f"list recent failures with `deployer errors --env {env}`; a request's id is in the "
-                 "x-request-id response header and in its log line")
-    return RequestRecord.from_item(item)
-
-
 # -- deploy records ------------------------------------------------------------------------------
 def deploy_record_key(environment: str, version: str) -> str:
     return f"{DEPLOY_PREFIX}{environment}#{version}"
@@ -276,42 +221,53 @@ def deploy_record_item(model: DeploymentModel, version: str, code_hash: str, spe
 
 
 def write_deploy_record(model: DeploymentModel, version: str, code_hash: str, spec: Any = None, *,
-                        client: Any = None, endpoint_url: str | None = None,
+                        table: RequestTable | None = None, endpoint_url: str | None = None,
                         deployed_by: str | None = None) -> dict[str, Any]:
-    """Record what was deployed as `version` (both deploy paths call this after publishing).
+    """Record what was deployed as `version` (both deploy paths write this item after publishing).
 
-    `spec` defaults to the compiled model (`model.to_dict()`); `client` is a boto3 DynamoDB client
+    `spec` defaults to the compiled model (`model.to_dict()`); `table` is the request-log table
     (built for the model's region, or `endpoint_url`, when not given). Returns the item written.
     """
-    if client is None:
-        url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-        if model.target == "local" and not url:
-            raise DeployerError("write_deploy_record for a local environment needs the emulator's moto endpoint",
-                                hint="pass endpoint_url= (or client=)")
-        client = Endpoint(region=model.region, url=url, local=model.target == "local").client("dynamodb")
+    if table is None:
+        if model.target == "local":
+            if not endpoint_url:
+                raise DeployerError("write_deploy_record for a local environment needs the emulator's moto endpoint",
+                                    hint="pass endpoint_url= (or table=)")
+            endpoint = Endpoint.emulator(endpoint_url, model.region)
+        else:
+            endpoint = Endpoint.aws(model.region, url=endpoint_url)
+        table = RequestTable(endpoint.client("dynamodb"), model.request_log.table_name)
     item = deploy_record_item(model, version, code_hash, spec, deployed_by=deployed_by)
-    RequestTable(client, model.request_log.table_name).put(item)
+    table.put(item)
     return item
 
 
 def deploy_records(table: RequestTable, environment: str, *, limit: int = 50) -> list[DeployRecord]:
     """Deploy records of one environment, newest first."""
-    items = table.query_index(
-        OUTCOME_INDEX, (OUTCOME_INDEX_PARTITION, DEPLOY_OUTCOME), (OUTCOME_INDEX_SORT, None, None), newest_first=True,
-        limit=limit, filter_expression="begins_with(#id, :prefix)",
-        values={":prefix": {"S": f"{DEPLOY_PREFIX}{environment}#"}}, names={"#id": "request_id"})
+    items = table.query(
+        OUTCOME_INDEX, (OUTCOME_INDEX_PARTITION, DEPLOY_OUTCOME), newest_first=True, limit=limit,
+        filter_expression="begins_with(#id, :prefix)", values={":prefix": {"S": f"{DEPLOY_PREFIX}{environment}#"}},
+        names={"#id": "request_id"})
     return [DeployRecord.from_item(item) for item in items]
 
 
-def deploy_record(table: RequestTable, environment: str, version: str) -> DeployRecord | None:
-    item = table.get(deploy_record_key(environment, version))
-    return DeployRecord.from_item(item) if item else None
+def deploy_records_of(table: RequestTable, environment: str, versions: Iterable[str | None]) -> dict[str, DeployRecord]:
+    """The deploy records of `versions`, read by key (one BatchGetItem), by version."""
+    wanted = [v for v in versions if v]
+    items = table.get_many([deploy_record_key(environment, v) for v in wanted])
+    records = (DeployRecord.from_item(item) for item in items.values())
+    return {r.version: r for r in records}
 
 
 def summarize(records: Iterable[RequestRecord]) -> dict[str, Any]:
-    """Requests, errors, error rate, p50/p99 latency and cost per request of some records."""
+    """Requests, errors, error rate, p50/p99 latency and cost per request of some records.
+
+    Cold-start requests count as requests (and errors), but their latency, which includes loading
+    the agent, is left out of the percentiles: `cold_starts` says how many were left out.
+    """
     rows = list(records)
-    latencies = sorted(r.latency_ms for r in rows if r.latency_ms is not None)
+    warm = [r for r in rows if not r.cold_start]
+    latencies = sorted(r.latency_ms for r in warm if r.latency_ms is not None)
     costs = [r.cost_usd for r in rows if r.cost_usd is not None]
     errors = sum(1 for r in rows if r.outcome == "error")
     return {
@@ -321,6 +277,7 @@ def summarize(records: Iterable[RequestRecord]) -> dict[str, Any]:
         "latency_p50_ms": _percentile(latencies, 50),
         "latency_p99_ms": _percentile(latencies, 99),
         "cost_per_request_usd": (sum(costs) / len(costs)) if costs else None,
+        "cold_starts": len(rows) - len(warm),
     }
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from deployer.errors import DeployerError
-from deployer.ops.records import RequestRecord, get_request, recent_requests
+from deployer.ops.records import RequestRecord
+from deployer.ops.requests import get_request, recent_requests
 from deployer.ops.target import OpsTarget
 
 REPLAY_HEADER = "x-deployer-replay"
@@ -150,13 +151,13 @@ def gateway_invoker(gateway_url: str, *, timeout_s: float = 60.0) -> Invoker:
 
 def lambda_invoker(target: OpsTarget) -> Invoker:
     """Invoke one version of the function directly (`lambda:Invoke` with a Qualifier)."""
-    function = target.function()
+    functions = target.functions
 
     def invoke(action: str, data: Any, *, version: str | None, replay: bool) -> InvokeResult:
         qualifier = version or target.model.alias
         event = {"action": action, "input": data, "replay": replay}
         started = time.perf_counter()
-        body, function_error, request_id = function.invoke(qualifier, event)
+        body, function_error, request_id = functions.invoke(target.function_name, qualifier, event)
         wall_ms = (time.perf_counter() - started) * 1000
         if function_error:
             return InvokeResult(version=qualifier, status=502, output=None,
@@ -181,11 +182,7 @@ def invoker_for(target: OpsTarget) -> Invoker:
 # -- choosing the version ------------------------------------------------------------------------
 def alias_routing(target: OpsTarget) -> tuple[str | None, dict[str, float]]:
     """(primary version, {canary version: weight}) of the live alias; (None, {}) if nothing is deployed."""
-    alias = target.function().alias(target.model.alias)
-    if alias is None:
-        return None, {}
-    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
-    return str(alias.get("FunctionVersion")), {str(k): float(v) for k, v in weights.items()}
+    return target.routing()
 
 
 def choose_version(target: OpsTarget, *, version: str | None = None, against: Against | None = None) -> str:
@@ -193,6 +190,7 @@ def choose_version(target: OpsTarget, *, version: str | None = None, against: Ag
     if version is not None and against is not None:
         raise DeployerError("give --version or --against, not both")
     if version is not None:
+        target.check_published(str(version))
         return str(version)
     primary, additional = alias_routing(target)
     env = target.environment
@@ -253,8 +251,7 @@ def check_replayable(target: OpsTarget, record: RequestRecord, *, allow_side_eff
 def replay_request(target: OpsTarget, request_id: str, *, version: str | None = None, against: Against | None = None,
                    allow_side_effects: bool = False, invoker: Invoker | None = None) -> ReplayResult:
     """Replay one recorded request against a chosen version (default: the stable one)."""
-    record = get_request(target.requests(), request_id, ttl_days=target.model.request_log.ttl_days,
-                         env=target.environment)
+    record = get_request(target, request_id)
     check_replayable(target, record, allow_side_effects=allow_side_effects)
     chosen = choose_version(target, version=version, against=against)
     invoke = invoker or invoker_for(target)
@@ -295,8 +292,7 @@ def replay_batch(target: OpsTarget, last: int, *, errors_only: bool = False, ver
     if last <= 0:
         raise DeployerError("--last must be a positive number of requests")
     chosen = choose_version(target, version=version, against=against)
-    records = recent_requests(target.requests(), ttl_days=target.model.request_log.ttl_days, limit=last,
-                              errors_only=errors_only, since_s=since_s)
+    records = recent_requests(target, limit=last, errors_only=errors_only, since_s=since_s)
     invoke = invoker or invoker_for(target)
     batch = BatchReplay(version=chosen)
     for record in records:

@@ -18,11 +18,12 @@ from typing import Any
 
 import pytest
 
+from deployer import naming
 from deployer.aws.clients import AwsClients
 from deployer.aws.deploy import DeployOptions, Prepared, deploy_stack, diff_stack, record_deploy, start_rollout
+from deployer.aws.dynamodb import request_table_definition
 from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
-from infra import naming
 from tests.helpers.moto_server import moto_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,6 +102,11 @@ def test_the_function_and_the_request_table_exist_as_the_template_says(first_dep
         TableName=model.request_log.table_name)["Table"]
     assert table["KeySchema"] == [{"AttributeName": "request_id", "KeyType": "HASH"}]
     assert table["GlobalSecondaryIndexes"][0]["IndexName"] == "by_outcome"
+    # the table boto3 creators make (the emulator, tests, benchmarks) is the one the stack makes
+    defined = request_table_definition(model.request_log.table_name)
+    assert [(i["IndexName"], i["KeySchema"], i["Projection"]) for i in table["GlobalSecondaryIndexes"]] == \
+        [(i["IndexName"], i["KeySchema"], i["Projection"]) for i in defined["GlobalSecondaryIndexes"]]
+    assert table["KeySchema"] == defined["KeySchema"]
 
 
 def test_outputs_name_the_function_table_topics_and_state_machine(first_deploy: Any, model: DeploymentModel) -> None:
@@ -155,15 +161,16 @@ def test_a_step_functions_rollout_starts_from_the_served_version(
 ])
 def test_deploy_wait_fails_unless_the_rollout_promoted_the_version(status: str | None, cause: str | None,
                                                                    fails: bool) -> None:
-    from deployer.aws.deploy import DeployResult
     from deployer.commands.infra import _fail_unless_promoted
+    from deployer.ops.deploy import DeployOutcome
 
-    result = DeployResult("s", "updated", {}, "8", "7", rollout_status=status, rollout_cause=cause)
+    rollout = {"execution": "arn:execution", "status": status, "cause": cause} if status else None
+    outcome = DeployOutcome("production", False, "8", True, "updated", rollout)
     if not fails:
-        _fail_unless_promoted(result, "production")
+        _fail_unless_promoted(outcome, "production")
         return
     with pytest.raises(DeployerError, match=f"rollout of version 8 ended {status}") as raised:
-        _fail_unless_promoted(result, "production")
+        _fail_unless_promoted(outcome, "production")
     assert cause in raised.value.message and "deployer status --env production" in (raised.value.hint or "")
 
 
@@ -171,9 +178,8 @@ def test_the_deploy_is_recorded_in_the_request_log(first_deploy: Any, clients: A
                                                    stub_bundle: str) -> None:
     prepared = Prepared(model, first_deploy.stack, ACCOUNT, None, stub_bundle, None)  # type: ignore[arg-type]
     record_deploy(prepared, "3", clients)
-    item = clients.dynamodb.get_item(TableName=model.request_log.table_name,
-                                     Key={"request_id": {"S": f"deploy#{ENV}#3"}})["Item"]
-    assert item["outcome"]["S"] == "deploy"
+    item = clients.request_table(model.request_log.table_name).get(f"deploy#{ENV}#3")
+    assert item is not None and item["outcome"]["S"] == "deploy"
 
 
 def test_credentials_for_another_account_are_refused(clients: AwsClients, model: DeploymentModel,

@@ -9,6 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from deployer.aws.lambda_ import Functions
 from deployer.errors import DeployerError
 from deployer.loadtest.plan import Overrides, resolve_plan
 from deployer.loadtest.target import function_url
@@ -33,7 +34,7 @@ def test_function_url_of_the_live_alias_and_its_auth_type(tmp_path) -> None:
     client.create_alias(FunctionName=model.function.name, Name=model.alias, FunctionVersion="1")
     created = client.create_function_url_config(FunctionName=model.function.name, Qualifier=model.alias,
                                                 AuthType="AWS_IAM")
-    resolved = function_url(model, lambda_client=client)
+    resolved = function_url(model, functions=Functions(client))
     assert resolved.url == created["FunctionUrl"]
     assert resolved.iam_auth is True
     inputs = tmp_path / "in.jsonl"
@@ -47,4 +48,4 @@ def test_function_url_of_the_live_alias_and_its_auth_type(tmp_path) -> None:
 def test_a_missing_function_url_says_to_deploy_first() -> None:
     model = local_model()
     with pytest.raises(DeployerError, match="deploy the environment first"):
-        function_url(model, lambda_client=boto3.client("lambda", region_name=model.region))
+        function_url(model, functions=Functions(boto3.client("lambda", region_name=model.region)))

@@ -9,123 +9,19 @@ are rendered by the runtime's own `Telemetry` and written by the real recorder
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
-import zipfile
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from deployer.compiled import DeploymentModel
 from deployer.errors import DeployerError
 from deployer.ops.debug import what_changed
 from deployer.ops.logs import LogFilter, read_logs
-from deployer.ops.records import deploy_records, get_request, list_errors, recent_requests, write_deploy_record
+from deployer.ops.records import deploy_records, write_deploy_record
 from deployer.ops.replay import choose_version, replay_batch, replay_request
-from deployer.ops.rollback import rollback_aws
-from deployer.ops.target import OpsTarget, load_model, resolve_target
-from handlers import records as schema
-from handlers.recorder import items_from_messages, write_items
-from handlers.telemetry import RequestReport, Telemetry
-from tests.helpers.moto_server import moto_server
-
-ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT / "agent.yaml"
-DEPLOYER = str(Path(sys.executable).parent / "deployer")
-ENV = "staging"
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    # moto runs nothing without Docker; with this it echoes the invoke payload back (FACTS.md)
-    with moto_server(config={"lambda": {"use_docker": False}}) as url:
-        yield url
-
-
-def _post(url: str, body: Any) -> None:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"content-type": "application/json"})
-    urllib.request.urlopen(request, timeout=10).read()
-
-
-@pytest.fixture
-def target(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> OpsTarget:
-    _post(f"{moto_url}/moto-api/reset", {})
-    _post(f"{moto_url}/moto-api/config", {"lambda": {"use_docker": False}})
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    model = load_model(SPEC, ENV)
-    found = resolve_target(model)
-    assert found.endpoint.url == moto_url and not found.local
-    create_request_table(found)
-    return found
-
-
-def create_request_table(target: OpsTarget) -> None:
-    target.client("dynamodb").create_table(
-        TableName=target.table_name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": schema.TABLE_PARTITION_KEY, "AttributeType": "S"},
-                              {"AttributeName": schema.OUTCOME_INDEX_PARTITION, "AttributeType": "S"},
-                              {"AttributeName": schema.OUTCOME_INDEX_SORT, "AttributeType": "N"}],
-        KeySchema=[{"AttributeName": schema.TABLE_PARTITION_KEY, "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[{"IndexName": schema.OUTCOME_INDEX, "Projection": {"ProjectionType": "ALL"},
-                                 "KeySchema": [{"AttributeName": schema.OUTCOME_INDEX_PARTITION, "KeyType": "HASH"},
-                                               {"AttributeName": schema.OUTCOME_INDEX_SORT, "KeyType": "RANGE"}]}])
-
-
-def request_line(model: DeploymentModel, *, request_id: str, version: str, status: int, ts_ms: int,
-                 data: Any = None, output: Any = None, latency_ms: float = 20.0, cost_usd: float = 0.00002,
-                 error: tuple[str, str] | None = None, replay: bool = False) -> str:
-    telemetry = Telemetry(agent=model.agent, environment=model.environment, namespace="Deployer",
-                          replay_namespace="Deployer/Replay", stream=io.StringIO())
-    return telemetry.log_line(RequestReport(
-        request_id=request_id, ts_ms=ts_ms, action="route", version=version, status=status, latency_ms=latency_ms,
-        input_tokens=12, output_tokens=3, cost_usd=cost_usd, error_type=error[0] if error else None,
-        error_message=error[1] if error else None, input_json=None if data is None else json.dumps(data),
-        output_json=None if output is None else json.dumps(output), replay=replay))
-
-
-def record(target: OpsTarget, lines: list[str]) -> None:
-    write_items(target.client("dynamodb"), target.table_name, items_from_messages(lines, 7))
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def publish_versions(target: OpsTarget, count: int, *, canary_weight: float | None = None) -> list[str]:
-    """The function with `count` published versions; the alias on the last (or a canary of it)."""
-    iam = target.client("iam")
-    role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("handlers/runtime.py", "def handler(event, context):\n    return event\n")
-    lam = target.client("lambda")
-    lam.create_function(FunctionName=target.function_name, Runtime="python3.12", Role=role,
-                        Handler="handlers.runtime.handler", Code={"ZipFile": code.getvalue()})
-    versions = []
-    for index in range(count):
-        lam.update_function_configuration(FunctionName=target.function_name,
-                                          Environment={"Variables": {"BUILD": str(index)}})
-        versions.append(lam.publish_version(FunctionName=target.function_name)["Version"])
-    if canary_weight is not None and count >= 2:
-        lam.create_alias(FunctionName=target.function_name, Name=target.model.alias, FunctionVersion=versions[-2],
-                         RoutingConfig={"AdditionalVersionWeights": {versions[-1]: canary_weight}})
-    else:
-        lam.create_alias(FunctionName=target.function_name, Name=target.model.alias, FunctionVersion=versions[-1])
-    return versions
-
-
-def cli(*args: str, endpoint: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "COLUMNS": "200"}
-    return subprocess.run([DEPLOYER, *args, "--spec", str(SPEC), "--env", ENV], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env=env)
+from deployer.ops.requests import get_request, list_errors, recent_requests
+from deployer.ops.rollback import rollback
+from deployer.ops.target import OpsTarget
+from tests.helpers.ops_aws import ENV, cli, now_ms, publish_versions, record, request_line
 
 
 # -- errors -------------------------------------------------------------------------------------------
@@ -140,13 +36,13 @@ def test_errors_lists_failures_newest_first_with_their_kept_input(target: OpsTar
         request_line(target.model, request_id="err-replayed", version="2", status=500, ts_ms=t - 500,
                      data={"text": "r"}, error=("RuntimeError", "x"), replay=True),
     ])
-    found = list_errors(target.requests(), ttl_days=7)
+    found = list_errors(target)
     assert [r.request_id for r in found] == ["err-new", "err-old"]  # replays left out
     newest = found[0]
     assert (newest.version, newest.status, newest.error_type, newest.error_message) == ("2", 504, "Timeout", "too slow")
     assert newest.latency_ms == pytest.approx(2001.5)
     assert newest.input == {"text": "new"} and newest.has_input
-    with_replays = list_errors(target.requests(), ttl_days=7, include_replays=True)
+    with_replays = list_errors(target, include_replays=True)
     assert with_replays[0].request_id == "err-replayed" and with_replays[0].replay
 
 
@@ -154,9 +50,9 @@ def test_errors_filters_by_version_since_and_limit(target: OpsTarget) -> None:
     t = now_ms()
     record(target, [request_line(target.model, request_id=f"e{i}", version=str(1 + i % 2), status=500,
                                  ts_ms=t - i * 60_000, data={"i": i}, error=("E", "boom")) for i in range(10)])
-    assert [r.request_id for r in list_errors(target.requests(), ttl_days=7, version="2")] == ["e1", "e3", "e5", "e7", "e9"]
-    assert [r.request_id for r in list_errors(target.requests(), ttl_days=7, since_s=150)] == ["e0", "e1", "e2"]
-    assert [r.request_id for r in list_errors(target.requests(), ttl_days=7, limit=2)] == ["e0", "e1"]
+    assert [r.request_id for r in list_errors(target, version="2")] == ["e1", "e3", "e5", "e7", "e9"]
+    assert [r.request_id for r in list_errors(target, since_s=150)] == ["e0", "e1", "e2"]
+    assert [r.request_id for r in list_errors(target, limit=2)] == ["e0", "e1"]
 
 
 def test_errors_command_with_no_failures_says_so_and_json_is_empty(target: OpsTarget) -> None:
@@ -190,23 +86,55 @@ def test_errors_with_a_bad_since_says_how_to_write_it(target: OpsTarget) -> None
 
 
 def test_errors_before_anything_is_deployed_names_the_table_and_what_to_do(target: OpsTarget) -> None:
-    target.client("dynamodb").delete_table(TableName=target.table_name)
+    target.endpoint.client("dynamodb").delete_table(TableName=target.table_name)
     with pytest.raises(DeployerError) as caught:
-        list_errors(target.requests(), ttl_days=7)
+        list_errors(target)
     assert "dynamodb:Query" in caught.value.message and target.table_name in caught.value.message
     assert caught.value.hint and "deployer deploy --env" in caught.value.hint
 
 
 # -- replay -------------------------------------------------------------------------------------------
-def test_replay_of_an_unknown_request_id_says_records_expire(target: OpsTarget) -> None:
+def test_replay_of_an_unknown_request_id_in_an_empty_log_says_nothing_was_recorded(target: OpsTarget) -> None:
     with pytest.raises(DeployerError) as caught:
-        get_request(target.requests(), "req_xyz", ttl_days=7, env=ENV)
-    assert caught.value.message == ("no request with id req_xyz in the last 7 days of records; "
-                                    "records expire after 7 days")
+        get_request(target, "req_xyz")
+    assert caught.value.message == f"no request with id req_xyz: no request has been recorded in {ENV!r} yet"
     assert caught.value.hint and f"deployer errors --env {ENV}" in caught.value.hint
     assert target.endpoint.url is not None
     result = cli("replay", "req_xyz", endpoint=target.endpoint.url)
     assert result.returncode == 1 and "no request with id req_xyz" in result.stderr
+
+
+def test_replay_of_an_unknown_request_id_says_when_the_log_begins_or_that_records_expire(target: OpsTarget) -> None:
+    day_ms = 86_400_000
+    record(target, [request_line(target.model, request_id="recent", version="1", status=200, ts_ms=now_ms() - 60_000)])
+    with pytest.raises(DeployerError) as young:
+        get_request(target, "req_xyz")
+    assert young.value.message.startswith(f"no request with id req_xyz: the request log of {ENV!r} begins at ")
+    assert "first deployed" in young.value.message
+    record(target, [request_line(target.model, request_id="old", version="1", status=200, ts_ms=now_ms() - 7 * day_ms)])
+    with pytest.raises(DeployerError) as full:
+        get_request(target, "req_xyz")
+    assert full.value.message == "no request with id req_xyz in the last 7 days of records; records expire after 7 days"
+
+
+@pytest.mark.parametrize("request_id", ["", "two words", "x" * 300, "req#1", "id~two"])
+def test_replay_of_a_malformed_request_id_is_a_usage_error_saying_what_an_id_looks_like(
+        target: OpsTarget, request_id: str) -> None:
+    assert target.endpoint.url is not None
+    result = cli("replay", request_id, endpoint=target.endpoint.url)
+    assert result.returncode == 2, result.stderr
+    assert "is not a request id" in result.stderr and "letters, digits and" in result.stderr
+    assert "has this environment been deployed" not in result.stderr
+
+
+def test_replay_against_a_version_that_does_not_exist_exits_1_naming_the_versions(target: OpsTarget) -> None:
+    publish_versions(target, 2)
+    record(target, [request_line(target.model, request_id="r1", version="2", status=500, ts_ms=now_ms(),
+                                 data={"n": 1}, error=("E", "m"))])
+    assert target.endpoint.url is not None
+    result = cli("replay", "r1", "--version", "99", endpoint=target.endpoint.url)
+    assert result.returncode == 1, result.stdout
+    assert "no version 99 of" in result.stderr and "versions: 1, 2" in result.stderr
 
 
 def test_replay_invokes_the_stable_version_directly_marked_as_a_replay(target: OpsTarget) -> None:
@@ -273,7 +201,7 @@ def test_replay_last_errors_summarises_now_succeed_fail_changed(target: OpsTarge
     assert summary["replayed"] == 2 and summary["now_succeed"] == 2 and summary["fail"] == 0
     assert summary["changed"] == 2 and summary["fixed"] == 2
     assert batch.skipped == [{"request_id": "c", "reason": batch.skipped[0]["reason"]}]
-    everything = recent_requests(target.requests(), ttl_days=7, limit=10)
+    everything = recent_requests(target, limit=10)
     assert [r.request_id for r in everything] == ["ok", "c", "b", "a"]
 
 
@@ -338,18 +266,18 @@ def test_debug_before_any_deploy_says_deploy_first(target: OpsTarget) -> None:
 def test_rollback_with_no_previous_version_says_so(target: OpsTarget) -> None:
     publish_versions(target, 1)
     with pytest.raises(DeployerError) as caught:
-        rollback_aws(target, reason="test", who="tester")
+        rollback(target, reason="test", who="tester")
     assert "no previous version to roll back to: version 1 is the only one deployed" in caught.value.message
 
 
 def test_rollback_moves_all_traffic_to_the_previous_version_and_records_who_and_why(target: OpsTarget) -> None:
     publish_versions(target, 3)
-    done = rollback_aws(target, reason="errors after v3", who="oncall")
+    done = rollback(target, reason="errors after v3", who="oncall")
     assert (done["version"], done["previous"], done["who"]) == ("2", "3", "oncall")
-    alias = target.client("lambda").get_alias(FunctionName=target.function_name, Name=target.model.alias)
+    alias = target.endpoint.client("lambda").get_alias(FunctionName=target.function_name, Name=target.model.alias)
     assert alias["FunctionVersion"] == "2"
     assert not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
-    items = target.client("dynamodb").scan(TableName=target.table_name)["Items"]
+    items = target.endpoint.client("dynamodb").scan(TableName=target.table_name)["Items"]
     rollback_items = [i for i in items if i["outcome"]["S"] == "rollback"]
     assert len(rollback_items) == 1
     assert rollback_items[0]["reason"]["S"] == "errors after v3" and rollback_items[0]["who"]["S"] == "oncall"
@@ -357,20 +285,20 @@ def test_rollback_moves_all_traffic_to_the_previous_version_and_records_who_and_
 
 def test_rollback_during_a_canary_goes_back_to_the_stable_version(target: OpsTarget) -> None:
     publish_versions(target, 2, canary_weight=0.5)
-    done = rollback_aws(target, reason="canary bad", who="oncall")
+    done = rollback(target, reason="canary bad", who="oncall")
     assert done["version"] == "1" and done["canary"] == ["2"]
 
 
 def test_rollback_to_a_version_that_does_not_exist_lists_the_versions(target: OpsTarget) -> None:
     publish_versions(target, 2)
     with pytest.raises(DeployerError) as caught:
-        rollback_aws(target, to="9", reason="x", who="me")
+        rollback(target, to="9", reason="x", who="me")
     assert "no version 9" in caught.value.message and "1, 2" in caught.value.message
 
 
 # -- logs ---------------------------------------------------------------------------------------------
 def test_logs_reads_request_lines_from_the_log_group_with_filters(target: OpsTarget) -> None:
-    logs = target.client("logs")
+    logs = target.endpoint.client("logs")
     logs.create_log_group(logGroupName=target.log_group)
     logs.create_log_stream(logGroupName=target.log_group, logStreamName="2026/11/26/[2]abc")
     t = now_ms()
@@ -408,7 +336,7 @@ def test_logs_when_the_function_never_ran_says_why(target: OpsTarget) -> None:
 def test_logs_tail_yields_each_new_line_once_and_stops_when_told(target: OpsTarget) -> None:
     from deployer.ops.logs import follow_logs
 
-    logs = target.client("logs")
+    logs = target.endpoint.client("logs")
     logs.create_log_group(logGroupName=target.log_group)
     logs.create_log_stream(logGroupName=target.log_group, logStreamName="s")
     t = now_ms()

@@ -9,53 +9,29 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from deployer.ops.rollout import rollout_status, stop_rollout
-from deployer.ops.target import OpsTarget, load_model, resolve_target
-from tests.functional.test_ops_aws_path import _post, create_request_table, publish_versions
-from tests.helpers.moto_server import moto_server
-
-ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT / "agent.yaml"
-DEPLOYER = str(Path(sys.executable).parent / "deployer")
-ENV = "staging"
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def target(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> OpsTarget:
-    _post(f"{moto_url}/moto-api/reset", {})
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
-    found = resolve_target(load_model(SPEC, ENV))
-    create_request_table(found)
-    return found
+from deployer.ops.target import OpsTarget
+from tests.helpers.ops_aws import DEPLOYER, ENV, ROOT, SPEC, publish_versions
 
 
 def start_rollout(target: OpsTarget) -> str:
     """A state machine named as infra/ names it, one RUNNING execution, and the stack output."""
-    sfn = target.client("stepfunctions")
+    sfn = target.endpoint.client("stepfunctions")
     definition = {"StartAt": "Bake", "States": {"Bake": {"Type": "Wait", "Seconds": 300, "End": True}}}
     arn = sfn.create_state_machine(name=f"{target.stack_name}-rollout", definition=json.dumps(definition),
                                    roleArn="arn:aws:iam::123456789012:role/rollout")["stateMachineArn"]
     execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"stable": "1", "candidate": "2"}))
     template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
                 "Outputs": {"RolloutStateMachineArn": {"Value": arn}}}
-    target.client("cloudformation").create_stack(StackName=target.stack_name, TemplateBody=json.dumps(template))
+    target.endpoint.client("cloudformation").create_stack(StackName=target.stack_name, TemplateBody=json.dumps(template))
     return str(execution["executionArn"])
 
 
 def put_alarms(target: OpsTarget, firing: str) -> None:
-    cloudwatch = target.client("cloudwatch")
+    cloudwatch = target.endpoint.client("cloudwatch")
     for alarm in target.model.alarms:
         name = target.alarm_name(alarm.name)
         cloudwatch.put_metric_alarm(
@@ -92,7 +68,7 @@ def test_stop_rollout_aborts_the_execution_and_is_a_no_op_after(target: OpsTarge
     execution = start_rollout(target)
     stopped = stop_rollout(target, "bad canary")
     assert stopped is not None and stopped["stopped"] and stopped["id"] == execution
-    assert target.client("stepfunctions").describe_execution(executionArn=execution)["status"] == "ABORTED"
+    assert target.endpoint.client("stepfunctions").describe_execution(executionArn=execution)["status"] == "ABORTED"
     assert stop_rollout(target, "again") is None
 
 
@@ -120,8 +96,8 @@ def test_rollback_command_while_alarms_fire_stops_the_rollout_and_records_who_an
     done = json.loads(result.stdout)
     assert (done["version"], done["previous"], done["canary"]) == ("1", "1", ["2"])
     assert done["stopped_rollout"] == execution and done["reason"] == "error spike on v2" and done["who"]
-    assert target.client("stepfunctions").describe_execution(executionArn=execution)["status"] == "ABORTED"
-    alias = target.client("lambda").get_alias(FunctionName=target.function_name, Name=target.model.alias)
+    assert target.endpoint.client("stepfunctions").describe_execution(executionArn=execution)["status"] == "ABORTED"
+    alias = target.endpoint.client("lambda").get_alias(FunctionName=target.function_name, Name=target.model.alias)
     assert alias["FunctionVersion"] == "1" and not alias["RoutingConfig"].get("AdditionalVersionWeights")
 
 

@@ -87,7 +87,7 @@ def stub_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def synthesized(tmp_path_factory: pytest.TempPathFactory, stub_bundle: Path) -> Iterator[Synthesized]:
-    from infra.naming import stack_name
+    from deployer.naming import stack_name
 
     targets: list[SynthTarget] = []
     hand: dict[str, str] = {}

@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
-from infra.naming import alarm_name
+from deployer.naming import alarm_name
 from tests.infra.conftest import Synthesized
 
 VERSION = {"Name": "Version", "Value": {"Fn::GetAtt": [Match.string_like_regexp("CurrentVersion"), "Version"]}}

@@ -6,11 +6,12 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
+from deployer import naming
 from handlers import records
 from tests.infra.conftest import Synthesized
 
 
-def test_table_has_the_records_schema_ttl_pitr_and_encryption(synthesized: Synthesized, templates: dict[str, Any]) -> None:
+def test_table_has_the_records_schema_ttl_pitr_encryption_and_both_indexes(synthesized: Synthesized, templates: dict[str, Any]) -> None:
     for name, model in synthesized.models.items():
         templates[name].has_resource("AWS::DynamoDB::Table", {
             "DeletionPolicy": "Retain",
@@ -25,6 +26,11 @@ def test_table_has_the_records_schema_ttl_pitr_and_encryption(synthesized: Synth
                     "IndexName": records.OUTCOME_INDEX,
                     "KeySchema": [{"AttributeName": records.OUTCOME_INDEX_PARTITION, "KeyType": "HASH"},
                                   {"AttributeName": records.OUTCOME_INDEX_SORT, "KeyType": "RANGE"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }, {
+                    "IndexName": naming.VERSION_INDEX,
+                    "KeySchema": [{"AttributeName": naming.VERSION_INDEX_PARTITION, "KeyType": "HASH"},
+                                  {"AttributeName": naming.VERSION_INDEX_SORT, "KeyType": "RANGE"}],
                     "Projection": {"ProjectionType": "ALL"},
                 }],
             },

@@ -202,14 +202,41 @@ def test_replay_against_stable_succeeds_and_is_marked_as_a_replay(story: dict[st
     replayed = wait_until(lambda: pipeline.target("local").requests().get(str(result.new.request_id)))
     assert replayed is not None and replayed["replay"] == {"BOOL": True}
     # its metrics went to the replay namespace, never to the one the canary's alarms watch
-    cloudwatch = pipeline.target("local").client("cloudwatch")
+    cloudwatch = pipeline.target("local").endpoint.client("cloudwatch")
     assert wait_until(lambda: cloudwatch.list_metrics(Namespace="Deployer/Replay")["Metrics"], timeout_s=15)
 
 
-def test_replay_of_an_unknown_request_id_says_records_expire(story: dict[str, Any]) -> None:
+def test_replay_of_an_unknown_request_id_says_when_the_request_log_begins(story: dict[str, Any]) -> None:
     with pytest.raises(DeployerError) as caught:
         story["pipeline"].replay_request("local", request_id="req_xyz")
-    assert "no request with id req_xyz in the last 7 days of records; records expire after 7 days" in caught.value.message
+    assert caught.value.message.startswith("no request with id req_xyz: the request log of 'local' begins at ")
+    assert "the local emulator started with a fresh state" in caught.value.message
+
+
+def test_errors_and_replay_default_to_the_environment_the_emulator_serves(story: dict[str, Any]) -> None:
+    pipeline: Pipeline = story["pipeline"]
+    failures = pipeline.inspect_errors(limit=3)
+    assert failures and [f.request_id for f in failures] == [f.request_id for f in pipeline.inspect_errors("local", limit=3)]
+    replayed = pipeline.replay_request(request_id=failures[0].request_id)
+    assert replayed.new.version == "1" and replayed.new.ok
+
+
+def test_rollback_after_the_automatic_rollback_names_every_deployed_version(story: dict[str, Any]) -> None:
+    with pytest.raises(DeployerError) as caught:
+        story["pipeline"].rollback("local", reason="once more")
+    assert caught.value.message == ("no previous version to roll back to: all traffic is already on version 1, the "
+                                    "oldest of the versions deployed in 'local' (1, 2)")
+
+
+def test_status_and_debug_count_the_same_requests(story: dict[str, Any]) -> None:
+    pipeline: Pipeline = story["pipeline"]
+    report = pipeline.debug("local")
+    counts = {v["version"]: (v["requests"], v["errors"]) for v in pipeline.status("local")["versions"]}
+    assert counts["2"] == (report["current"]["requests"], report["current"]["errors"])
+    assert counts["1"] == (report["previous"]["requests"], report["previous"]["errors"])
+    people = cli(story, "status")
+    assert people.returncode == 0, people.stderr
+    assert "rollout of v2 (from v1): rolled_back" in people.stdout and "vNone" not in people.stdout
 
 
 def test_replay_against_canary_after_the_rollback_says_there_is_none(story: dict[str, Any]) -> None:
@@ -329,7 +356,7 @@ def test_pipeline_invoke_and_status_go_through_the_emulator(story: dict[str, Any
     result = pipeline.invoke("echo", {"text": "hello"}, env="local")
     assert result.ok and result.version == "1" and result.output == {"text": "hello"}  # type: ignore[union-attr]
     status = pipeline.status("local")
-    assert status["primary"] == "1" and status["additional"] == {}
+    assert status["routing"] == {"primary": "1", "additional": {}}
     assert status["rollout"]["status"] == "rolled_back"
 
 
@@ -355,15 +382,20 @@ def test_the_pipeline_example_in_the_operations_guide_runs(tmp_path: Path) -> No
     assert "in ALARM" in done.stdout and "now succeeds: True output changed: True" in done.stdout
 
 
-def test_pipeline_run_load_test_drives_the_emulator_and_judges_the_slos(tmp_path: Path) -> None:
-    from deployer.local import Emulator
-
+def load_test_project(tmp_path: Path) -> tuple[Pipeline, Path]:
+    """The test agent with a file of 20 load-test inputs."""
     spec = write_project(tmp_path, python=PY)
     spec.write_text(SPEC.format(python=PY, receiver="http://127.0.0.1:9"))
     inputs = tmp_path / "inputs.jsonl"
     inputs.write_text("".join(json.dumps({"text": f"ticket {i}"}) + "\n" for i in range(20)))
     forget_modules()
-    pipeline = Pipeline(spec)
+    return Pipeline(spec), inputs
+
+
+def test_pipeline_run_load_test_drives_the_emulator_and_judges_the_slos(tmp_path: Path) -> None:
+    from deployer.local import Emulator
+
+    pipeline, inputs = load_test_project(tmp_path)
     with Emulator(pipeline.model("local"), state_dir=tmp_path / ".deployer" / "local", time_scale=60) as emu:
         pipeline.emulator = emu
         pipeline.deploy("local")
@@ -372,3 +404,18 @@ def test_pipeline_run_load_test_drives_the_emulator_and_judges_the_slos(tmp_path
     assert result.figures.requests >= 8 and result.figures.failed == 0
     assert result.passed
     assert (tmp_path / "report" / "report.json").is_file()
+
+
+def test_pipeline_run_load_test_takes_a_load_test_value_for_the_environment_it_deployed(tmp_path: Path) -> None:
+    from deployer.local import Emulator
+    from deployer.pipeline import LoadTest
+
+    pipeline, inputs = load_test_project(tmp_path)
+    with Emulator(pipeline.model("local"), state_dir=tmp_path / ".deployer" / "local", time_scale=60) as emu:
+        pipeline.emulator = emu
+        pipeline.deploy("local")
+        load_test = LoadTest(requests_per_second=5, duration_seconds=2, input_distribution="realistic", users=2,
+                             input_file=str(inputs))
+        result = pipeline.run_load_test(load_test, report_dir=str(tmp_path / "report"))
+    assert result.plan.rps == 5 and result.plan.duration_s == 2 and result.plan.model.environment == "local"
+    assert result.figures.requests >= 8 and result.figures.failed == 0

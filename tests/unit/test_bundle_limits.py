@@ -62,3 +62,16 @@ def test_pip_collecting_and_downloading_lines_become_progress_and_errors_are_kep
     code, stderr = _run_pip([sys.executable, "-c", script], lines.append)
     assert code == 1 and "ERROR: no matching distribution" in stderr
     assert lines == ["pip: Collecting scikit-learn", "pip: Downloading scipy-1.17.1.whl (35.0 MB)"]
+
+
+def test_a_cached_install_gives_its_recorded_parts_or_is_measured(tmp_path: Path) -> None:
+    from deployer.bundle.limits import cached_size
+
+    cache = tmp_path / "deps" / "py3.12-x86_64-abc"
+    assert cached_size(cache) is None  # not installed yet
+    (cache / "numpy").mkdir(parents=True)
+    (cache / "numpy" / "core.so").write_bytes(b"x" * 1000)
+    (cache / ".complete").write_text("numpy\n")
+    assert cached_size(cache) == {"(dependencies, cached install)": 1000 + len("numpy\n")}  # no record: measured
+    (tmp_path / "deps" / "py3.12-x86_64-abc.size.json").write_text('{"size_bytes": 1000, "parts": {"numpy": 1000}}')
+    assert cached_size(cache) == {"numpy": 1000}

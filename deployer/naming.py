@@ -1,10 +1,16 @@
-"""Names shared by the CDK app and the boto3 deploy path (no aws_cdk import here)."""
+"""Names shared by the CDK app (`infra/`), the boto3 deploy path and the operations commands.
+
+What a deployed environment's resources are called, and how a deployment says where they are:
+`infra/` names and exports them, `deployer.aws.deploy` and `deployer.ops` read them back. No
+aws_cdk import here (the ops commands must not pay for it).
+"""
 
 from __future__ import annotations
 
 import re
 
 from deployer.compiled import DeploymentModel
+from handlers.records import OUTCOME_INDEX_SORT
 
 #: The CDK bootstrap qualifier the default synthesizer uses (`cdk bootstrap`).
 BOOTSTRAP_QUALIFIER = "hnb659fds"
@@ -23,6 +29,14 @@ OUTPUT_TOPIC_PREFIX = "Topic"
 #: Environment variable that carries the spec hash into the function configuration, so that a
 #: config-only change still publishes a new version.
 SPEC_HASH_ENV = "DEPLOYER_SPEC_HASH"
+
+#: The request log's second index: each version's records, newest first, read by key (`deployer
+#: debug` and `status` compare versions with it, `errors --version N` lists one version's failures).
+#: Partition `version` (S), sort `ts` (N, epoch ms), every attribute projected. The first index,
+#: `by_outcome`, is named in `handlers.records` with the rest of the item schema.
+VERSION_INDEX = "by_version"
+VERSION_INDEX_PARTITION = "version"
+VERSION_INDEX_SORT = OUTCOME_INDEX_SORT
 
 
 def stack_name(model: DeploymentModel) -> str:
