@@ -1,9 +1,12 @@
 """Benchmark: the default rollback drill, on the real agent bundle of agent.yaml.
 
 Runs `deployer drill`'s library (`run_drill`) with the defaults (error rate 0.3, the spec's
-rollout policy, time x60) and prints JSON: wall time (target < 60 s), detection time in emulated
-seconds from the first request served by the faulty version to all traffic back on the stable one
-(target: within one alarm window + one evaluation), and what the faulty version served.
+rollout policy, time x60) and prints JSON: wall time (target <= 12 s) with its phases (start,
+deploy_healthy, baseline, deploy_faulty, rollout, settle, stop), detection time in emulated seconds
+from the first request served by the faulty version to all traffic back on the stable one (target:
+within one alarm window + one evaluation), and what the faulty version served. The baseline each
+wall time is a ratio of: the part no speed-up removes, the emulated schedule at the time scale
+(the baseline's two alarm evaluations, the rollout until its rollback), `schedule_s`.
 
     .venv/bin/python bench/drill.py [--strategy canary] [--runs 1] [--echo]
 """
@@ -46,12 +49,16 @@ def main() -> int:
             "within_bound": report.within_bound, "faulty_requests": report.faulty_requests,
             "faulty_errors": report.faulty_errors, "total_requests": report.total_requests,
             "alarms_fired": [a["alarm"] for a in report.alarms_fired], "verdict": report.verdict,
+            "phases_s": report.phases_s,
+            "schedule_s": round(report.phases_s.get("baseline", 0) + report.phases_s.get("rollout", 0), 3),
+            "wall_over_schedule": round(report.wall_s / max(1e-9, report.phases_s.get("baseline", 0)
+                                                           + report.phases_s.get("rollout", 0)), 2),
         })
     result = {
         "benchmark": "drill", "bundle": "echo" if args.echo else "agent.yaml (real bundle)",
         "time_scale": args.time_scale, "runs": runs, "cpus": os.cpu_count(), "load_average": os.getloadavg(),
-        "targets": {"wall_s_max": 60, "rolled_back_within": "one alarm window + one evaluation (emulated)"},
-        "pass": all(r["ok"] and r["within_bound"] and r["wall_s"] < 60 for r in runs),
+        "targets": {"wall_s_max": 12, "rolled_back_within": "one alarm window + one evaluation (emulated)"},
+        "pass": all(r["ok"] and r["within_bound"] and r["wall_s"] <= 12 for r in runs),
     }
     print(json.dumps(result, indent=1))
     return 0 if result["pass"] else 1

@@ -2,16 +2,82 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import select
 import signal
 import sys
-import threading
 from typing import Any
 
 import click
 
 from deployer.commands.options import json_option, spec_option
 from deployer.errors import DeployerError
+
+
+def _local_model(spec_path: str, env: str | None) -> Any:
+    from deployer.compiler import compile_environment
+    from deployer.spec import load_spec
+
+    loaded = load_spec(spec_path)
+    environments = loaded.spec.environments
+    if env is None:
+        env = next((n for n, e in environments.items() if getattr(e, "target", None) == "local"), None)
+        if env is None:
+            raise DeployerError(f"{spec_path} has no environment with `target: local`",
+                                hint="add one (environments: {local: {target: local}}) or pass --env")
+    model = compile_environment(loaded, env)
+    if model.target != "local":
+        raise DeployerError(f"environment {env} targets {model.target}, not the local emulator",
+                            hint="pick an environment with `target: local`")
+    return model
+
+
+class StopSignals:
+    """SIGINT and SIGTERM, taken safely while inside: `with StopSignals() as signals: signals.wait()`.
+
+    The handler only appends the signal's number to `received` and takes no lock: a lock taken in
+    a handler (`threading.Event.set`) deadlocks when a second signal lands while the first handler,
+    or the main thread, holds it. A self-pipe (`signal.set_wakeup_fd`) ends `wait` at once.
+    Repeated and mixed signals only add to `received`; the previous handlers come back on exit."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self._pipe: tuple[int, int] | None = None
+        self._previous: dict[int, Any] = {}
+        self._previous_fd = -1
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.received.append(signum)
+
+    def __enter__(self) -> StopSignals:
+        read_end, write_end = os.pipe()
+        os.set_blocking(read_end, False)
+        os.set_blocking(write_end, False)
+        self._pipe = (read_end, write_end)
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self._previous_fd = signal.set_wakeup_fd(write_end)
+        return self
+
+    def wait(self, poll_s: float = 1.0) -> int:
+        """Block until a signal came; the first one's number."""
+        assert self._pipe is not None
+        while not self.received:
+            ready, _, _ = select.select([self._pipe[0]], [], [], poll_s)
+            if ready:
+                with contextlib.suppress(OSError):
+                    os.read(self._pipe[0], 512)
+        return self.received[0]
+
+    def __exit__(self, *exc: object) -> None:
+        signal.set_wakeup_fd(self._previous_fd)
+        for sig, old in self._previous.items():
+            signal.signal(sig, old)
+        if self._pipe is not None:
+            for fd in self._pipe:
+                os.close(fd)
+            self._pipe = None
 
 
 @click.group()
@@ -39,51 +105,48 @@ def up(spec_path: str, env: str | None, time_scale: float, port: int, moto_port:
     to events.log in the state directory). Other commands (`deploy --env local`, `status`,
     `rollback`, `alerts`) find it through .deployer/local/emulator.json next to the spec.
     """
-    from deployer.environments import resolve_environment
     from deployer.local import Emulator
     from deployer.local.front.discovery import find_emulator, state_dir_for
 
-    model = resolve_environment(spec_path, env, local_only=True).model
+    model = _local_model(spec_path, env)
     state_dir = state_dir_for(spec_path)
     running = find_emulator(state_dir)
     if running is not None:
         raise DeployerError(f"an emulator is already running for this project (pid {running.get('pid')}, "
                             f"gateway {running.get('gateway_url')})", hint="stop it first (Ctrl-C in its terminal)")
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: Any) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     # events (deploys, shifts, alarms, rollbacks...) also print here, one line each; colours only on a terminal
     emulator = Emulator(model, state_dir=state_dir, time_scale=time_scale, gateway_port=port, moto_port=moto_port,
                         on_restart=on_restart, advertise=True,  # type: ignore[arg-type]
                         event_console=sys.stdout)
-    try:
-        emulator.start()
-        ends = emulator.endpoints()
-        click.echo(f"emulator for {model.agent} ({model.environment}) is up; time x{time_scale:g}")
-        click.echo(f"  gateway (Function URL): {ends['gateway_url']}   e.g. curl -X POST "
-                   f"{ends['gateway_url']}/{model.load.action} -d '{{...}}'")
-        click.echo(f"  moto endpoint:          {ends['moto_endpoint']}   "
-                   f"(export AWS_ENDPOINT_URL={ends['moto_endpoint']} AWS_ACCESS_KEY_ID=testing "
-                   "AWS_SECRET_ACCESS_KEY=testing)")
-        click.echo(f"  control API:            {ends['control_url']}")
-        click.echo(f"  function {model.function.name}, alias {model.alias}, state in {state_dir}")
-        if emulator.restart_notice:
-            click.echo(f"  restart: {emulator.restart_notice}")
-        if deploy_now:
-            result = emulator.deploy()
-            click.echo(f"  deployed: {result.message}")
-        click.echo("deploy with `deployer deploy --env " + model.environment + "`; Ctrl-C to stop")
-        while not stop.wait(0.5):
-            pass
-        click.echo("stopping ...")
-    finally:
-        emulator.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with StopSignals() as signals:
+        try:
+            _serve(emulator, model, state_dir, time_scale, deploy_now, signals)
+        finally:
+            emulator.stop()  # signals arriving now only add to `received`: stopping is never interrupted
     click.echo("stopped")
+
+
+def _serve(emulator: Any, model: Any, state_dir: Any, time_scale: float, deploy_now: bool,
+           signals: StopSignals) -> None:
+    """Start the emulator, say where it is, and wait for a stop signal."""
+    emulator.start()
+    ends = emulator.endpoints()
+    click.echo(f"emulator for {model.agent} ({model.environment}) is up; time x{time_scale:g}")
+    click.echo(f"  gateway (Function URL): {ends['gateway_url']}   e.g. curl -X POST "
+               f"{ends['gateway_url']}/{model.load.action} -d '{{...}}'")
+    click.echo(f"  moto endpoint:          {ends['moto_endpoint']}   "
+               f"(export AWS_ENDPOINT_URL={ends['moto_endpoint']} AWS_ACCESS_KEY_ID=testing "
+               "AWS_SECRET_ACCESS_KEY=testing)")
+    click.echo(f"  control API:            {ends['control_url']}")
+    click.echo(f"  function {model.function.name}, alias {model.alias}, state in {state_dir}")
+    if emulator.restart_notice:
+        click.echo(f"  restart: {emulator.restart_notice}")
+    if deploy_now:
+        result = emulator.deploy()
+        click.echo(f"  deployed: {result.message}")
+    click.echo("deploy with `deployer deploy --env " + model.environment + "`; Ctrl-C to stop")
+    signals.wait()
+    click.echo("stopping ...")
 
 
 @click.command()
@@ -112,11 +175,10 @@ def drill(spec_path: str, env: str | None, error_rate: float, latency_ms: float,
     served by the faulty version). Exits 0 only if the faulty version was rolled back and a healthy
     version serves 100 % of the traffic.
     """
-    from deployer.environments import resolve_environment
     from deployer.local import Faults
     from deployer.local.front.drill import format_report, run_drill
 
-    model = resolve_environment(spec_path, env, local_only=True).model
+    model = _local_model(spec_path, env)
     faults = Faults(error_rate=error_rate, latency_ms=latency_ms, cost_multiplier=cost_multiplier)
     if not faults.as_dict():
         raise DeployerError("no fault to inject", hint="give --error-rate, --latency-ms or --cost-multiplier")

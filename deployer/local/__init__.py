@@ -12,7 +12,23 @@ auto-rollback, SNS deliveries and the request log. See docs/local.md.
 
 from __future__ import annotations
 
-from deployer.local.bundles.release import DeployResult, Faults
-from deployer.local.front.emulator import Emulator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from deployer.local.bundles.release import DeployResult, Faults
+    from deployer.local.front.emulator import Emulator
 
 __all__ = ["DeployResult", "Emulator", "Faults"]
+
+
+def __getattr__(name: str) -> Any:
+    """Imported on first use: the emulator's child processes (the telemetry sink) import only their part."""
+    if name == "Emulator":
+        from deployer.local.front.emulator import Emulator
+
+        return Emulator
+    if name in ("DeployResult", "Faults"):
+        from deployer.local.bundles import release
+
+        return getattr(release, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

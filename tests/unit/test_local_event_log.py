@@ -8,7 +8,7 @@ from pathlib import Path
 
 import structlog
 
-from deployer.local.state.event_log import EventLog, level_of
+from deployer.local.state.event_log import EventLog, _AppendFile, level_of
 
 SHIFT = {"at": 1_764_144_000.0, "time": "2025-11-26T08:00:00Z", "kind": "shift",
          "message": "step 1/3: 5 % of traffic on version 2", "version": "2", "percent": 5.0}
@@ -61,10 +61,22 @@ def test_no_global_structlog_configuration_is_changed(tmp_path: Path) -> None:
     assert structlog.get_config() == before
 
 
-def test_a_missing_state_directory_drops_the_line_instead_of_failing(tmp_path: Path) -> None:
+def test_a_line_that_cannot_be_written_waits_and_is_written_first_once_it_can(tmp_path: Path) -> None:
     log = EventLog(tmp_path / "gone" / "events.log")
-    log.emit(SHIFT, agent="router", environment="local")
-    assert log.dropped == 1
+    log.emit(SHIFT, agent="router", environment="local")  # the directory is missing: no error, the line waits
+    assert (log.pending, log.dropped) == (1, 0) and log.retry() is False
+    (tmp_path / "gone").mkdir()
+    log.emit(ALARM, agent="router", environment="local")
+    lines = [json.loads(line) for line in (tmp_path / "gone" / "events.log").read_text().splitlines()]
+    assert [line["event"] for line in lines] == ["shift", "alarm"] and log.pending == 0
+
+
+def test_unwritten_lines_are_bounded_and_the_lost_ones_counted(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "gone" / "events.log")
+    keep = _AppendFile.KEEP_UNWRITTEN
+    for _ in range(keep + 3):
+        log.emit(SHIFT, agent="router", environment="local")
+    assert (log.pending, log.dropped) == (keep, 3)
 
 
 def test_levels_follow_the_event_kind() -> None:

@@ -231,6 +231,7 @@ class AlarmEvaluator:
         self._lock = threading.RLock()
         self._status = {a.name: AlarmStatus(a.name) for a in self.alarms}
         self.version: str | None = None
+        self.evaluated_at = 0.0  # the time of the latest evaluation of every alarm
 
     @property
     def tick_s(self) -> float:
@@ -322,6 +323,7 @@ class AlarmEvaluator:
         if self.version is None:  # nothing deployed yet: nothing to watch
             return []
         transitions = [t for t in (self.evaluate(a, at) for a in self.alarms) if t is not None]
+        self.evaluated_at = max(self.evaluated_at, at)
         return transitions
 
     def evaluate(self, alarm: AlarmModel, at: float) -> Transition | None:

@@ -6,8 +6,8 @@ clock (not the handler's own timestamp) so that a scaled clock stays consistent.
 
 `MetricStore` keeps the raw values (percentiles need them: moto has no percentile statistics)
 and answers range queries for the alarm evaluator. `CloudWatchMirror` (run by the telemetry sink
-process, `deployer.local.state.sink`) batches the same datapoints into moto with `PutMetricData`, one
-statistic set (SampleCount, Sum, Minimum, Maximum) per metric and second: what moto can answer
+process, `deployer.local.state.sink`) batches the same datapoints for moto as `PutMetricData` datums,
+one statistic set (SampleCount, Sum, Minimum, Maximum) per metric and second: what moto can answer
 (`get_metric_statistics`; moto has no percentiles), at a fraction of the cost of raw values.
 """
 
@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 Dimensions = tuple[tuple[str, str], ...]
 
@@ -160,27 +157,23 @@ class MetricStore:
 
 
 class CloudWatchMirror:
-    """Copies datapoints into moto CloudWatch in batches: `add` them, then `flush`.
+    """Datapoints for moto CloudWatch, in batches: `add` them, then `take` the `PutMetricData` datums.
 
     The telemetry sink process drives it (`deployer.local.state.sink.main`): it adds the
-    datapoints of each batch the gateway sends, then flushes once, off the request path.
+    datapoints of each batch the gateway sends, then hands what `take` returns to moto's loader
+    (`deployer.local.state.moto_server`), off the request path.
     """
 
-    MAX_DATUMS_PER_CALL = 500
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
+    def __init__(self) -> None:
         self._pending: list[tuple[MetricKey, float, float, str]] = []
-        self.errors = 0
 
     def add(self, key: MetricKey, ts: float, value: float, unit: str) -> None:
         self._pending.append((key, ts, value, unit))
 
-    def flush(self) -> None:
+    def take(self) -> dict[str, list[dict[str, Any]]]:
+        """The datums of everything added since the last call, per namespace: one statistic set per
+        (metric, dimensions, unit, whole second), as moto's `put_metric_data` keeps them (naive UTC times)."""
         pending, self._pending = self._pending, []
-        if not pending:
-            return
-        # one datum per (metric, dimensions, unit, whole second) with a Values list
         grouped: dict[tuple[MetricKey, str, int], list[float]] = defaultdict(list)
         for key, ts, value, unit in pending:
             grouped[(key, unit, int(ts))].append(value)
@@ -189,20 +182,14 @@ class CloudWatchMirror:
             datum: dict[str, Any] = {
                 "MetricName": key.name,
                 "Dimensions": [{"Name": n, "Value": v} for n, v in key.dimensions],
-                "Timestamp": dt.datetime.fromtimestamp(second, tz=dt.UTC),
+                "Timestamp": dt.datetime.fromtimestamp(second, tz=dt.UTC).replace(tzinfo=None),  # as moto keeps it
                 "StatisticValues": {"SampleCount": float(len(values)), "Sum": float(sum(values)),
                                     "Minimum": float(min(values)), "Maximum": float(max(values))},
             }
             if unit in _CLOUDWATCH_UNITS:
                 datum["Unit"] = unit
             by_namespace[key.namespace].append(datum)
-        for namespace, datums in by_namespace.items():
-            for i in range(0, len(datums), self.MAX_DATUMS_PER_CALL):
-                try:
-                    self._client.put_metric_data(Namespace=namespace, MetricData=datums[i : i + self.MAX_DATUMS_PER_CALL])
-                except Exception:  # a mirror failure must never break the emulator
-                    self.errors += 1
-                    log.warning("put_metric_data into moto failed", exc_info=True)
+        return dict(by_namespace)
 
 
 _CLOUDWATCH_UNITS = frozenset(

@@ -13,6 +13,8 @@ loopback (127.0.0.1, localhost, ::1) also gets the real HTTP POST, in the shape 
 
 Non-loopback endpoints and secret references (`ssm:...`) are recorded as not delivered, with why.
 Deliveries run on a background thread so that alarms and rollouts never wait on a receiver.
+When `alerts.jsonl` cannot be written (a full disk), the records stay in memory (`records` lists
+them), `report` is told, and the file is written again on `retry` or with the next notification.
 """
 
 from __future__ import annotations
@@ -78,8 +80,10 @@ class Notifier:
     """Publishes, records and delivers notifications for one deployment model."""
 
     def __init__(self, model: DeploymentModel, *, publish: Publish, log_path: Path, now: Callable[[], float],
-                 http_timeout_s: float = 3.0) -> None:
+                 http_timeout_s: float = 3.0, report: Callable[[OSError | None], None] | None = None) -> None:
         self.model = model
+        self._report = report  # told each time alerts.jsonl could not be written (the error), or could again (None)
+        self.unsaved = False
         self._publish = publish
         self._log_path = log_path
         self._now = now
@@ -90,7 +94,7 @@ class Notifier:
         self._thread = threading.Thread(target=self._deliver_loop, name="notifier", daemon=True)
         self._thread.start()
         if log_path.exists():
-            for line in log_path.read_text().splitlines()[-1000:]:
+            for line in log_path.read_text(errors="replace").splitlines()[-1000:]:
                 try:
                     self._records.append(json.loads(line))
                 except ValueError:
@@ -140,10 +144,27 @@ class Notifier:
             self._rewrite_locked()
 
     def _rewrite_locked(self) -> None:
-        self._log_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._log_path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in self._records))
-        tmp.replace(self._log_path)
+        try:
+            self._log_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in self._records))
+            tmp.replace(self._log_path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            self.unsaved = True
+            if self._report is not None:
+                self._report(exc)
+            return
+        if self.unsaved and self._report is not None:
+            self._report(None)
+        self.unsaved = False
+
+    def retry(self) -> bool:
+        """Write alerts.jsonl again if a write failed; True when it is up to date."""
+        with self._lock:
+            if self.unsaved:
+                self._rewrite_locked()
+            return not self.unsaved
 
     def _deliver_loop(self) -> None:
         while True:
@@ -160,7 +181,10 @@ class Notifier:
                 message_id, note["sns_error"] = None, str(exc)
             with self._lock:
                 note["sns_message_id"] = message_id
-            result = self._deliver(target, note)
+            try:
+                result = self._deliver(target, note)
+            except Exception as exc:  # never let one delivery end the thread
+                result = {"delivered": False, "error": f"{type(exc).__name__}: {exc}"}
             with self._lock:
                 note["delivery"] = result
                 self._rewrite_locked()

@@ -178,6 +178,14 @@ class RolloutEngine:
         self._halted = True
         self._abort.set()
 
+    @property
+    def halted(self) -> bool:
+        return self._halted
+
+    def wait_abort(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` real seconds for an abort or a halt; True when one came."""
+        return self._abort.wait(timeout_s)
+
     def _event(self, kind: str, message: str, at: float | None = None, **extra: Any) -> None:
         event = {"at": self._clock.now() if at is None else at, "kind": kind, "message": message,
                  "version": self.state.version, **extra}
@@ -204,8 +212,12 @@ class RolloutEngine:
         s = self.state
         if s.done:
             return s
-        self._event("start", f"rollout of version {s.version} started over {len(s.steps)} step(s): "
-                    + " -> ".join(f"{p:g} %" for p, _ in s.steps), stable_version=s.stable_version)
+        if s.step_index < 0:
+            self._event("start", f"rollout of version {s.version} started over {len(s.steps)} step(s): "
+                        + " -> ".join(f"{p:g} %" for p, _ in s.steps), stable_version=s.stable_version)
+        else:  # run again after an error or a restart: from the step it was at, its bake from now
+            self._event("resume", f"rollout of version {s.version} goes on from {s.describe_step()}",
+                        stable_version=s.stable_version)
         deadline = s.started_at + self.policy.max_duration_s if self.policy.max_duration_s else math.inf
         for index in range(max(0, s.step_index), len(self.policy.steps)):
             step = self.policy.steps[index]

@@ -12,8 +12,10 @@ The ways in:
 The `Emulator`'s parts, one job each:
 
 - `versions`: publishing a version (build, hash, publish into moto, record, warm its worker).
-- `rollouts`: a rollout on its own thread, the alias weights, rollback.
+- `sources`: what a bundle is built from, as a hash; the project's bundle cache.
+- `rollouts`: a rollout on its own thread, the alias weights, rollback (confirmed by moto).
 - `alarm_wiring`: alarm transitions into the rollout, moto, the timeline and notifications.
+- `recovery`: the loop that retries what failed in the background.
 - `restore`: what a restart does with the saved state.
 - `status`: the status view.
 

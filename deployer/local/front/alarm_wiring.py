@@ -12,6 +12,10 @@ acts on each transition:
 
 `watch` points the version-scoped alarms at a version, as a deploy does to their Version
 dimension; `check_gating` is the rollout engine's alarm check.
+
+The evaluator thread survives errors: one is said (status, events.log) and evaluation goes on at
+the next tick. A write moto refuses is kept, in order, and retried (`retry`, which the emulator's
+recovery loop calls) until moto takes it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from deployer.compiled import METRIC_NAMESPACE, DeploymentModel
 from deployer.local.behaviour.alarms import AlarmEvaluator, LowSamplePolicy, Transition
@@ -43,20 +48,62 @@ class AlarmWiring:
         self._clock = clock
         self._on_gating_alarm = on_gating_alarm
         self._moto_writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moto-writes")
+        self._unwritten: list[tuple[str, Callable[[], Any]]] = []  # moto writes not taken yet, in order
+        self._unwritten_lock = threading.Lock()
+        self._retry_lock = threading.Lock()
         m = model()
         self.evaluator = AlarmEvaluator(m.alarms, metrics, agent=m.agent, environment=m.environment,
                                         evaluate_low_sample_count=low_sample, on_transition=self.on_transition)
 
     def run(self, stop: threading.Event) -> None:
-        """Evaluate every alarm each tick until `stop` is set (the emulator's evaluator thread)."""
-        self.evaluator.run(self._clock, stop, prune=self._metrics.prune)
+        """Evaluate every alarm each tick until `stop` is set (the emulator's evaluator thread).
+
+        An error is said and the evaluation goes on (from the next tick, after a second)."""
+        while not stop.is_set():
+            try:
+                self.evaluator.run(self._clock, stop, prune=self._after_tick)
+                return
+            except Exception as exc:
+                self._store.health.failed("alarms", "evaluating the alarms", exc)
+                stop.wait(1.0)
+
+    def _after_tick(self, at: float) -> None:
+        self._metrics.prune(at)
+        self._store.health.ok("alarms")
+
+    def _to_moto(self, what: str, write: Callable[[], Any]) -> None:
+        """Write into moto off this thread, in order; what moto refuses is kept for `retry`."""
+        with self._unwritten_lock:
+            self._unwritten.append((what, write))
+            del self._unwritten[:-1000]  # the newest states win anyway
+        self._moto_writes.submit(self.retry)
+
+    def retry(self) -> bool:
+        """Write what moto has not taken yet, oldest first (one writer at a time); False when it still refuses."""
+        with self._retry_lock:
+            while True:
+                with self._unwritten_lock:
+                    if not self._unwritten:
+                        break
+                    what, write = self._unwritten[0]
+                try:
+                    write()
+                except Exception as exc:
+                    self._store.health.failed("moto-alarms", what, exc)
+                    return False
+                with self._unwritten_lock:
+                    if self._unwritten and self._unwritten[0][1] is write:
+                        self._unwritten.pop(0)
+        self._store.health.ok("moto-alarms")
+        return True
 
     def on_transition(self, t: Transition) -> None:
         self._on_gating_alarm(t)  # first: rolling back must not wait
         # a service alarm watches every version: say which ones served the requests it judged
         version = t.version if t.version is not None else self.served_in(t.alarm, t.at)
-        self._moto_writes.submit(self._aws.set_alarm_state, t.alarm, t.new, t.reason,
-                                 {"version": version, "at": iso(t.at)})
+        data = {"version": version, "at": iso(t.at)}
+        self._to_moto(f"setting the state of alarm {t.alarm} in moto",
+                      lambda: self._aws.set_alarm_state(t.alarm, t.new, t.reason, data))
         self._store.event("alarm", f"alarm {t.alarm}: {t.old} -> {t.new} (version {version}): {t.reason}",
                           alarm=t.alarm, state=t.new, previous_state=t.old, version=version,
                           gates_rollout=t.gates_rollout)
@@ -89,7 +136,7 @@ class AlarmWiring:
                 if alarm.scope == "version":
                     self._aws.set_alarm_state(alarm.name, "INSUFFICIENT_DATA", reason)
 
-        self._moto_writes.submit(write)
+        self._to_moto(f"pointing the alarms at version {version} in moto", write)
 
     def check_gating(self, at: float) -> list[tuple[str, str]]:
         """Evaluate the gating alarms at `at`; the (name, reason) of those in ALARM."""

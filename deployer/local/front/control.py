@@ -6,6 +6,7 @@ what must happen inside the emulator process (deploys and rollbacks, which drive
 engine) go through this small JSON API on 127.0.0.1:
 
     GET  /health    GET /status    GET /alerts?limit=N    GET /logs?limit=N    GET /timeline
+    GET  /request-log?id=ID   {"id", "recorded", "why_missing"}: why the request log has no record ID
     POST /deploy    {"model": DeploymentModel.to_dict(), "faults": {...}, "wait": false}
     POST /rollback  {"reason": "...", "to_version": null, "who": "..."}
     POST /flush     wait until every request so far is in the request log (and metrics in moto)
@@ -42,6 +43,8 @@ class Controlled(Protocol):
     def timeline(self, since: float | None = None) -> list[dict[str, Any]]: ...
 
     def flush(self) -> dict[str, Any]: ...
+
+    def why_missing(self, request_id: str) -> str | None: ...
 
     def deploy(self, model: DeploymentModel | None = None, *, faults: Faults | None = None, wait: bool = False,
                timeout_s: float | None = None, description: str = "") -> DeployResult: ...
@@ -81,6 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
             "/alerts": lambda: emu.alerts(limit),
             "/logs": lambda: emu.logs(limit),
             "/timeline": lambda: emu.timeline(float(query["since"]) if "since" in query else None),
+            "/request-log": lambda: _why(emu, query.get("id", "")),
         }
         route = routes.get(parts.path)
         if route is None:
@@ -113,6 +117,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(409, {"error": exc.message, "hint": exc.hint})
         except Exception as exc:  # a bug: report it, keep serving
             self._send(500, {"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _why(emu: Controlled, request_id: str) -> dict[str, Any]:
+    if not request_id:
+        raise DeployerError("which request? GET /request-log?id=<request id>")
+    why = emu.why_missing(request_id)
+    return {"id": request_id, "recorded": why is None, "why_missing": why}
 
 
 def _deploy(emu: Controlled, body: dict[str, Any]) -> dict[str, Any]:

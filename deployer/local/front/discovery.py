@@ -107,5 +107,12 @@ class EmulatorClient:
         """Wait until the emulator has written every request so far into the request log."""
         return dict(self.post("/flush", {}, timeout_s=60))
 
+    def why_missing(self, request_id: str) -> str | None:
+        """Why the emulator's request log has no record `request_id` (None when it has one)."""
+        from urllib.parse import quote
+
+        found = self.get(f"/request-log?id={quote(request_id, safe='')}")
+        return None if found.get("recorded") else str(found.get("why_missing"))
+
     def rollback(self, *, reason: str, to_version: str | None = None, who: str | None = None) -> dict[str, Any]:
         return dict(self.post("/rollback", {"reason": reason, "to_version": to_version, "who": who}, timeout_s=60))

@@ -2,7 +2,8 @@
 
 1. start an emulator (its own state directory) on a fast clock;
 2. deploy a healthy version 1 (the first version goes to 100 % at once) and drive traffic;
-3. once alarms have a baseline, deploy version 2 with injected faults (a configuration change, so
+3. once an alarm evaluation has judged a whole period of that traffic (20 requests at least),
+   check version 1 is healthy and deploy version 2 with injected faults (a configuration change, so
    a new version) and let the spec's rollout policy (or `--strategy`) shift traffic to it;
 4. wait for the rollout to end, stop the traffic, and report a timeline: when the fault began
    (first request served by version 2), when each alarm fired, when all traffic was back on the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import tempfile
 import threading
 import time
@@ -25,9 +27,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from deployer.compiled import DeploymentModel, RolloutStep
+from deployer.compiled import METRIC_NAMESPACE, DeploymentModel, RolloutStep
 from deployer.errors import DeployerError
 from deployer.local.behaviour.clock import iso
+from deployer.local.behaviour.metrics import MetricKey
 from deployer.local.bundles.release import BundleBuilder, Faults
 from deployer.local.front.emulator import Emulator
 
@@ -174,6 +177,14 @@ class DrillReport:
     alarms_fired: list[dict[str, Any]] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     wall_s: float = 0.0
+    #: real seconds of each phase: start, deploy_healthy, baseline, deploy_faulty, rollout, settle, stop
+    phases_s: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, phase: str, since: list[float]) -> None:
+        """Record the real time since the last lap (`since` holds its monotonic time) as `phase`."""
+        now = time.monotonic()
+        self.phases_s[phase] = round(now - since[0], 3)
+        since[0] = now
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -195,29 +206,41 @@ def run_drill(
     report = DrillReport(ok=False, verdict="", agent=model.agent, environment=model.environment,
                          strategy=model.rollout.strategy, steps=[(s.percent, s.bake_s) for s in model.rollout.steps],
                          faults=faults.as_dict(), time_scale=time_scale)
+    since = [started]
     with tempfile.TemporaryDirectory(prefix="deployer-drill-") as scratch:
         directory = state_dir or Path(scratch)
         with Emulator(model, state_dir=directory, time_scale=time_scale, bundle_builder=bundle_builder) as emu:
-            _drill(emu, model, faults, rps, report, started, max_wall_s)
+            report.lap("start", since)
+            _drill(emu, model, faults, rps, report, started, max_wall_s, since)
+            since[0] = time.monotonic()
+    report.lap("stop", since)
     report.wall_s = time.monotonic() - started
     return report
 
 
 def _drill(emu: Emulator, model: DeploymentModel, faults: Faults, rps: float, report: DrillReport,
-           started: float, max_wall_s: float) -> None:
+           started: float, max_wall_s: float, since: list[float]) -> None:
     clock = emu.clock
     healthy = emu.deploy(description="drill: healthy version")
     report.stable_version = healthy.version
+    report.lap("deploy_healthy", since)
     driver = TrafficDriver(emu.gateway_url, model.load.action, load_inputs(model), rps=rps,
                            max_wall_s=max_wall_s)
     driver.start()
     try:
         tick = emu.evaluator.tick_s
-        # baseline: two evaluations and some requests on the healthy version (its cold start included)
-        warm_until = clock.now() + 2 * tick
-        while time.monotonic() - started < max_wall_s / 2 and (
-                clock.now() < warm_until or emu.runtime.counters(healthy.version).requests < 20):
-            time.sleep(0.05)
+        # baseline: an evaluation that judged a whole period of the healthy version's traffic, with at least
+        # 20 requests in it (a p50 alarm judges no fewer); the one before saw the traffic begin
+        invocations = MetricKey.of(METRIC_NAMESPACE, "Invocations", {"Agent": model.agent,
+                                                                      "Environment": model.environment,
+                                                                      "Version": healthy.version})
+        first = (math.floor(clock.now() / tick) + 1) * tick
+        while time.monotonic() - started < max_wall_s / 2:
+            judged = math.floor(emu.evaluator.evaluated_at / tick) * tick  # the end of the period it judged
+            if judged > first and sum(emu.metrics.values(invocations, judged - tick, judged)) >= 20:
+                break
+            time.sleep(0.02)
+        report.lap("baseline", since)
         baseline = emu.runtime.counters(healthy.version)
         emu.evaluator.evaluate_all(clock.now())
         firing = emu.evaluator.firing()  # any alarm: the gating ones on v1 and the service ones
@@ -230,14 +253,20 @@ def _drill(emu: Emulator, model: DeploymentModel, faults: Faults, rps: float, re
             return
         deploy_at = clock.now()
         faulty = emu.deploy(faults=faults, description="drill: faulty version")
+        report.lap("deploy_faulty", since)
         report.faulty_version = faulty.version
         if not faulty.created:
             raise DeployerError("the faulty deploy published no new version", hint="give at least one fault")
         remaining = max(5.0, max_wall_s - (time.monotonic() - started))
         rollout = emu.wait_for_rollout(timeout_s=remaining) or {}
-        settle_until = clock.now() + tick / 2  # show traffic back on the stable version
-        while clock.now() < settle_until and time.monotonic() - started < max_wall_s:
-            time.sleep(0.05)
+        report.lap("rollout", since)
+        # show traffic back on the stable version: some requests it served after the rollout ended
+        served = emu.runtime.counters(healthy.version).requests + 10
+        settle_until = clock.now() + tick / 2
+        while (clock.now() < settle_until and emu.runtime.counters(healthy.version).requests < served
+               and time.monotonic() - started < max_wall_s):
+            time.sleep(0.02)
+        report.lap("settle", since)
     finally:
         driver.stop()
     status = emu.status()

@@ -40,12 +40,13 @@ from deployer.local.bundles.workers import WorkerPool
 from deployer.local.front.alarm_wiring import AlarmWiring
 from deployer.local.front.control import ControlServer
 from deployer.local.front.discovery import remove_discovery, write_discovery
+from deployer.local.front.recovery import Recovery
 from deployer.local.front.restore import RestartPolicy, restore
 from deployer.local.front.rollouts import RolloutControl
 from deployer.local.front.status import status_view
 from deployer.local.front.versions import VersionPublisher
 from deployer.local.state.event_log import EVENTS_FILE, EventLog
-from deployer.local.state.moto_state import AwsState, MotoProcess
+from deployer.local.state.moto_state import ACCOUNT_ID, AwsState, MotoProcess
 from deployer.local.state.sink import TelemetrySink
 from deployer.local.state.store import EmulatorState, StateStore
 from deployer.ops.replay import call_gateway
@@ -177,11 +178,15 @@ class Emulator:
         # per-minute sums for the longest step a rollout may hold (its traffic count reads them)
         self.metrics = MetricStore(retention_s=max([0, *((evaluation_range(a) + 1) * a.period_s for a in m.alarms)]) + 600.0,
                                    minute_retention_s=max([0, *(s.hold_limit_s for s in m.rollout.steps)]) + 3600.0)
-        self.sink = TelemetrySink(endpoint=self.moto_endpoint, region=m.region, table=m.request_log.table_name,
-                                  ttl_days=m.request_log.ttl_days, log_path=self.state_dir / "logs" / "sink.log")
+        assert self._moto.loader is not None
+        self.sink = TelemetrySink(loader=self._moto.loader, account=ACCOUNT_ID, region=m.region,
+                                  table=m.request_log.table_name, ttl_days=m.request_log.ttl_days,
+                                  state_dir=self.state_dir, log_path=self.state_dir / "logs" / "sink.log",
+                                  health=store.health)
         self.sink.start()
         self.notifier = Notifier(m, publish=self.aws.publish, log_path=self.state_dir / "alerts.jsonl",
-                                 now=self.clock.now)
+                                 now=self.clock.now, report=lambda error: store.health.failed(
+                                     "alerts", "writing alerts.jsonl", error) if error else store.health.ok("alerts"))
         self._alarms = AlarmWiring(model=lambda: self.model, metrics=self.metrics, aws=self.aws, notifier=self.notifier,
                                    store=store, clock=self.clock, low_sample=self._low_sample,
                                    on_gating_alarm=self._on_gating_alarm)
@@ -202,8 +207,12 @@ class Emulator:
         self._gateway.start()
         self.gateway_url = self._gateway.url
         self.restart_notice = restore(store, model=m, aws=self.aws, rollouts=self._rollouts, alarms=self._alarms,
-                                      notifier=self.notifier, clock=self.clock, on_restart=self._on_restart)
+                                      notifier=self.notifier, sink=self.sink, clock=self.clock,
+                                      on_restart=self._on_restart)
         self._spawn(self._evaluate_loop, "alarm-evaluator")
+        recovery = Recovery(store=store, event_log=self.event_log, notifier=self.notifier, rollouts=self._rollouts,
+                            alarms=self._alarms)
+        self._spawn(lambda: recovery.run(self._stop), "recovery")
         self._control = ControlServer(self, port=self._ports[1])
         self._control.start()
         self.control_url = self._control.url
@@ -326,7 +335,7 @@ class Emulator:
     def status(self) -> dict[str, Any]:
         return status_view(model=self.model, store=self._store, runtime=self.runtime, evaluator=self.evaluator,
                            endpoints=self.endpoints, now=self.clock.now, rollout=self.rollout,
-                           restart_notice=self.restart_notice)
+                           restart_notice=self.restart_notice, request_log=self.sink.last)
 
     def invoke(self, action: str, payload: Any = None, *, replay: bool = False, version: str | None = None,
                timeout_s: float = 30.0) -> dict[str, Any]:
@@ -337,6 +346,10 @@ class Emulator:
     def flush(self) -> dict[str, Any]:
         """Wait until every request so far is in the request log and the CloudWatch mirror."""
         return self.sink.stats()
+
+    def why_missing(self, request_id: str) -> str | None:
+        """Why the request log has no record `request_id` (None when it has one)."""
+        return self.sink.why_missing(request_id)
 
     def alerts(self, limit: int = 100) -> list[dict[str, Any]]:
         return self.notifier.records(limit)

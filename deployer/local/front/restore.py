@@ -5,10 +5,16 @@ A rollout the emulator stopped during is then ended *explicitly*, as `on_restart
 "rollback" (the default) puts all traffic back on the stable version and notifies the rollout's
 targets; "resume" goes on from the step it was at. Otherwise the alias gets its saved weights back.
 Either way the alarms watch the version that serves, and a notice says what happened.
+
+The saved state is never dropped on the quiet: a state file that cannot be read, one that belongs
+to another agent or environment, or a state directory that cannot be written stops the start with
+a message naming the file and what to do. (The request log and the deploy records come back into
+moto through the telemetry sink, from `<state dir>/request-log/`.)
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -20,27 +26,42 @@ from deployer.local.behaviour.rollout import RolloutState
 from deployer.local.front.alarm_wiring import AlarmWiring
 from deployer.local.front.rollouts import RolloutControl
 from deployer.local.state.moto_state import AwsState
-from deployer.local.state.store import StateStore, load_state
+from deployer.local.state.sink import TelemetrySink
+from deployer.local.state.store import STATE_FILE, StateStore, load_state
+from deployer.ops.records import deploy_record_item
 
 RestartPolicy = Literal["rollback", "resume"]
 
 
 def restore(store: StateStore, *, model: DeploymentModel, aws: AwsState, rollouts: RolloutControl,
-            alarms: AlarmWiring, notifier: Notifier, clock: Clock, on_restart: RestartPolicy) -> str | None:
+            alarms: AlarmWiring, notifier: Notifier, sink: TelemetrySink, clock: Clock,
+            on_restart: RestartPolicy) -> str | None:
     """Load the saved state of `model`'s agent and environment into `store` and moto.
 
     Returns the restart notice when a rollout was interrupted (None otherwise).
     """
     saved = load_state(store.state_dir)
-    if saved is None or (saved.agent, saved.environment) != (model.agent, model.environment):
-        store.persist()
+    if saved is None:
+        store.persist_or_fail()
         return None
+    if (saved.agent, saved.environment) != (model.agent, model.environment):
+        path = store.state_dir / STATE_FILE
+        raise DeployerError(f"{path} holds the emulator state of {saved.agent}/{saved.environment}, not "
+                            f"{model.agent}/{model.environment}; the emulator does not replace it",
+                            hint=f"start the emulator for {saved.agent}/{saved.environment}, or give this one its own "
+                                 f"state directory (DEPLOYER_LOCAL_DIR=...), or move {store.state_dir} aside")
     store.state = saved
+    store.persist_or_fail()  # a state directory that cannot be written is said now, not at the first shift
     for record in saved.versions:
-        number = aws.publish_version(Path(record.bundle_dir), record.environment, record.description)
+        number = aws.publish_version(Path(record.bundle_dir), record.environment, record.description,
+                                     code_hash=record.code_hash)
         if number != record.version:
             raise DeployerError(f"restoring version {record.version} into moto gave version {number}",
                                 hint=f"remove {store.state_dir} to start from scratch")
+        # the request log's journal has the deploy record; a state from before it had one gets it now
+        sink.add_item(deploy_record_item(replace(model, spec_hash=record.spec_hash), record.version,
+                                         record.code_hash, record.model, faults=record.faults,
+                                         now_ms=int(record.created_at * 1000)), unless_kept=True)
     notice: str | None = None
     rollout = RolloutState.from_dict(saved.rollout) if saved.rollout else None
     if rollout is not None and rollout.status == "in_progress":

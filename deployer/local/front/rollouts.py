@@ -8,11 +8,18 @@ rollout's notification targets.
 
 The first version of a function has nothing to shift from: it takes 100 % at once. A rollback
 sends all traffic to the stable (or a named) version at once, stopping a rollout in progress.
+
+Failures do not stop anything here. moto refusing the alias leaves the gateway routing as decided,
+the problem in `health` and the weights to set again (`sync_alias`, which the recovery loop
+calls); an error inside the rollout thread is said and the engine goes on from its step. A
+rollback is confirmed by reading moto's alias back: if it does not serve the target alone, the
+rollback raises a `DeployerError` saying what it serves (`deployer rollback` exits 1).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -47,18 +54,47 @@ class RolloutControl:
         self._alarms = alarms
         self.engine: RolloutEngine | None = None
         self.thread: threading.Thread | None = None
+        self._alias_lock = threading.Lock()  # the wanted weights
+        self._sync_lock = threading.Lock()  # one moto write of the alias at a time
+        self._alias_wanted: tuple[str, dict[str, float]] | None = None  # weights moto has not taken yet
 
     # -- routing ------------------------------------------------------------------------------
     def apply_weights(self, primary: str, additional: dict[str, float]) -> None:
-        """The alias weights, in the gateway, in the saved state and in moto."""
+        """The alias weights, in the gateway, in the saved state and in moto (retried when moto refuses)."""
         self._runtime.set_routing(primary, additional)
         with self._store.lock:
             self._store.state.primary, self._store.state.additional = primary, dict(additional)
         self._store.persist()
+        with self._alias_lock:
+            self._alias_wanted = (primary, dict(additional))
+        self.sync_alias(wait=False)
+
+    def sync_alias(self, *, wait: bool = True) -> bool:
+        """Set moto's alias to the weights the gateway routes by, if it has not taken them; False when it
+        refused (or, without `wait`, when another thread is setting it: that one or the next retry does)."""
+        if not self._sync_lock.acquire(blocking=wait):
+            return False
         try:
-            self._aws.set_alias(primary, additional)
-        except Exception as exc:
-            self._store.event("warning", f"could not update the alias in moto: {exc}")
+            with self._alias_lock:
+                wanted = self._alias_wanted
+            if wanted is None:
+                return True
+            try:
+                self._aws.set_alias(*wanted)
+            except Exception as exc:
+                self._store.health.failed("alias", f"setting alias {self._model().alias} in moto", exc)
+                return False
+            with self._alias_lock:
+                if self._alias_wanted is wanted:
+                    self._alias_wanted = None
+        finally:
+            self._sync_lock.release()
+        self._store.health.ok("alias")
+        return True
+
+    def serving(self) -> tuple[str, dict[str, float]] | None:
+        """What moto's alias serves, read back: (version, additional weights); None when there is no alias."""
+        return self._aws.alias_routing()
 
     def _all_traffic_to(self, version: str, why: str) -> None:
         """`version` alone serves, is the stable version, and the alarms watch it."""
@@ -128,7 +164,7 @@ class RolloutControl:
         return VersionSignals(answers, float(sum(low)), float(len(low)))
 
     def _run(self, engine: RolloutEngine) -> None:
-        state = engine.run()
+        state = self._supervised(engine)
         if state.status == "succeeded":
             self._store.set_stable(state.version)
         # after a rollback the version-scoped (gating) alarms keep watching the rolled-back version, as
@@ -144,6 +180,22 @@ class RolloutControl:
                                   subject=f"Rollout of version {state.version} {word}", message=state.reason or word,
                                   version=state.version, stable_version=state.stable_version,
                                   state="OK" if state.status == "succeeded" else "ROLLED_BACK")
+
+    def _supervised(self, engine: RolloutEngine) -> RolloutState:
+        """`engine.run()` until it ends or is halted; an error is said (status, events.log) and the
+        engine goes on from its step after a pause (an abort meanwhile rolls back at once)."""
+        pause = 0.5
+        while True:
+            try:
+                state = engine.run()
+            except Exception as exc:
+                self._store.health.failed("rollout", f"the rollout of version {engine.state.version}", exc)
+                if engine.wait_abort(pause) and engine.halted:
+                    return engine.state
+                pause = min(pause * 2, 10.0)
+                continue
+            self._store.health.ok("rollout")
+            return state
 
     def _on_change(self, state: RolloutState, event: dict[str, Any]) -> None:
         with self._store.lock:
@@ -179,21 +231,69 @@ class RolloutControl:
         return self.rollout()
 
     def rollback(self, *, reason: str, to_version: str | None, who: str) -> dict[str, Any]:
-        """All traffic back to the stable (or named) version at once; stops a rollout in progress."""
+        """All traffic back to the stable (or named) version at once; stops a rollout in progress.
+
+        Confirmed by moto's alias: a `DeployerError` says what it serves when that is not the target alone.
+        """
         engine, thread = self.engine, self.thread
         if engine is not None and not engine.state.done:
             engine.abort(f"{reason} (by {who})", kind="manual")  # the engine rolls back to its stable version
             if thread is not None:
                 thread.join(30)
+            if not engine.state.done:  # its thread is stuck or gone: end the rollout here
+                self._take_over(engine, f"{reason} (by {who})")
             if to_version in (None, engine.state.stable_version):
-                return {"rolled_back": True, "version": engine.state.stable_version,
-                        "stopped_rollout": engine.state.version, "reason": engine.state.reason}
+                return self._confirmed({"rolled_back": True, "version": engine.state.stable_version,
+                                        "stopped_rollout": engine.state.version, "reason": engine.state.reason})
         current, target = self._store.rollback_target(to_version)
         self._all_traffic_to(target, f"rollback to version {target}")
         message = f"rolled back to version {target} (from {current}) by {who}: {reason}"
         self._store.event("rollback", message, version=target, previous=current, who=who, reason=reason)
         self._store.persist()
-        return {"rolled_back": True, "version": target, "previous": current, "reason": reason, "who": who}
+        return self._confirmed({"rolled_back": True, "version": target, "previous": current, "reason": reason,
+                                "who": who})
+
+    def _take_over(self, engine: RolloutEngine, reason: str) -> None:
+        """Roll back a rollout whose thread did not (it died or hangs): stable version alone, recorded."""
+        s = engine.state
+        stable = s.stable_version or s.version
+        engine.halt()
+        self.apply_weights(stable, {})
+        s.status, s.percent, s.reason, s.trigger, s.finished_at = "rolled_back", 0.0, reason, "manual", self._clock.now()
+        with self._store.lock:
+            self._store.state.rollout = s.to_dict()
+        self._store.event("rollback", f"rolled back: all traffic on version {stable}; {reason} (the rollout thread "
+                          "did not answer)", version=s.version, stable_version=stable, trigger="manual")
+        self._store.persist()
+
+    def _confirmed(self, result: dict[str, Any]) -> dict[str, Any]:
+        """`result` with what moto's alias serves, read back; raises when it is not the target alone."""
+        target = str(result["version"])
+        serving: tuple[str, dict[str, float]] | None = None
+        held = "unknown"
+        for attempt in range(3):
+            self.sync_alias()
+            try:
+                serving = self.serving()
+            except Exception as exc:
+                serving, held = None, f"unknown (moto does not answer: {exc})"
+            else:
+                held = "no alias" if serving is None else describe_weights(*serving)
+                if serving == (target, {}):
+                    break
+            with self._alias_lock:  # moto holds something else: set it again
+                self._alias_wanted = self._alias_wanted or (target, {})
+            time.sleep(0.2 * (attempt + 1))
+        result["alias"] = None if serving is None else {"primary": serving[0], "additional": serving[1]}
+        if serving != (target, {}):
+            alias = self._model().alias
+            problem = next((p["error"] for p in self._store.health.problems() if p["part"] == "alias"), None)
+            raise DeployerError(
+                f"rollback to version {target} not confirmed: moto's alias {alias} serves {held}"
+                + (f" (setting it failed: {problem})" if problem else ""),
+                hint=f"the emulator's gateway sends all traffic to version {target} and keeps setting the alias; "
+                     "see `deployer status --env local`, then run the rollback again")
+        return result
 
     def stop(self) -> None:
         """Halt a rollout in progress (it stays recorded as unfinished) and wait for its thread."""
@@ -201,3 +301,11 @@ class RolloutControl:
             self.engine.halt()
         if self.thread is not None:
             self.thread.join(timeout=10)
+
+
+def describe_weights(primary: str, additional: dict[str, float]) -> str:
+    """"version 1 (95 %), version 2 (5 %)", or "version 1 alone"."""
+    if not additional:
+        return f"version {primary} alone"
+    share = 1.0 - sum(additional.values())
+    return ", ".join([f"version {primary} ({share * 100:g} %)"] + [f"version {v} ({w * 100:g} %)" for v, w in additional.items()])

@@ -14,8 +14,9 @@ from deployer.local.state.store import StateStore
 
 def status_view(*, model: DeploymentModel, store: StateStore, runtime: FunctionRuntime, evaluator: AlarmEvaluator,
                 endpoints: Callable[[], dict[str, Any]], now: Callable[[], float], rollout: Callable[[], dict[str, Any] | None],
-                restart_notice: str | None) -> dict[str, Any]:
-    """Versions with their request counts, routing, the stable version, the rollout, the alarms."""
+                restart_notice: str | None, request_log: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Versions with their request counts, routing, the stable version, the rollout, the alarms; what is
+    failing now (`problems`: part, what, error, since, failures) and the request log's counters."""
     with store.lock:
         state = store.state
         versions = []
@@ -37,4 +38,6 @@ def status_view(*, model: DeploymentModel, store: StateStore, runtime: FunctionR
                         "updated_at": iso(s.updated_at) if s.updated_at else None,
                         "datapoints": s.datapoints} for s in evaluator.status()],
             "restart_notice": restart_notice,
+            "problems": store.health.problems(),
+            "request_log": request_log or {},
         }

@@ -17,6 +17,7 @@ structlog is imported when an `EventLog` is created, not when `deployer` is.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -36,19 +37,49 @@ def level_of(event: dict[str, Any]) -> str:
 
 class _AppendFile:
     """A file-like that appends each write to `path` (opened per write: events are rare, and an
-    emulator that never stops cleanly still leaves a complete log)."""
+    emulator that never stops cleanly still leaves a complete log).
+
+    A write that fails (a full disk, a missing or read-only directory) is kept, in order, and
+    written before the next line that can be: up to `KEEP_UNWRITTEN` lines, past which the oldest
+    are dropped (and counted). The timeline in memory has every event meanwhile."""
+
+    KEEP_UNWRITTEN = 10_000
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.dropped = 0
+        self._unwritten: list[str] = []
+        self._lock = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        return len(self._unwritten)
 
     def write(self, text: str) -> int:
+        with self._lock:
+            self._unwritten.append(text)
+            return self._write_locked()
+
+    def retry(self) -> bool:
+        """Write what is waiting; True when nothing is left."""
+        with self._lock:
+            if self._unwritten:
+                self._write_locked()
+            return not self._unwritten
+
+    def _write_locked(self) -> int:
+        text = "".join(self._unwritten)
         try:
             with self.path.open("a", encoding="utf-8") as f:
-                return f.write(text)
-        except OSError:  # the state directory is gone (a throwaway emulator after stop): the timeline keeps it
-            self.dropped += 1
+                written = f.write(text)
+        except OSError:
+            excess = len(self._unwritten) - self.KEEP_UNWRITTEN
+            if excess > 0:
+                del self._unwritten[:excess]
+                self.dropped += excess
             return 0
+        self._unwritten.clear()
+        return written
 
     def flush(self) -> None:
         return None
@@ -112,5 +143,14 @@ class EventLog:
 
     @property
     def dropped(self) -> int:
-        """Lines that could not be written (the state directory was gone)."""
+        """Lines lost: more than `_AppendFile.KEEP_UNWRITTEN` could not be written."""
         return self._file.dropped
+
+    @property
+    def pending(self) -> int:
+        """Lines waiting to be written (the file could not be written to)."""
+        return self._file.pending
+
+    def retry(self) -> bool:
+        """Write the lines waiting; True when none is left."""
+        return self._file.retry()

@@ -1,7 +1,9 @@
 """The AWS state of the emulator, held by a moto server on 127.0.0.1.
 
-`MotoProcess` runs moto's `ThreadedMotoServer` in a child process, so that moto's work never
+`MotoProcess` runs moto's server in a child process (`moto_server`), so that moto's work never
 competes with the gateway for the GIL; the child exits when its stdin closes (that is, with us).
+Beside the HTTP API it has a bulk loader the telemetry sink writes request records and metrics
+through (no HTTP round trip per batch).
 `AwsState` is the one place that talks to it over boto3: it creates what the `DeploymentModel`
 describes (function, versions, alias with weights, alarms, SNS topics, request-log table) and keeps
 moto in step with what the emulator does (published versions, weight shifts, alarm states).
@@ -11,6 +13,8 @@ Any boto3 code pointed at `endpoint` (AWS_ENDPOINT_URL) sees the same resources.
 from __future__ import annotations
 
 import io
+import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -18,37 +22,34 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from deployer.aws.clients import EMULATOR, Endpoint
 from deployer.compiled import METRIC_NAMESPACE, AlarmModel, DeploymentModel
 from deployer.errors import DeployerError
+from deployer.local.state.moto_server import LOADER_KEY_ENV
+from deployer.ops.aws import LOCAL_CREDENTIALS
 from handlers.records import OUTCOME_INDEX, OUTCOME_INDEX_PARTITION, OUTCOME_INDEX_SORT, TABLE_PARTITION_KEY, TTL_ATTRIBUTE
 
 ACCOUNT_ID = "123456789012"  # moto's default account
-_BOOT = (
-    "import sys\n"
-    "from moto.server import ThreadedMotoServer\n"
-    "server = ThreadedMotoServer(ip_address='127.0.0.1', port=int(sys.argv[1]), verbose=False)\n"
-    "server.start()\n"
-    "print(server.get_host_and_port()[1], flush=True)\n"
-    "sys.stdin.read()\n"
-    "server.stop()\n"
-)
+MOTO_SERVER_SCRIPT = Path(__file__).with_name("moto_server.py")
 
 
 class MotoProcess:
-    """moto's server in a child process on 127.0.0.1."""
+    """moto's server in a child process on 127.0.0.1 (`deployer.local.state.moto_server`), with its
+    bulk loader: `loader` is the (host, port, key) the telemetry sink connects to."""
 
     def __init__(self, port: int = 0) -> None:
         self._port = port
         self._proc: subprocess.Popen[str] | None = None
         self._ready = False
+        self._key = secrets.token_bytes(16)
         self.endpoint = ""
+        self.loader: tuple[str, int, bytes] | None = None
 
     def launch(self) -> str:
         """Start the child process; returns the endpoint at once (see `wait_ready`)."""
         port = self._port or _free_port()
+        env = {**os.environ, LOADER_KEY_ENV: self._key.hex()}
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", _BOOT, str(port)],
+            [sys.executable, str(MOTO_SERVER_SCRIPT), str(port)], env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         self.endpoint = f"http://127.0.0.1:{port}"
@@ -56,16 +57,17 @@ class MotoProcess:
         return self.endpoint
 
     def wait_ready(self) -> None:
-        """Block until the server listens (its first line of output is the port)."""
+        """Block until the server listens (its first line of output: the HTTP port and the loader's)."""
         if self._ready:
             return
         proc = self._proc
         if proc is None or proc.stdout is None:
             raise DeployerError("the moto server was not launched")
-        line = proc.stdout.readline().strip()
-        if not line.isdigit():
+        ports = proc.stdout.readline().split()
+        if len(ports) != 2 or not all(p.isdigit() for p in ports):
             self.stop()
             raise DeployerError("the moto server did not start", hint=f"is {self.endpoint} free?")
+        self.loader = ("127.0.0.1", int(ports[1]), self._key)
         self._ready = True
 
     def start(self) -> str:
@@ -73,11 +75,15 @@ class MotoProcess:
         self.wait_ready()
         return endpoint
 
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        try:  # moto's state lives in memory and the emulator persists its own: no need to drain
+        try:  # the emulator persists what it needs (state.json, the request log): no need to drain
             if proc.stdin is not None:
                 proc.stdin.close()
             proc.terminate()
@@ -97,8 +103,11 @@ def _free_port() -> int:
 
 
 def client(service: str, endpoint: str, region: str) -> Any:
-    """A boto3 client of the emulator's moto server (the AWS access layer's factory, its emulator policy)."""
-    return Endpoint.emulator(endpoint, region, policy=EMULATOR).client(service)
+    import boto3  # heavy: imported where used
+    from botocore.config import Config
+
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,  # type: ignore[call-overload]
+                        config=Config(retries={"max_attempts": 2}, max_pool_connections=20), **LOCAL_CREDENTIALS)
 
 
 def zip_directory(root: Path) -> bytes:
@@ -124,6 +133,8 @@ class AwsState:
         self.dynamodb = client("dynamodb", endpoint, region)
         self.iam = client("iam", endpoint, region)
         self.topic_arns: dict[str, str] = {}
+        #: the bundle hash of the code moto's $LATEST holds (None: unknown, upload)
+        self.latest_code: str | None = None
 
     # -- creation -------------------------------------------------------------------------
     def create_static(self) -> None:
@@ -216,10 +227,14 @@ class AwsState:
             doc = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
             return str(self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=doc)["Role"]["Arn"])
 
-    def publish_version(self, bundle_dir: Path, environment: dict[str, str], description: str) -> str:
-        """Upload the bundle and configuration, publish a version; returns the version number."""
+    def publish_version(self, bundle_dir: Path, environment: dict[str, str], description: str, *,
+                        code_hash: str | None = None) -> str:
+        """Upload the bundle and configuration, publish a version; returns the version number.
+
+        With `code_hash`, the code is uploaded only when moto's $LATEST holds other code: a
+        configuration-only change is `UpdateFunctionConfiguration` + `PublishVersion`, as in Lambda.
+        """
         fn = self.model.function
-        code = zip_directory(bundle_dir)
         config: dict[str, Any] = {
             "Runtime": fn.lambda_runtime, "Handler": "handlers.runtime.handler", "MemorySize": fn.memory_mb,
             "Timeout": fn.timeout_s, "Environment": {"Variables": environment},
@@ -231,12 +246,14 @@ class AwsState:
         except self.lambda_.exceptions.ResourceNotFoundException:
             exists = False
         if exists:
-            self.lambda_.update_function_code(FunctionName=fn.name, ZipFile=code)
+            if code_hash is None or code_hash != self.latest_code:
+                self.lambda_.update_function_code(FunctionName=fn.name, ZipFile=zip_directory(bundle_dir))
             config.pop("Architectures")
             self.lambda_.update_function_configuration(FunctionName=fn.name, **config)
         else:
-            self.lambda_.create_function(FunctionName=fn.name, Role=self._role(), Code={"ZipFile": code},
+            self.lambda_.create_function(FunctionName=fn.name, Role=self._role(), Code={"ZipFile": zip_directory(bundle_dir)},
                                          Publish=False, **config)
+        self.latest_code = code_hash
         return str(self.lambda_.publish_version(FunctionName=fn.name, Description=description[:256])["Version"])
 
     def set_alias(self, primary: str, additional: dict[str, float]) -> None:
@@ -246,6 +263,15 @@ class AwsState:
             self.lambda_.update_alias(FunctionName=fn, Name=alias, FunctionVersion=primary, RoutingConfig=routing)
         except self.lambda_.exceptions.ResourceNotFoundException:
             self.lambda_.create_alias(FunctionName=fn, Name=alias, FunctionVersion=primary, RoutingConfig=routing)
+
+    def alias_routing(self) -> tuple[str, dict[str, float]] | None:
+        """What moto's alias serves: (version, additional weights); None when there is no alias."""
+        try:
+            alias = self.lambda_.get_alias(FunctionName=self.model.function.name, Name=self.model.alias)
+        except self.lambda_.exceptions.ResourceNotFoundException:
+            return None
+        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        return str(alias["FunctionVersion"]), {str(v): float(w) for v, w in weights.items()}
 
     def publish(self, target: str, subject: str, message: str) -> str | None:
         arn = self.topic_arns.get(target)

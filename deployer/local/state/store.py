@@ -9,6 +9,10 @@ numbers, same order) and, if a rollout was unfinished, rolls back or resumes it 
 
 `StateStore` holds that record while the emulator runs: one lock for every reader and writer,
 timeline events added in order (and written to `events.log` in the same order), `persist` to save.
+A save that fails (a full disk, a read-only directory) never stops the thread that asked for it:
+the store stays `dirty`, `health` says so (status, events.log) and the emulator's recovery loop
+saves again until it works. At start, a state file that cannot be read or written is an error
+that names the file and what to do: the emulator never starts over silently.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from deployer.errors import DeployerError
 from deployer.local.behaviour.clock import iso
+from deployer.local.state.health import Health
 
 if TYPE_CHECKING:
     from deployer.local.state.event_log import EventLog
@@ -44,6 +49,7 @@ class VersionRecord:
     faults: dict[str, float] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    source_hash: str = ""  # what the bundle was built from (`deployer.local.front.sources`)
 
 
 @dataclass
@@ -88,6 +94,8 @@ class StateStore:
         self.lock = threading.RLock()
         self._event_log = event_log
         self._now = now
+        self.health = Health(on_event=self.event, now=now)
+        self.dirty = False  # a change that is not in state.json yet (its save failed)
 
     def event(self, kind: str, message: str, **extra: Any) -> dict[str, Any]:
         """Add a timeline event stamped with the emulated time; returns it."""
@@ -102,9 +110,32 @@ class StateStore:
             self.state.add_event(event)
             self._event_log.emit(event, agent=self.state.agent, environment=self.state.environment)
 
-    def persist(self) -> None:
+    def persist(self) -> bool:
+        """Save state.json; False (and a problem in `health`, the store left `dirty`) when it failed."""
+        error: OSError | None = None
         with self.lock:
-            save_state(self.state_dir, self.state)
+            try:
+                save_state(self.state_dir, self.state)
+            except OSError as exc:
+                error = exc
+            self.dirty = error is not None
+        if error is not None:
+            self.health.failed("state", f"saving {self.state_dir / STATE_FILE}", error)
+            return False
+        self.health.ok("state")
+        return True
+
+    def persist_or_fail(self) -> None:
+        """Save state.json now or raise a `DeployerError` saying which file and what to do (at start)."""
+        path = self.state_dir / STATE_FILE
+        with self.lock:
+            try:
+                save_state(self.state_dir, self.state)
+            except OSError as exc:
+                raise DeployerError(f"cannot write the emulator's state file {path}: {exc.strerror or exc}",
+                                    hint=f"free disk space or make {self.state_dir} writable; the emulator keeps its "
+                                         "versions and rollout there to survive a restart") from None
+            self.dirty = False
 
     def timeline(self, since: float | None = None) -> list[dict[str, Any]]:
         with self.lock:
@@ -141,10 +172,25 @@ class StateStore:
 
 
 def load_state(state_dir: Path) -> EmulatorState | None:
+    """The saved state, None when there is none; a `DeployerError` naming the file when it cannot be read."""
     path = state_dir / STATE_FILE
     if not path.exists():
         return None
-    return EmulatorState.from_dict(json.loads(path.read_text()))
+    aside = f"mv {path} {path}.broken"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DeployerError(f"cannot read the emulator's state file {path}: {getattr(exc, 'strerror', None) or exc}",
+                            hint=f"make it readable, or move it aside to start from scratch ({aside})") from None
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise TypeError(f"a JSON {type(data).__name__}, not an object")
+        return EmulatorState.from_dict(data)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise DeployerError(f"the emulator's state file {path} is corrupt ({type(exc).__name__}: {exc})",
+                            hint=f"restore it from a copy, or move it aside to start from scratch ({aside}); the "
+                                 "emulator does not reset it on its own") from None
 
 
 def save_state(state_dir: Path, state: EmulatorState) -> None:
@@ -152,7 +198,12 @@ def save_state(state_dir: Path, state: EmulatorState) -> None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
+    """Write `data` to `path` through a temporary file and a rename: a reader sees the old or the new file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=1, default=str))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -1,0 +1,195 @@
+"""Faults the emulator must ride out: an unwritable state directory mid-rollout, moto refusing the
+alias, an unwritable alerts file, a corrupt or foreign state file at start.
+
+Nothing wedges: the rollout and alarm threads go on, each problem is said (status, events.log) and
+retried until it works; a rollback reads moto's alias back and fails loudly when it does not serve
+the target alone. Conditions are waited for, never assumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployer.compiled import DeploymentModel
+from deployer.compiler import compile_environment
+from deployer.errors import DeployerError
+from deployer.local import Emulator, Faults
+from deployer.local.bundles.testkit import build_echo_bundle
+from deployer.local.front.drill import TrafficDriver
+from deployer.local.state.moto_state import client
+from deployer.spec import load_spec
+from tests.helpers.rollouts import with_schedule
+
+ROOT = Path(__file__).resolve().parents[2]
+SCALE = 600.0
+
+
+@pytest.fixture(scope="module")
+def base_model() -> DeploymentModel:
+    return compile_environment(load_spec(ROOT / "agent.yaml"), "local")
+
+
+def emulator(model: DeploymentModel, state_dir: Path, **kwargs: Any) -> Emulator:
+    return Emulator(model, state_dir=state_dir, time_scale=kwargs.pop("time_scale", SCALE),
+                    bundle_builder=build_echo_bundle, **kwargs)
+
+
+def with_env(model: DeploymentModel, **env: str) -> DeploymentModel:
+    function = replace(model.function, environment={**model.function.environment, **env})
+    return replace(model, function=function, spec_hash=model.spec_hash + "-" + json.dumps(env, sort_keys=True))
+
+
+def wait_until(predicate: Any, timeout_s: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+def problems(emu: Emulator) -> dict[str, dict[str, Any]]:
+    return {p["part"]: p for p in emu.status()["problems"]}
+
+
+@contextmanager
+def unwritable(directory: Path) -> Iterator[None]:
+    """No entry can be created, renamed or removed in `directory` (a full disk, for `state.json`).
+
+    chmod for a user; root ignores modes, so the immutable flag for root (skipped where unsupported)."""
+    if os.geteuid() != 0:
+        directory.chmod(0o555)
+        try:
+            yield
+        finally:
+            directory.chmod(0o755)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(directory)], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a directory unwritable as root here (no chattr +i)")
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", str(directory)], check=True)
+
+
+def test_an_unwritable_state_directory_mid_rollout_wedges_nothing_and_rollback_tells_the_truth(
+        base_model: DeploymentModel, tmp_path: Path) -> None:
+    model = with_schedule(base_model, [(5.0, 300), (50.0, 36_000), (100.0, 0)])
+    state = tmp_path / "state"
+    with emulator(model, state) as emu:
+        emu.deploy()
+        emu.deploy(with_env(model, RELEASE="2"))
+        wait_until(lambda: emu.status()["routing"]["additional"] == {"2": 0.05})
+        with unwritable(state):
+            # the rollout moves on to 50 % although state.json cannot be saved: said, not fatal
+            wait_until(lambda: emu.status()["routing"]["additional"] == {"2": 0.5})
+            failing = wait_until(lambda: problems(emu).get("state"))
+            assert "state.json" in failing["what"] and failing["failures"] >= 1
+            assert (emu.rollout() or {}).get("status") == "in_progress"
+            alive = {t.name for t in threading.enumerate()}
+            assert {"rollout", "alarm-evaluator", "recovery"} <= alive  # they died of it before
+            assert emu.invoke("route", {"message": "hi"})["status"] == 200
+
+            done = emu.rollback(reason="state dir full", who="tester")
+            assert done["version"] == "1" and done["alias"] == {"primary": "1", "additional": {}}
+            lam = client("lambda", emu.moto_endpoint, model.region)
+            alias = lam.get_alias(FunctionName=model.function.name, Name=model.alias)
+            assert alias["FunctionVersion"] == "1" and not alias.get("RoutingConfig", {}).get("AdditionalVersionWeights")
+            assert emu.status()["routing"] == {"primary": "1", "additional": {}}
+            third = emu.deploy(with_env(model, RELEASE="3"))  # not refused: the rollout is over
+            assert third.version == "3"
+            assert "state" in problems(emu) and "alarms" not in problems(emu)
+        wait_until(lambda: "state" not in problems(emu))  # the recovery loop saved it once it could
+        saved = json.loads((state / "state.json").read_text())
+        assert [v["version"] for v in saved["versions"]] == ["1", "2", "3"]
+        assert saved["rollout"]["version"] == "3"
+        events = [json.loads(line) for line in (state / "events.log").read_text().splitlines()]
+        said = [e for e in events if e["event"] in ("warning", "recovered") and e.get("part") == "state"]
+        assert [e["event"] for e in said] == ["warning", "recovered"] and said[0]["level"] == "warning"
+
+
+def test_a_rollback_moto_does_not_take_fails_saying_what_the_alias_serves(base_model: DeploymentModel,
+                                                                          tmp_path: Path) -> None:
+    model = with_schedule(base_model, [(100.0, 0)])
+    with emulator(model, tmp_path / "state") as emu:
+        emu.deploy()
+        emu.deploy(with_env(model, RELEASE="2"), wait=True, timeout_s=30)
+        lam = client("lambda", emu.moto_endpoint, model.region)
+        lam.delete_function(FunctionName=model.function.name)  # moto loses the function and its alias
+        with pytest.raises(DeployerError, match=r"rollback to version 1 not confirmed: moto's alias .* serves no alias"):
+            emu.rollback(reason="bad answers")
+        assert emu.status()["routing"] == {"primary": "1", "additional": {}}  # the gateway did roll back
+        assert "alias" in problems(emu)
+
+
+def test_an_unwritable_alerts_file_keeps_the_alarms_and_rollbacks_going(base_model: DeploymentModel,
+                                                                        tmp_path: Path) -> None:
+    model = with_schedule(base_model, [(50.0, 300), (100.0, 0)])
+    state = tmp_path / "state"
+    with emulator(model, state, time_scale=120) as emu:
+        emu.deploy()
+        (state / "alerts.jsonl").unlink(missing_ok=True)
+        (state / "alerts.jsonl").mkdir()  # every write of the alerts file now fails
+        driver = TrafficDriver(emu.gateway_url, "route", [{"message": "hello"}], rps=200, max_wall_s=60)
+        driver.start()
+        try:
+            emu.deploy(faults=Faults(error_rate=0.5))
+            rollout = emu.wait_for_rollout(timeout_s=60)
+        finally:
+            driver.stop()
+        assert rollout is not None and rollout["status"] == "rolled_back"
+        wait_until(lambda: "alerts" in problems(emu))
+        assert "alarms" not in problems(emu)  # the evaluator thread that notified lives on
+        assert any(a["event"] == "rollout" for a in emu.alerts())  # kept in memory meanwhile
+        (state / "alerts.jsonl").rmdir()
+        wait_until(lambda: "alerts" not in problems(emu))
+        written = [json.loads(line) for line in (state / "alerts.jsonl").read_text().splitlines()]
+        assert any(a["event"] == "rollout" for a in written)
+
+
+def test_a_corrupt_state_file_stops_the_start_naming_the_file_and_what_to_do(base_model: DeploymentModel,
+                                                                             tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "state.json").write_text('{"agent": "support-router", "versions": [')
+    with pytest.raises(DeployerError) as error:
+        emulator(base_model, state).start()
+    assert f"{state / 'state.json'} is corrupt" in error.value.message
+    assert error.value.hint is not None and "mv " in error.value.hint and "does not reset" in error.value.hint
+    assert (state / "state.json").read_text() == '{"agent": "support-router", "versions": ['  # untouched
+
+
+def test_the_state_of_another_environment_is_never_replaced(base_model: DeploymentModel, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with emulator(base_model, state) as emu:
+        emu.deploy()
+    other = replace(base_model, environment="staging-local")
+    before = (state / "state.json").read_text()
+    with pytest.raises(DeployerError, match="holds the emulator state of support-router/local, not "
+                                            "support-router/staging-local"):
+        emulator(other, state).start()
+    assert (state / "state.json").read_text() == before
+
+
+def test_an_unwritable_state_directory_at_start_is_an_error_with_a_hint(base_model: DeploymentModel,
+                                                                        tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    (state / "logs").mkdir(parents=True)
+    with unwritable(state), pytest.raises(DeployerError) as error:
+        emulator(base_model, state).start()
+    assert f"cannot write the emulator's state file {state / 'state.json'}" in error.value.message
+    assert error.value.hint is not None and "writable" in error.value.hint
