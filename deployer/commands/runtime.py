@@ -109,20 +109,26 @@ def bundle(spec_path: str, env: str, out_dir: str, as_json: bool) -> None:
     """Build the Lambda bundle of an environment (code, resolved spec, manylinux deps, .pyc).
 
     \b
-    Exit codes: 0 built; 1 a problem with the spec, the code or its requirements (the message
-    says which); 2 a usage error.
+    Each phase prints a line with its elapsed time on stderr (a first install of a large stack
+    takes minutes). An AWS environment's bundle over Lambda's 250 MB unzipped limit is an error.
+
+    \b
+    Exit codes: 0 built; 1 a problem with the spec, the code or its requirements, or a bundle
+    Lambda would refuse (the message says which and how to fix it); 2 a usage error.
     """
     from deployer.bundle import build
     from deployer.environments import resolve_environment
 
-    info = build(resolve_environment(spec_path, env).model, Path(out_dir))
+    info = build(resolve_environment(spec_path, env).model, Path(out_dir),
+                 progress=lambda line: click.echo(line, err=True))
     if as_json:
         click.echo(json.dumps({"path": str(info.path), **info.manifest()}, indent=2))
         return
     click.echo(f"bundle {info.path}")
     click.echo(f"  hash {info.hash}")
-    click.echo(f"  {info.files} files, {info.size_bytes / 1e6:.1f} MB, python {info.python} {info.architecture}, "
-               f"entry point handlers.runtime.handler")
+    share = f" ({info.size.total_bytes / info.size.limit_bytes:.0%} of Lambda's limit)" if info.size else ""
+    click.echo(f"  {info.files} files, {info.size_bytes / 2**20:.1f} MB unzipped{share}, python {info.python} "
+               f"{info.architecture}, entry point handlers.runtime.handler")
     if not info.compiled:
         click.echo(f"  note: no python{info.python} on this machine, so no .pyc files: Lambda will compile "
                    "the code on every cold start", err=True)

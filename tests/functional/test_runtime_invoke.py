@@ -74,6 +74,16 @@ def test_cli_bundle(project: Path, capsys: pytest.CaptureFixture[str], monkeypat
     assert Path(doc["path"]).is_dir() and doc["entry_point"] == "handlers.runtime.handler"
 
 
+def test_cli_bundle_prints_each_phase_on_stderr_and_the_share_of_lambdas_limit(
+        project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEPLOYER_CACHE_DIR", os.environ.get("DEPLOYER_CACHE_DIR") or str(REPO / ".deployer" / "cache"))
+    assert main(["bundle", "--env", "local", "--out", "bundles"]) == 0
+    out, err = capsys.readouterr()
+    phases = err.splitlines()
+    assert phases[0].startswith("bundle local: [") and "done:" in phases[-1]
+    assert "MB unzipped (" in out and "of Lambda's limit" in out
+
+
 def test_code_checks_pass_on_a_matching_agent(project: Path) -> None:
     assert check_code(compile_project(project)) == []
 
