@@ -16,24 +16,6 @@ from deployer.commands.options import json_option, spec_option
 from deployer.errors import DeployerError
 
 
-def _local_model(spec_path: str, env: str | None) -> Any:
-    from deployer.compiler import compile_environment
-    from deployer.spec import load_spec
-
-    loaded = load_spec(spec_path)
-    environments = loaded.spec.environments
-    if env is None:
-        env = next((n for n, e in environments.items() if getattr(e, "target", None) == "local"), None)
-        if env is None:
-            raise DeployerError(f"{spec_path} has no environment with `target: local`",
-                                hint="add one (environments: {local: {target: local}}) or pass --env")
-    model = compile_environment(loaded, env)
-    if model.target != "local":
-        raise DeployerError(f"environment {env} targets {model.target}, not the local emulator",
-                            hint="pick an environment with `target: local`")
-    return model
-
-
 class StopSignals:
     """SIGINT and SIGTERM, taken safely while inside: `with StopSignals() as signals: signals.wait()`.
 
@@ -105,10 +87,11 @@ def up(spec_path: str, env: str | None, time_scale: float, port: int, moto_port:
     to events.log in the state directory). Other commands (`deploy --env local`, `status`,
     `rollback`, `alerts`) find it through .deployer/local/emulator.json next to the spec.
     """
+    from deployer.environments import resolve_environment
     from deployer.local import Emulator
     from deployer.local.front.discovery import find_emulator, state_dir_for
 
-    model = _local_model(spec_path, env)
+    model = resolve_environment(spec_path, env, local_only=True).model
     state_dir = state_dir_for(spec_path)
     running = find_emulator(state_dir)
     if running is not None:
@@ -175,10 +158,11 @@ def drill(spec_path: str, env: str | None, error_rate: float, latency_ms: float,
     served by the faulty version). Exits 0 only if the faulty version was rolled back and a healthy
     version serves 100 % of the traffic.
     """
+    from deployer.environments import resolve_environment
     from deployer.local import Faults
     from deployer.local.front.drill import format_report, run_drill
 
-    model = _local_model(spec_path, env)
+    model = resolve_environment(spec_path, env, local_only=True).model
     faults = Faults(error_rate=error_rate, latency_ms=latency_ms, cost_multiplier=cost_multiplier)
     if not faults.as_dict():
         raise DeployerError("no fault to inject", hint="give --error-rate, --latency-ms or --cost-multiplier")

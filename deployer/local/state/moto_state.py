@@ -22,10 +22,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from deployer.aws.clients import EMULATOR, Endpoint
 from deployer.compiled import METRIC_NAMESPACE, AlarmModel, DeploymentModel
 from deployer.errors import DeployerError
 from deployer.local.state.moto_server import LOADER_KEY_ENV
-from deployer.ops.aws import LOCAL_CREDENTIALS
 from handlers.records import OUTCOME_INDEX, OUTCOME_INDEX_PARTITION, OUTCOME_INDEX_SORT, TABLE_PARTITION_KEY, TTL_ATTRIBUTE
 
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -103,11 +103,8 @@ def _free_port() -> int:
 
 
 def client(service: str, endpoint: str, region: str) -> Any:
-    import boto3  # heavy: imported where used
-    from botocore.config import Config
-
-    return boto3.client(service, endpoint_url=endpoint, region_name=region,  # type: ignore[call-overload]
-                        config=Config(retries={"max_attempts": 2}, max_pool_connections=20), **LOCAL_CREDENTIALS)
+    """A boto3 client of the emulator's moto server (the AWS access layer's factory, its emulator policy)."""
+    return Endpoint.emulator(endpoint, region, policy=EMULATOR).client(service)
 
 
 def zip_directory(root: Path) -> bytes:
