@@ -6,9 +6,10 @@ Every read is a query by key with a `Limit`: the failures come from the `by_outc
 (a stack deployed before it, or an emulator that does not create it yet) is read through
 `by_outcome` with a version filter instead, a bounded number of pages.
 
-When a request is not there, `get_request` says why where the log tells: the id is malformed (a
-usage error), the log holds nothing yet, the log begins after the request would have been made
-(a first deploy, or an emulator started with a fresh state), or records expire.
+When a request is not there, `get_request` says why where it can be told: the id is malformed (a
+usage error); in the emulator, its request log says (never sent, quarantined, or dropped past its
+bound); in AWS, the log holds nothing yet, or begins after the request would have been made (a
+first deploy), or records expire.
 """
 
 from __future__ import annotations
@@ -187,7 +188,8 @@ def get_request(target: OpsTarget, request_id: str, *, now: int | None = None) -
     ttl_days = target.model.request_log.ttl_days
     hint = (f"list recent failures with `deployer errors --env {env}`; a request's id is in the x-request-id "
             "response header and in its log line")
-    reason = why_missing(target, now=now)
+    emulator = target.emulator() if target.local else None  # the emulator knows (kept, quarantined, dropped)
+    reason = emulator.why_missing(request_id) if emulator is not None else why_missing(target, now=now)
     if reason is not None:
         raise DeployerError(f"no request with id {request_id}: {reason}", hint=hint)
     raise DeployerError(f"no request with id {request_id} in the last {ttl_days} days of records; records expire "
