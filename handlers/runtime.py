@@ -237,7 +237,10 @@ class Runtime:
         start = time.perf_counter()
         ts_ms = time.time_ns() // 1_000_000
         version = getattr(context, "function_version", None) or self.default_version
-        loaded = self._loaded or self.load(version)
+        loaded, init_ms = self._loaded, None
+        if loaded is None:  # this request loads the agent: a cold start, marked on its record
+            loaded = self.load(version)
+            init_ms = round((time.perf_counter() - start) * 1000.0, 3)
         try:
             request = parse_event(event)
         except ValueError as exc:
@@ -302,7 +305,7 @@ class Runtime:
             error_message = (str(exc).strip().splitlines() or [""])[0][:1000] or error_type
         return self._finish(
             start, ts_ms, version, request, request_id, action, usage, status, error_type, error_message,
-            result, output_json, context,
+            result, output_json, context, init_ms=init_ms,
         )
 
     def _faulty(self, call: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
@@ -313,7 +316,7 @@ class Runtime:
     def _finish(
         self, start: float, ts_ms: int, version: str, request: Request, request_id: str,
         action: ActionRuntime | None, usage: RequestUsage | None, status: int, error_type: str | None,
-        error_message: str | None, result: Any, output_json: str, context: Any,
+        error_message: str | None, result: Any, output_json: str, context: Any, *, init_ms: float | None = None,
     ) -> dict[str, Any]:
         latency_ms = round((time.perf_counter() - start) * 1000.0, 3)
         memory_mb = _memory_used_mb()
@@ -331,6 +334,7 @@ class Runtime:
             request_id=request_id, ts_ms=ts_ms, action=name, version=version, status=status,
             latency_ms=latency_ms, input_tokens=input_tokens, output_tokens=output_tokens, cost_usd=cost,
             confidence=confidence, memory_mb=memory_mb, error_type=error_type, replay=request.replay,
+            init_ms=init_ms,
         )
         apply_policy(report, request, action, error_message, result, fallback_redactor=self._fallback_redactor,
                      rng=self._rng, to_jsonable=self._to_jsonable)

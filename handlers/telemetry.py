@@ -87,9 +87,9 @@ class RequestReport:
     """Everything the two lines say about one request."""
 
     __slots__ = (
-        "_numbers", "_strings", "action", "confidence", "cost_usd", "error_message", "error_type", "input_json",
-        "input_tokens", "latency_ms", "log_latency", "memory_mb", "output_json", "output_tokens", "replay",
-        "request_id", "status", "ts_ms", "version",
+        "_numbers", "_strings", "action", "confidence", "cost_usd", "error_message", "error_type", "init_ms",
+        "input_json", "input_tokens", "latency_ms", "log_latency", "memory_mb", "output_json", "output_tokens",
+        "replay", "request_id", "status", "ts_ms", "version",
     )
 
     def __init__(
@@ -111,6 +111,7 @@ class RequestReport:
         output_json: str | None = None,
         replay: bool = False,
         log_latency: bool = True,
+        init_ms: float | None = None,  # the agent's load, when this request paid for it (a cold start)
     ) -> None:
         self.request_id = request_id
         self.ts_ms = ts_ms
@@ -129,6 +130,7 @@ class RequestReport:
         self.output_json = output_json
         self.replay = replay
         self.log_latency = log_latency
+        self.init_ms = init_ms
         self._numbers: tuple[str, str, str, str] | None = None
         self._strings: tuple[str, str, str] | None = None
 
@@ -186,12 +188,13 @@ class Telemetry:
         input_part = "" if r.input_json is None else _INPUT + r.input_json
         output_part = "" if r.output_json is None else _OUTPUT + r.output_json
         replay = "true" if r.replay else "false"
+        cold = "" if r.init_ms is None else f', "cold_start": true, "init_ms": {r.init_ms!r}'
         return (
             f'{self._log_prefix}, "level": {level}, "request_id": {request_id}, "ts": {r.ts_ms}, '
             f'"action": {action}, "version": {version}, "status": {r.status}, "outcome": {outcome}{latency_part}, '
             f'"input_tokens": {r.input_tokens}, "output_tokens": {r.output_tokens}, "cost_usd": {cost}, '
             f'"confidence": {confidence}, "memory_mb": {memory}, "error_type": {error_type}, '
-            f'"error_message": {error_message}{input_part}{output_part}, "replay": {replay}}}'
+            f'"error_message": {error_message}{input_part}{output_part}{cold}, "replay": {replay}}}'
         )
 
     def _emf_head(self, version: str, replay: bool, confidence: bool) -> str:
