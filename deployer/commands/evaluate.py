@@ -11,7 +11,7 @@ from deployer.commands.options import env_option, json_option, spec_option
 
 @click.command(name="eval")
 @spec_option
-@env_option()
+@env_option(required=False)
 @click.option("--version", "version", default=None, help="the version to judge (default: the canary, else the live one)")
 @click.option("--against", default="stable", show_default=True,
               help="compare with: stable (the alias's version), a version number, or none")
@@ -20,7 +20,7 @@ from deployer.commands.options import env_option, json_option, spec_option
 @click.option("--concurrency", type=click.IntRange(1, 64), default=None, help="requests in flight (default: the spec's)")
 @click.option("--limit", type=click.IntRange(1), default=None, help="evaluate the first N examples only")
 @json_option
-def evaluate(spec_path: str, env: str, version: str | None, against: str, report_dir: str, concurrency: int | None,
+def evaluate(spec_path: str, env: str | None, version: str | None, against: str, report_dir: str, concurrency: int | None,
              limit: int | None, as_json: bool) -> int:
     """Score a deployed version on the spec's evaluation set, compare it with the stable version.
 
@@ -37,14 +37,12 @@ def evaluate(spec_path: str, env: str, version: str | None, against: str, report
 
     from rich.progress import Progress
 
-    from deployer.compiler import compile_environment
+    from deployer.environments import resolve_environment
     from deployer.evaluation.report import verdict_lines
     from deployer.evaluation.session import evaluate as run
-    from deployer.ops.target import resolve_target
-    from deployer.spec import load_spec
 
-    model = compile_environment(load_spec(spec_path), env)
-    target = resolve_target(model, spec_path=spec_path)
+    environment = resolve_environment(spec_path, env)
+    target = environment.target()
     with Progress(transient=True, disable=as_json) as bar:
         task = bar.add_task("evaluating", total=None)
         result = run(target, version=version, against=None if against == "none" else against,
@@ -55,7 +53,7 @@ def evaluate(spec_path: str, env: str, version: str | None, against: str, report
     else:
         if result.resumed:
             click.echo(f"resumed: {result.resumed} answers from the interrupted run in {report_dir}")
-        for line in verdict_lines(result.verdict, env=env):
+        for line in verdict_lines(result.verdict, env=environment.name):
             click.echo(line)
         click.echo(f"{result.requests_per_s:.1f} requests/s; report: {result.report_html}")
     return 0 if result.verdict.passed else 1

@@ -7,8 +7,9 @@ the same function `Pipeline.deploy` calls; this module parses options and render
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -110,9 +111,13 @@ def diff(spec_path: str, env: str, out_dir: str, role_arn: str | None, as_json: 
               help="local only: latency added to each request of the new version")
 @click.option("--inject-cost-multiplier", type=click.FloatRange(min=0), default=1.0,
               help="local only: multiplier of the new version's cost per request")
+@click.option("--inject-confusion", default=None, metavar="FIELD:A=B",
+              help="local only: the new version's answers say B where they would say A in FIELD (a model that "
+                   "confuses two classes: fast, error-free and wrong)")
 @json_option
 def deploy(spec_path: str, env: str, out_dir: str, wait: bool, no_rollout: bool, role_arn: str | None,
-           inject_error_rate: float, inject_latency_ms: float, inject_cost_multiplier: float, as_json: bool) -> None:
+           inject_error_rate: float, inject_latency_ms: float, inject_cost_multiplier: float,
+           inject_confusion: str | None, as_json: bool) -> None:
     """Deploy one environment: to AWS (assets, change set, rollout) or into the local emulator.
 
     \b
@@ -123,7 +128,10 @@ def deploy(spec_path: str, env: str, out_dir: str, wait: bool, no_rollout: bool,
     from deployer.environments import resolve_environment
     from deployer.ops.deploy import deploy as run_deploy
 
-    faults = {"error_rate": inject_error_rate, "latency_ms": inject_latency_ms, "cost_multiplier": inject_cost_multiplier}
+    if inject_confusion is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*:[^=]+=.+", inject_confusion):
+        raise click.BadParameter("give FIELD:A=B, e.g. team:cards=transfers", param_hint="--inject-confusion")
+    faults: dict[str, Any] = {"error_rate": inject_error_rate, "latency_ms": inject_latency_ms,
+                              "cost_multiplier": inject_cost_multiplier, "confuse": inject_confusion}
     outcome = run_deploy(resolve_environment(spec_path, env).target(), faults=faults, wait=wait, out_dir=out_dir,
                          role_arn=role_arn, start_rollout=not no_rollout)
     if outcome.local:

@@ -54,7 +54,7 @@ class DeployOutcome:
         return out
 
 
-def deploy(target: OpsTarget, *, faults: dict[str, float] | None = None, wait: bool = False, description: str = "",
+def deploy(target: OpsTarget, *, faults: dict[str, Any] | None = None, wait: bool = False, description: str = "",
            out_dir: str | Path = "cdk.out", role_arn: str | None = None, start_rollout: bool = True,
            timeout_s: float = 600.0) -> DeployOutcome:
     """Publish a new version of the environment when its code or configuration changed, and start its rollout."""
@@ -65,7 +65,7 @@ def deploy(target: OpsTarget, *, faults: dict[str, float] | None = None, wait: b
         done = dict(target.require_emulator().post("/deploy", body, timeout_s=timeout_s if wait else 120.0))
         return DeployOutcome(model.environment, True, done.get("version"), bool(done.get("created")),
                              str(done.get("message") or ""), done.get("rollout"))
-    neutral = {"error_rate": 0.0, "latency_ms": 0.0, "cost_multiplier": 1.0}
+    neutral: dict[str, Any] = {"error_rate": 0.0, "latency_ms": 0.0, "cost_multiplier": 1.0, "confuse": ""}
     if any(value != neutral.get(name) for name, value in injected.items()):
         raise DeployerError(f"fault injection is for the local emulator; {model.environment} targets {model.target}",
                             hint="rehearse a rollback with `deployer deploy --env <local env> --inject-error-rate 0.3`")
