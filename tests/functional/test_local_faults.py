@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -193,3 +194,38 @@ def test_an_unwritable_state_directory_at_start_is_an_error_with_a_hint(base_mod
         emulator(base_model, state).start()
     assert f"cannot write the emulator's state file {state / 'state.json'}" in error.value.message
     assert error.value.hint is not None and "writable" in error.value.hint
+
+
+def test_a_telemetry_sink_process_that_dies_is_started_again_and_loses_nothing(base_model: DeploymentModel,
+                                                                               tmp_path: Path) -> None:
+    model = with_schedule(base_model, [(100.0, 0)])
+    state = tmp_path / "state"
+    with emulator(model, state) as emu:
+        emu.deploy()
+        sinks = [pid for pid in children(os.getpid()) if b"deployer.local.state.sink" in cmdline(pid)]
+        assert len(sinks) == 1
+        os.kill(sinks[0], signal.SIGKILL)
+        wait_until(lambda: not Path(f"/proc/{sinks[0]}").exists() or cmdline(sinks[0]) == b"")
+        ids = [emu.invoke("route", {"message": f"m{i}"})["request_id"] for i in range(10)]
+        dynamodb = client("dynamodb", emu.moto_endpoint, model.region)
+
+        def recorded() -> bool:
+            emu.flush()
+            items = dynamodb.scan(TableName=model.request_log.table_name)["Items"]
+            return set(ids) <= {i["request_id"]["S"] for i in items}
+
+        wait_until(recorded)
+        events = [json.loads(line) for line in (state / "events.log").read_text().splitlines()]
+        said = [e["event"] for e in events if e.get("part") == "telemetry"]
+        assert said[:2] == ["warning", "recovered"]
+
+
+def children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

@@ -65,8 +65,11 @@ def _serve(conn: Connection, lock: threading.RLock) -> None:
                 message = conn.recv()
             except (EOFError, OSError):
                 return
-            with lock:
-                reply = apply(message)
+            try:
+                with lock:
+                    reply = apply(message)
+            except Exception as exc:  # a message it cannot read: say so, keep serving
+                reply = {"put": 0, "deleted": 0, "errors": [f"{type(exc).__name__}: {exc}"], "error_count": 1}
             try:
                 conn.send(reply)
             except OSError:

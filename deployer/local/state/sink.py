@@ -35,7 +35,8 @@ from deployer.local.state.health import Health
 #: Requests kept while no sink process takes them (it is being restarted); past that the oldest go.
 MAX_BUFFERED = 200_000
 #: What the sink process reports, and how `status` names it.
-SINK_PARTS = {"request-log": "writing the request log journal", "moto-loader": "loading records into moto"}
+SINK_PARTS = {"request-log": "writing the request log journal", "moto-loader": "loading records into moto",
+              "telemetry-batch": "taking a telemetry batch in the sink process"}
 
 
 class TelemetrySink:
@@ -217,48 +218,60 @@ class TelemetrySink:
 
 
 class _MotoLoader:
-    """The sink's side of moto's bulk loader: one message per batch, what failed is kept."""
+    """The sink's side of moto's bulk loader: one message per batch; what failed is kept (by the
+    caller) and the connection made again for the next batch."""
 
     def __init__(self, args: dict[str, Any]) -> None:
-        self._conn = Client((args["loader_host"], int(args["loader_port"])), authkey=bytes.fromhex(args["loader_key"]))
+        self._address = (args["loader_host"], int(args["loader_port"]))
+        self._key = bytes.fromhex(args["loader_key"])
         self._base = {"account": args["account"], "region": args["region"], "table": args["table"]}
+        self._conn: Connection | None = None
         self.error: str | None = None
 
     def load(self, puts: list[Any], deletes: list[Any], metrics: dict[str, list[Any]]) -> bool:
         if not puts and not deletes and not metrics:
             return True
         try:
+            if self._conn is None:
+                self._conn = Client(self._address, authkey=self._key)
             self._conn.send({**self._base, "put": puts, "delete": deletes, "metrics": metrics})
             reply = self._conn.recv()
         except (OSError, EOFError) as exc:
             self.error = f"moto's loader does not answer: {exc}"
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
             return False
         errors = reply.get("errors") or []
         self.error = f"{reply.get('error_count')} refused, e.g. {errors[0]}" if errors else None
         return not errors
 
 
-def main() -> None:
-    from deployer.local.behaviour.logs import parse_line
-    from deployer.local.behaviour.metrics import CloudWatchMirror, parse_emf
-    from deployer.local.state.request_log import DIRECTORY, RequestLog
-    from handlers.records import REQUEST_EVENT
+class _Batches:
+    """The sink process's work on each batch: records to the request log, datapoints to the mirror, both to moto."""
 
-    args = json.loads(os.environ["DEPLOYER_SINK"])
-    conn = Client((args["host"], int(args["port"])), authkey=bytes.fromhex(args["key"]))
-    log = RequestLog(Path(args["state_dir"]) / DIRECTORY, ttl_days=int(args["ttl_days"]), limit=args.get("limit"))
-    loader = _MotoLoader(args)
-    mirror = CloudWatchMirror()
-    for chunk in log.load():  # a restart: what the journal kept goes back into moto first
-        if not loader.load(chunk, [], {}):
-            log.requeue(chunk, [])
-    while True:
-        try:
-            data = conn.recv_bytes().decode("utf-8", "surrogatepass")
-        except (EOFError, OSError):
-            break
-        head, _, body = data.partition("\n")
-        message = json.loads(head)
+    def __init__(self, args: dict[str, Any]) -> None:
+        from deployer.local.behaviour.metrics import CloudWatchMirror
+        from deployer.local.state.request_log import DIRECTORY, RequestLog
+
+        self.log = RequestLog(Path(args["state_dir"]) / DIRECTORY, ttl_days=int(args["ttl_days"]),
+                              limit=args.get("limit"))
+        self.loader = _MotoLoader(args)
+        self.mirror = CloudWatchMirror()
+        self.error: str | None = None
+
+    def restore(self) -> None:
+        """A restart: what the journal kept goes back into moto first."""
+        for chunk in self.log.load():
+            if not self.loader.load(chunk, [], {}):
+                self.log.requeue(chunk, [])
+
+    def take(self, message: dict[str, Any], body: str) -> None:
+        from deployer.local.behaviour.logs import parse_line
+        from deployer.local.behaviour.metrics import parse_emf
+        from handlers.records import REQUEST_EVENT
+
+        log = self.log
         for item in message.get("items") or ():
             log.add_item(item)
         for item in message.get("backfill") or ():
@@ -274,21 +287,48 @@ def main() -> None:
             points = parse_emf(obj)
             if points:
                 for key, value, unit in points:
-                    mirror.add(key, at, value, unit)
+                    self.mirror.add(key, at, value, unit)
             elif obj.get("event") == REQUEST_EVENT:
                 log.add_record(obj)
-        log.persist()  # on disk first; records the bound drops go out of moto in the same batch
-        puts, deletes = log.take()
-        if not loader.load(puts, deletes, mirror.take()):
-            log.requeue(puts, deletes)
-        problems = {part: error for part, error in (("request-log", log.journal_error),
-                                                    ("moto-loader", loader.error)) if error}
-        reply: dict[str, Any] = {"seq": message.get("seq"), "stats": log.stats(), "problems": problems}
+        self.flush()
+
+    def flush(self) -> None:
+        self.log.persist()  # on disk first; records the bound drops go out of moto in the same batch
+        puts, deletes = self.log.take()
+        if not self.loader.load(puts, deletes, self.mirror.take()):
+            self.log.requeue(puts, deletes)
+
+    def reply(self, message: dict[str, Any]) -> dict[str, Any]:
+        problems = {part: error for part, error in (("request-log", self.log.journal_error),
+                                                    ("moto-loader", self.loader.error),
+                                                    ("telemetry-batch", self.error)) if error}
+        reply: dict[str, Any] = {"seq": message.get("seq"), "stats": self.log.stats(), "problems": problems}
         query = message.get("query") or {}
         if "why" in query:
-            reply["answer"] = log.why_missing(str(query["why"]))
-        conn.send_bytes(json.dumps(reply, default=str).encode())
-    log.persist()
+            reply["answer"] = self.log.why_missing(str(query["why"]))
+        return reply
+
+
+def main() -> None:
+    args = json.loads(os.environ["DEPLOYER_SINK"])
+    conn = Client((args["host"], int(args["port"])), authkey=bytes.fromhex(args["key"]))
+    batches = _Batches(args)
+    batches.restore()
+    while True:
+        try:
+            data = conn.recv_bytes().decode("utf-8", "surrogatepass")
+        except (EOFError, OSError):
+            break
+        head, _, body = data.partition("\n")
+        message: dict[str, Any] = {}
+        try:
+            message = json.loads(head)
+            batches.take(message, body)
+            batches.error = None
+        except Exception as exc:  # a batch this process cannot take: said, and the next one is taken
+            batches.error = f"a batch was not taken: {type(exc).__name__}: {exc}"
+        conn.send_bytes(json.dumps(batches.reply(message), default=str).encode())
+    batches.flush()
     conn.close()
 
 
