@@ -105,11 +105,13 @@ class Pipeline:
     def run_load_test(self, env: str | LoadTest | None = None, load_test: LoadTest | None = None, *,
                       rps: float | None = None, duration_s: float | None = None, users: int | None = None,
                       input_file: str | None = None, report_dir: str | None = None, target_url: str | None = None,
-                      write_report: bool = True) -> LoadTestResult:
+                      write_report: bool = True, evaluate: bool = True) -> LoadTestResult:
         """Hold a request rate against the environment and judge it against its SLOs.
 
         `run_load_test("staging", rps=100, duration_s=300)`, or with a value:
-        `run_load_test(LoadTest(requests_per_second=100, duration_seconds=300))`.
+        `run_load_test(LoadTest(requests_per_second=100, duration_seconds=300))`. With an evaluation
+        section in the spec, its labelled set runs first and its gate is part of `result.passed`
+        (`evaluate=False` skips it).
         """
         from deployer.loadtest.plan import Overrides, resolve_plan
         from deployer.loadtest.session import run_load_test
@@ -126,7 +128,7 @@ class Pipeline:
                               input_file=input_file or test.input_file, report_dir=report_dir)
         with load_target(environment, target_url) as target:
             plan = resolve_plan(environment.model, overrides, target_url=target.url, iam_auth=target.iam_auth)
-            result = run_load_test(plan)
+            result = run_load_test(plan, ops=target.ops, evaluate=evaluate)
         if write_report:
             from deployer.loadtest.report import write_report as write
 

@@ -1,6 +1,6 @@
 """`deployer loadtest`: load-test one environment and gate on its SLOs (the staging stage).
 
-Exit codes: 0 every SLO gate passed; 1 a gate failed (the CI gate); 2 a usage error (bad flags,
+Exit codes: 0 every SLO gate and the evaluation gate passed; 1 a gate failed (the CI gate); 2 a usage error (bad flags,
 spec or input file, no target); 130 interrupted (the report of what ran is still written).
 """
 
@@ -45,6 +45,8 @@ WORKER_OPTIONS = {"worker", "master_host", "master_port", "workers", "join_timeo
 @click.option("--target", "target_url", help="base URL to load (default: the emulator or the Function URL)")
 @click.option("--sign", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
               help="SigV4-sign requests (auto: Function URLs with IAM auth)")
+@click.option("--no-eval", "skip_eval", is_flag=True,
+              help="skip the spec's evaluation set (run before the load; its gate is part of the verdict)")
 @click.option("--master", is_flag=True, help="run only the master: workers on other hosts join it "
                                              "(`deployer loadtest --worker`)")
 @click.option("--expect-workers", type=int, help="with --master: worker processes to wait for (all hosts)")
@@ -59,9 +61,13 @@ WORKER_OPTIONS = {"worker", "master_host", "master_port", "workers", "join_timeo
                                      "its master (default 10m)")
 def loadtest(env: str | None, spec_path: str, rps: float | None, duration: str | None, users: int | None,
              input_file: str | None, workers: int | None, report_dir: str | None, concurrency: str | None,
-             target_url: str | None, sign: str, master: bool, expect_workers: int | None, master_bind_host: str,
+             target_url: str | None, sign: str, skip_eval: bool, master: bool, expect_workers: int | None, master_bind_host: str,
              master_port: int, worker: bool, master_host: str | None, join_timeout: str | None) -> int:
     """Hold a request rate against an environment, judge it against its SLOs, write the report.
+
+    When the spec has an evaluation section, its labelled set goes through the version first
+    (as `deployer eval` does) and its gate is part of the verdict (--no-eval skips it; a bare
+    --target URL cannot be evaluated).
 
     \b
     --env is required, except with --worker: a worker takes everything from its master.
@@ -69,8 +75,8 @@ def loadtest(env: str | None, spec_path: str, rps: float | None, duration: str |
     `deployer loadtest --worker --master-host HOST` on each worker host (see docs/loadtest.md).
 
     \b
-    Exit codes: 0 every SLO gate passed; 1 a gate failed or could not be judged (or the
-    workers did not join); 2 usage error; 130 interrupted (the report of what ran is still written).
+    Exit codes: 0 every SLO gate (and the evaluation gate) passed; 1 a gate failed or could not
+    be judged (or the workers did not join); 2 usage error; 130 interrupted (the report of what ran is still written).
     """
     if worker:
         return _worker(master_host, master_port, workers, join_timeout, report_dir)
@@ -107,7 +113,7 @@ def loadtest(env: str | None, spec_path: str, rps: float | None, duration: str |
         with load_target(environment, target_url) as target:
             plan = resolve_plan(environment.model, overrides, target_url=target.url, iam_auth=target.iam_auth)
             load_inputs(plan.input_file, distribution=plan.distribution, weight_field=plan.weight_field)
-            code = _run(plan)
+            code = _run(plan, target.ops, evaluate=not skip_eval)
     except (LoadTestUsageError, InputFileError, SpecError) as exc:
         raise click.UsageError(str(exc)) from exc
     return code
@@ -150,7 +156,7 @@ def _worker(master_host: str | None, master_port: int, processes: int | None, jo
     return 0
 
 
-def _run(plan: Any) -> int:
+def _run(plan: Any, ops: Any, *, evaluate: bool) -> int:
     from rich.console import Console
 
     from deployer.loadtest.plan import plan_warnings
@@ -169,7 +175,7 @@ def _run(plan: Any) -> int:
     for warning in plan_warnings(plan):
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     with ProgressView(console) as view:
-        result = run_load_test(plan, on_progress=view.update, on_phase=view.phase)
+        result = run_load_test(plan, on_progress=view.update, on_phase=view.phase, ops=ops, evaluate=evaluate)
     files = write_report(result)
     print_summary(Console(), result, files)
     if result.interrupted:

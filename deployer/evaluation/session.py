@@ -50,18 +50,24 @@ def evaluate(target: OpsTarget, *, version: str | None = None, against: str | No
     examples, data_hash = load_examples(spec.data_file, limit=limit or spec.limit)
     checkpoint = Checkpoint(report_dir / "evaluation-answers.jsonl", data_hash)
     versions = [candidate] + ([stable] if stable and stable != candidate else [])
-    resumed = sum(1 for v in versions for e in examples if (v, e.index) in checkpoint.answers)
+    # A checkpoint's answers are resumed only for the same code and configuration: a version number
+    # comes back with other code after an emulator restart, or in another account.
+    identity = version_identities(target, versions)
+    keys = [identity[v] for v in versions]
+    resumed = sum(1 for k in keys for e in examples if (k, e.index) in checkpoint.answers)
     call = invoker or invoker_for(target)
+    by_key = dict(zip(keys, versions, strict=True))
 
-    def ask(example: Example, for_version: str) -> tuple[int, Any]:
-        result = call(spec.action, example.input, version=for_version, replay=True)
+    def ask(example: Example, key: str) -> tuple[int, Any]:
+        result = call(spec.action, example.input, version=by_key[key], replay=True)
         return result.status, result.output
 
     started = time.perf_counter()
-    answer_all(examples, versions, ask, checkpoint, concurrency=concurrency or spec.concurrency, progress=progress)
+    answer_all(examples, keys, ask, checkpoint, concurrency=concurrency or spec.concurrency, progress=progress)
     asked = sum(len(examples) for _ in versions) - resumed
     rate = asked / max(time.perf_counter() - started, 1e-6)
-    verdict = judge(examples, spec, checkpoint.answers, candidate, stable if stable != candidate else None)
+    answers = {(by_key[k], i): a for (k, i), a in checkpoint.answers.items() if k in by_key}
+    verdict = judge(examples, spec, answers, candidate, stable if stable != candidate else None)
     meta = {"agent": model.agent, "environment": model.environment, "data": spec.data_file, "data_hash": data_hash,
             "examples": len(examples), "candidate_version": candidate, "stable_version": stable, "score": spec.score_kind,
             "field": spec.score_field, "requests_per_s": round(rate, 1), "serving": {"primary": primary,
@@ -70,13 +76,19 @@ def evaluate(target: OpsTarget, *, version: str | None = None, against: str | No
     return EvaluationResult(verdict, candidate, stable, json_path, html_path, len(examples), resumed, rate)
 
 
-def passed_evaluation(report_dir: Path) -> dict[str, Any] | None:
-    """The last evaluation written to `report_dir`, if any (the staging checklist reads it)."""
-    path = report_dir / "evaluation.json"
-    if not path.is_file():
-        return None
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return None
-    return data
+def version_identities(target: OpsTarget, versions: list[str]) -> dict[str, str]:
+    """`version -> "3:<code sha>:<configuration hash>"`: what the checkpoint keys answers by."""
+    import hashlib
+
+    found = {str(v.get("Version")): v for v in target.functions.versions(target.model.function.name)}
+    out: dict[str, str] = {}
+    for version in versions:
+        config = found.get(version)
+        if config is None:
+            raise DeployerError(f"{target.model.function.name} has no version {version}",
+                                hint=f"versions: {', '.join(found) or 'none'} (`deployer status`)")
+        settings = json.dumps({"env": (config.get("Environment") or {}).get("Variables") or {},
+                               "memory": config.get("MemorySize"), "handler": config.get("Handler")}, sort_keys=True)
+        out[version] = (f"{version}:{str(config.get('CodeSha256') or '')[:16]}:"
+                        f"{hashlib.sha256(settings.encode()).hexdigest()[:12]}")
+    return out

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from deployer.compiled import DeploymentModel
 
+if TYPE_CHECKING:
+    from deployer.local import Emulator
+
 
 @contextmanager
-def emulated_target(model: DeploymentModel) -> Iterator[str]:
-    """Start the emulator, deploy the environment, yield its gateway URL; stop it afterwards."""
+def emulated_target(model: DeploymentModel) -> Iterator[Emulator]:
+    """Start the emulator, deploy the environment, yield the emulator; stop it afterwards."""
     from deployer.local import Emulator
 
     with Emulator() as emulator:
         emulator.deploy(model)
-        yield str(emulator.gateway_url)
+        yield emulator

@@ -17,6 +17,7 @@ from deployer.loadtest.report import (
     ReportFiles,
     check_line,
     checklist_failures,
+    passed_line,
     verdict_reasons,
     warmup_note,
 )
@@ -47,7 +48,8 @@ class ProgressView:
         self._progress.__exit__(kind, value, traceback)
 
     def phase(self, name: str) -> None:
-        label = "paced load" if name == "rate" else name.replace("concurrency:", "concurrency ")
+        label = {"rate": "paced load", "evaluation": "evaluation set"}.get(name) or name.replace("concurrency:",
+                                                                                                "concurrency ")
         self._tasks[name] = self._progress.add_task(label, total=None, counts="", rps="", p99="", errors="")
 
     def update(self, progress: PhaseProgress) -> None:
@@ -93,6 +95,15 @@ def print_summary(console: Console, result: LoadTestResult, files: ReportFiles) 
         console.print(table)
         best = result.max_concurrency
         console.print(f"  highest concurrency meeting the SLOs: {best if best is not None else 'none'}")
+    if result.evaluation is not None:
+        evaluation = result.evaluation
+        accuracy = (evaluation.get("candidate") or {}).get("accuracy")
+        mark = "[green]✓ passed[/]" if result.evaluation_passed else "[red]✗ failed: " + "; ".join(
+            evaluation.get("reasons") or []) + "[/]"
+        console.print(f"\n[bold]evaluation[/] version {evaluation.get('candidate_version')} on "
+                      f"{evaluation.get('data')} ({evaluation.get('examples')} labelled examples): accuracy "
+                      + (f"{accuracy:.3f}" if isinstance(accuracy, float) else "?")
+                      + f" {mark}  [dim]{evaluation.get('report_html')}[/]", highlight=False)
     console.print("\n[bold]pre-production checklist[/] [dim](✓ measured and settled, ? measured: you confirm "
                   "the rest, ✗ failed, - a load test cannot tell)[/]")
     for item in result.checklist:
@@ -110,7 +121,7 @@ def print_summary(console: Console, result: LoadTestResult, files: ReportFiles) 
         console.print("[yellow]interrupted: the report covers what ran[/]"
                       + (f"; skipped {', '.join(result.skipped)}" if result.skipped else ""))
     elif result.passed:
-        console.print("[bold green]PASSED[/]: every SLO gate passed")
+        console.print(f"[bold green]PASSED[/]: {passed_line(result)}", highlight=False)
         failures = checklist_failures(result)
         if failures:
             console.print(f"[bold red]but {len(failures)} checklist item(s) failed[/] (not part of the exit code): "

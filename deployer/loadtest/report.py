@@ -42,15 +42,38 @@ def verdict_reasons(result: LoadTestResult) -> str:
     failed = [c.label for c in result.checks if c.status == "fail"]
     unjudged = [c.label for c in result.checks if c.status == "not enough samples"]
     parts = [", ".join(failed)] if failed else []
+    if not result.evaluation_passed and result.evaluation is not None:
+        parts.append("evaluation: " + "; ".join(result.evaluation.get("reasons") or ["failed"]))
     if unjudged:
         parts.append(f"not enough samples to judge ({result.plan.model.slos.min_samples:,} needed): "
                      + ", ".join(unjudged))
     return "; ".join(parts)
 
 
+def passed_line(result: LoadTestResult) -> str:
+    """What passed: the SLO gate, and the evaluation gate when it ran."""
+    if result.evaluation is None:
+        return "every SLO gate passed"
+    accuracy = (result.evaluation.get("candidate") or {}).get("accuracy")
+    return (f"every SLO gate passed, and the evaluation on {result.evaluation.get('data')} "
+            + (f"(accuracy {accuracy:.3f})" if isinstance(accuracy, float) else "") + " passed")
+
+
 def checklist_failures(result: LoadTestResult) -> list[str]:
     """Failed checklist items, for the verdict: the exit code is the SLO gate's, these are called out."""
     return [f"{item.item} ({item.measured})" for item in result.checklist if item.status == "failed"]
+
+
+def _evaluation_summary(evaluation: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The evaluation's verdict and headline figures; every answer is in its own report."""
+    if evaluation is None:
+        return None
+    keep = ("passed", "reasons", "data", "data_hash", "examples", "candidate_version", "stable_version",
+            "report_html")
+    candidate = evaluation.get("candidate") or {}
+    labels = candidate.get("labels") or {}
+    return {**{k: evaluation.get(k) for k in keep}, "accuracy": candidate.get("accuracy"),
+            "macro_f1": labels.get("macro_f1")}
 
 
 def warmup_note(result: LoadTestResult) -> str:
@@ -96,6 +119,7 @@ def to_dict(result: LoadTestResult) -> dict[str, Any]:
             "figures": {str(k): dataclasses.asdict(f) for k, f in result.level_figures.items()},
         },
         "checklist": [dataclasses.asdict(i) for i in result.checklist],
+        "evaluation": _evaluation_summary(result.evaluation),
         "checklist_failed": [i.item for i in result.checklist if i.status == "failed"],
         "inputs": dataclasses.asdict(result.inputs) if result.inputs else None,
         "slowest_requests": [dataclasses.asdict(s) for s in result.slowest],
@@ -177,7 +201,7 @@ def _html(result: LoadTestResult, data: dict[str, Any], images: dict[str, bytes]
     elif result.passed and failures:
         banner = ("warn", f"SLO gate PASSED, but {len(failures)} checklist item(s) failed: " + "; ".join(failures))
     elif result.passed:
-        banner = ("pass", "PASSED: every SLO gate passed")
+        banner = ("pass", "PASSED: " + passed_line(result))
     else:
         banner = ("fail", "FAILED: " + verdict_reasons(result))
     parts = [

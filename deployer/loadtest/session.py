@@ -7,13 +7,14 @@ recorded. A Ctrl-C stops the current phase, skips the rest and still returns wha
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from deployer.loadtest.checklist import ChecklistItem, checklist
 from deployer.loadtest.gate import Check, LevelVerdict, gate_passed, level_verdict, max_level, slo_checks
@@ -23,6 +24,9 @@ from deployer.loadtest.records import GeneratorSettings, RequestRecord
 from deployer.loadtest.runner import PhaseRun, ProgressCallback, run_phase
 from deployer.loadtest.stats import percentile
 from deployer.loadtest.summary import Figures, InputCoverage, SlowRequest, input_coverage, slowest_requests, summarize
+
+if TYPE_CHECKING:
+    from deployer.ops.target import OpsTarget
 
 #: Requests per generator process sent before the paced schedule, not judged (cold starts).
 WARMUP_REQUESTS = 5
@@ -63,10 +67,16 @@ class LoadTestResult:
     warmup: list[RequestRecord] = field(default_factory=list)
     inputs: InputCoverage | None = None
     slowest: tuple[SlowRequest, ...] = ()
+    evaluation: dict[str, Any] | None = None  # evaluation.json of the spec's labelled set, when it ran
+
+    @property
+    def evaluation_passed(self) -> bool:
+        return self.evaluation is None or bool(self.evaluation.get("passed"))
 
     @property
     def passed(self) -> bool:
-        return gate_passed(self.checks) and not self.interrupted
+        """The staging gate: every SLO, and the evaluation gate when the spec declares one."""
+        return gate_passed(self.checks) and self.evaluation_passed and not self.interrupted
 
 
 def _settings(plan: LoadPlan, results_dir: Path, *, phase: str, mode: Literal["rate", "closed"], rps: float,
@@ -85,13 +95,16 @@ def _settings(plan: LoadPlan, results_dir: Path, *, phase: str, mode: Literal["r
 
 
 def run_load_test(plan: LoadPlan, *, on_progress: ProgressCallback | None = None,
-                  on_phase: Callable[[str], None] | None = None) -> LoadTestResult:
-    """Run the paced phase and every concurrency level; judge them. Never raises on Ctrl-C."""
+                  on_phase: Callable[[str], None] | None = None, ops: OpsTarget | None = None,
+                  evaluate: bool = True) -> LoadTestResult:
+    """Run the evaluation (the spec's labelled set, when it has one and `ops` reaches the deployed
+    versions), the paced phase and every concurrency level; judge them. Never raises on Ctrl-C."""
     report_dir = Path(plan.report_dir)
     raw = report_dir / "raw"
     if raw.exists():
         shutil.rmtree(raw)
     started = time.time()
+    evaluation = staging_evaluation(plan, ops, on_phase=on_phase) if evaluate else None
     if on_phase:
         on_phase("rate")
     main = run_phase(_settings(plan, raw / "rate", phase="rate", mode="rate", rps=plan.rps, users=plan.users,
@@ -128,15 +141,31 @@ def run_load_test(plan: LoadPlan, *, on_progress: ProgressCallback | None = None
     inputs = load_inputs(plan.input_file, distribution=plan.distribution, weight_field=plan.weight_field)
     coverage = input_coverage(main.records, path=plan.input_file, lines=len(inputs), distribution=plan.distribution,
                               weight_field=plan.weight_field)
-    items = checklist(model, figures, checks, levels, inputs=coverage)
+    items = checklist(model, figures, checks, levels, inputs=coverage, evaluation=evaluation)
     return LoadTestResult(
         plan=plan, started_at=started, finished_at=time.time(), records=main.records, figures=figures,
         checks=checks, generator=generator_health(main, figures, plan), levels=levels,
         level_figures=level_figures, level_records={lv: run.records for lv, run in level_runs.items()},
         max_concurrency=max_level(levels), checklist=items, interrupted=interrupted, skipped=tuple(skipped),
-        warmup=sorted(warmup, key=lambda r: r.t), inputs=coverage,
+        warmup=sorted(warmup, key=lambda r: r.t), inputs=coverage, evaluation=evaluation,
         slowest=slowest_requests(main.records, inputs.bodies, replay_command=replay_command(plan),
                                  redact=_redactor(plan)))
+
+
+def staging_evaluation(plan: LoadPlan, ops: OpsTarget | None, *,
+                       on_phase: Callable[[str], None] | None = None) -> dict[str, Any] | None:
+    """The spec's evaluation set through the version the load will hit (`deployer eval`'s gate),
+    written to `<report>/eval`; None when the spec has no evaluation or the target is a bare URL."""
+    if plan.model.evaluation is None or ops is None:
+        return None
+    from deployer.evaluation.session import evaluate
+
+    if on_phase:
+        on_phase("evaluation")
+    result = evaluate(ops, report_dir=Path(plan.report_dir) / "eval")
+    data: dict[str, Any] = json.loads(result.report_json.read_text(encoding="utf-8"))
+    data["report_html"] = str(result.report_html)
+    return data
 
 
 def replay_command(plan: LoadPlan) -> str:

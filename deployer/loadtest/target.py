@@ -19,12 +19,14 @@ from deployer.errors import DeployerError
 if TYPE_CHECKING:
     from deployer.aws.lambda_ import Functions
     from deployer.environments import Environment
+    from deployer.ops.target import OpsTarget
 
 
 @dataclass(frozen=True)
 class ResolvedTarget:
     url: str
     iam_auth: bool | None  # None: not known
+    ops: OpsTarget | None = None  # the environment behind the URL (None for --target: not known)
 
 
 def function_url(model: DeploymentModel, *, functions: Functions | None = None) -> ResolvedTarget:
@@ -51,13 +53,16 @@ def load_target(environment: Environment, target_url: str | None = None) -> Iter
         yield ResolvedTarget(target_url, None)
         return
     if not environment.local:
-        yield function_url(model, functions=environment.target().functions)
+        ops = environment.target()
+        found = function_url(model, functions=ops.functions)
+        yield ResolvedTarget(found.url, found.iam_auth, ops)
         return
     running = environment.emulator(required=False)
     if running is not None and running.get("gateway_url"):
-        yield ResolvedTarget(str(running["gateway_url"]), False)
+        yield ResolvedTarget(str(running["gateway_url"]), False, environment.target())
         return
     from deployer.loadtest.emulated import emulated_target
+    from deployer.ops.target import target_from_endpoints
 
-    with emulated_target(model) as url:
-        yield ResolvedTarget(url, False)
+    with emulated_target(model) as emulator:
+        yield ResolvedTarget(str(emulator.gateway_url), False, target_from_endpoints(model, emulator.endpoints()))

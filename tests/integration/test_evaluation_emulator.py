@@ -98,3 +98,62 @@ def test_a_spec_without_an_evaluation_says_how_to_add_one(emulator: tuple[Emulat
     bare = replace(model, evaluation=None)
     with pytest.raises(DeployerError, match="no evaluation section"):
         evaluate(target_from_endpoints(bare, emu.endpoints()), report_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_answers_are_resumed_only_for_the_same_code_and_configuration(
+        emulator: tuple[Emulator, Any], tmp_path: Path) -> None:
+    """A version number that comes back with other code (an emulator restart, another account) is asked again."""
+    emu, model = emulator
+    target = target_from_endpoints(model, emu.endpoints())
+    first = evaluate(target, against=None, report_dir=tmp_path, limit=30)
+    assert first.resumed == 0
+    checkpoint = tmp_path / "evaluation-answers.jsonl"
+    lines = [json.loads(line) for line in checkpoint.read_text().splitlines()]
+    version, code, config = lines[0]["version"].split(":")
+    assert version == "1" and len(code) == 16 and len(config) == 12
+    assert evaluate(target, against=None, report_dir=tmp_path, limit=30).resumed == 30
+    checkpoint.write_text("".join(json.dumps({**line, "version": f"1:{'0' * 16}:{config}"}) + "\n" for line in lines))
+    again = evaluate(target, against=None, report_dir=tmp_path, limit=30)
+    assert again.resumed == 0 and again.verdict.candidate.n == 30
+
+
+def staging(model: Any, emu: Emulator, report: Path, *, evaluate: bool = True) -> Any:
+    """`deployer loadtest`'s library call on a short plan, evaluating the first LIMIT examples."""
+    from deployer.loadtest.plan import Overrides, resolve_plan
+    from deployer.loadtest.session import run_load_test
+
+    limited = replace(model, evaluation=replace(model.evaluation, limit=LIMIT))
+    plan = resolve_plan(limited, Overrides(rps=20, duration_s=3, users=4, report_dir=str(report)),
+                        target_url=str(emu.gateway_url))
+    return run_load_test(plan, ops=target_from_endpoints(limited, emu.endpoints()), evaluate=evaluate)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_the_staging_gate_fails_a_version_whose_answers_are_wrong(
+        emulator: tuple[Emulator, Any], tmp_path: Path) -> None:
+    """`deployer loadtest` runs the evaluation set first; its gate is part of the verdict and the checklist."""
+    from deployer.loadtest.checklist import REAL_DATA
+    from deployer.loadtest.report import verdict_reasons, write_report
+
+    emu, model = emulator
+    good = staging(model, emu, tmp_path / "good")
+    assert good.evaluation is not None and good.evaluation_passed and good.evaluation["examples"] == LIMIT
+    assert next(i for i in good.checklist if i.item == REAL_DATA).status == "passed"
+    assert (tmp_path / "good" / "eval" / "evaluation.html").is_file()
+
+    with Emulator(model, state_dir=tmp_path / "confused-emulator", time_scale=60) as confused:
+        confused.deploy(faults=Faults(confuse="team:cards=card_payments_and_refunds"))  # the first version: live
+        bad = staging(model, confused, tmp_path / "bad")
+    assert bad.evaluation is not None and not bad.evaluation_passed and not bad.passed
+    assert "evaluation: accuracy" in verdict_reasons(bad)
+    assert next(i for i in bad.checklist if i.item == REAL_DATA).status == "failed"
+    files = write_report(bad)
+    report = json.loads(files.json_path.read_text())
+    assert report["passed"] is False and report["evaluation"]["passed"] is False
+    assert report["evaluation"]["accuracy"] < 0.93
+
+    skipped = staging(model, emu, tmp_path / "skipped", evaluate=False)
+    assert skipped.evaluation is None
+    assert next(i for i in skipped.checklist if i.item == REAL_DATA).status == "confirm"
