@@ -240,12 +240,21 @@ class QualityGateModel:
 
 
 @dataclass(frozen=True)
+class JudgeModel:
+    """A model grading answers 0-1 against a rubric; `pass_score` and up counts as right."""
+
+    model: ModelConfig
+    rubric: str
+    pass_score: float
+
+
+@dataclass(frozen=True)
 class EvaluationModel:
     """The offline evaluation of `deployer eval`: a labelled set and how a version passes."""
 
     data_file: str  # absolute path of the JSON lines
     action: str
-    score_kind: Literal["label", "exact", "contains", "regex"]
+    score_kind: Literal["label", "exact", "contains", "regex", "judge"]
     score_field: str | None
     min_accuracy: float | None
     min_macro_f1: float | None
@@ -253,6 +262,7 @@ class EvaluationModel:
     alpha: float
     concurrency: int
     limit: int | None
+    judge: JudgeModel | None = None
 
 
 @dataclass(frozen=True)

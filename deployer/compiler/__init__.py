@@ -22,15 +22,14 @@ from deployer.compiled import (
     DeploymentModel,
     FunctionModel,
     LoadProfile,
-    ModelConfig,
     MonitoringPolicy,
-    Pricing,
     Redaction,
     RequestLogModel,
     SloModel,
 )
 from deployer.compiler.alarms import compile_alarms
 from deployer.compiler.evaluation import compile_evaluation
+from deployer.compiler.model_config import model_config
 from deployer.compiler.notifications import compile_notifications
 from deployer.compiler.overrides import deep_merge, resolve_environment
 from deployer.compiler.problems import Problems, did_you_mean
@@ -92,7 +91,7 @@ def _compile(loaded: LoadedSpec, environment: str) -> tuple[DeploymentModel | No
     function = _function(spec, env, environment)
     actions = _actions(spec, env, environment, function, problems)
     alarms = compile_alarms(spec, problems)
-    evaluation, quality = compile_evaluation(spec, base, problems)
+    evaluation, quality = compile_evaluation(spec, base, env.region, problems)
     rollout = compile_rollout(spec, env, alarms, prefix, problems, quality=quality)
     cost = _cost(spec, env, environment, problems)
     load = _load_profile(spec, env, environment, base, problems)
@@ -114,7 +113,7 @@ def _compile(loaded: LoadedSpec, environment: str) -> tuple[DeploymentModel | No
         code=CodeModel(code_root, module, class_name, tuple(spec.code.artifacts), tuple(spec.code.requirements)),
         function=function,
         alias="live",
-        model=_model_config(spec, env),
+        model=model_config(spec.model, env.region),
         actions=actions,
         monitoring=_monitoring(spec.monitoring),
         slos=SloModel(**spec.slos.model_dump()),
@@ -191,18 +190,6 @@ def _monitoring(spec: MonitoringSpec) -> MonitoringPolicy:
     patterns = tuple((r.name, r.pattern) for r in spec.redaction if not isinstance(r, str))
     return MonitoringPolicy(spec.log_inputs, spec.log_outputs, spec.log_latency, spec.log_errors,
                             spec.sample_rate, Redaction(builtins, patterns))
-
-
-def _model_config(spec: AgentSpec, env: EnvironmentSpec) -> ModelConfig:
-    m = spec.model
-    endpoint = m.endpoint or ("http://127.0.0.1:11434" if m.provider == "ollama" else None)
-    region = m.region or (env.region if m.provider == "bedrock" else None)
-    return ModelConfig(
-        provider=m.provider, model_id=m.id, endpoint=endpoint, region=region, api_key=m.api_key,
-        parameters=m.parameters.model_dump(exclude_none=True), timeout_s=m.timeout, retries=m.retries,
-        pricing=Pricing(m.pricing.input_per_1k, m.pricing.output_per_1k),
-        confidence_threshold=m.confidence_threshold,
-    )
 
 
 def _cost(spec: AgentSpec, env: EnvironmentSpec, environment: str, problems: Problems) -> CostModel:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import posixpath
 from statistics import NormalDist
 
-from deployer.compiled import EvaluationModel, QualityGateModel
+from deployer.compiled import EvaluationModel, JudgeModel, QualityGateModel
+from deployer.compiler.model_config import model_config
 from deployer.compiler.problems import Problems, did_you_mean
 from deployer.evaluation.significance import chi_square_critical
 from deployer.spec.models import AgentSpec
 
 
-def compile_evaluation(spec: AgentSpec, base: str, problems: Problems) -> tuple[EvaluationModel | None,
-                                                                                QualityGateModel | None]:
+def compile_evaluation(spec: AgentSpec, base: str, region: str, problems: Problems) -> tuple[
+        EvaluationModel | None, QualityGateModel | None]:
     evaluation = spec.evaluation
     if evaluation is None:
         return None, None
@@ -25,10 +26,19 @@ def compile_evaluation(spec: AgentSpec, base: str, problems: Problems) -> tuple[
     if evaluation.score.kind != "label" and gate.min_macro_f1 is not None:
         problems.error(("evaluation", "gate", "min_macro_f1"), "macro-F1 is a figure of label scores; use score: "
                                                                 "{kind: label, field: ...} or drop min_macro_f1")
+    judge = None
+    if evaluation.score.judge is not None:
+        grader = evaluation.score.judge.model or spec.model
+        if grader.provider == "python":
+            problems.error(("evaluation", "score", "judge"), "a judge is a served model and the agent's model is "
+                                                             "provider python: give judge.model (ollama, bedrock "
+                                                             "or openai)")
+        judge = JudgeModel(model_config(grader, region), evaluation.score.judge.rubric,
+                           evaluation.score.judge.pass_score)
     offline = EvaluationModel(
         data_file=data, action=action, score_kind=evaluation.score.kind, score_field=evaluation.score.field,
         min_accuracy=gate.min_accuracy, min_macro_f1=gate.min_macro_f1, max_regression=gate.max_regression,
-        alpha=gate.alpha, concurrency=evaluation.concurrency, limit=evaluation.limit,
+        alpha=gate.alpha, concurrency=evaluation.concurrency, limit=evaluation.limit, judge=judge,
     )
     online = evaluation.online
     if online is None:

@@ -14,16 +14,22 @@ def verdict_lines(verdict: Verdict, *, env: str) -> list[str]:
     c, s, p = verdict.candidate, verdict.stable, verdict.paired
     lines = [f"version {c.version}: accuracy {c.accuracy:.3f} on {c.n} examples" + (f", {c.errors} did not answer"
                                                                                      if c.errors else "")]
+    if c.mean_score is not None:
+        lines[0] += f"; mean judge grade {c.mean_score:.3f} (accuracy: the share graded at pass_score or above)"
     if c.labels:
         lines.append(f"  macro-F1 {c.labels.macro_f1:.3f}; per class (precision / recall / F1, support):")
         for cls in c.labels.classes:
             lines.append(f"    {cls.label:<28} {cls.precision:.3f} / {cls.recall:.3f} / {cls.f1:.3f}  ({cls.support})")
     if s is not None and p is not None:
-        lines.append(f"against version {s.version}: accuracy {s.accuracy:.3f} -> {c.accuracy:.3f} "
-                     f"({p.difference:+.3f}); {p.discordant[0] if p.discordant else 0} examples got worse, "
-                     f"{p.discordant[1] if p.discordant else 0} better")
+        lines.append(f"against version {s.version}: accuracy {s.accuracy:.3f} -> {c.accuracy:.3f}"
+                     + (f" ({p.difference:+.3f}); {p.discordant[0]} examples got worse, {p.discordant[1]} better"
+                        if p.discordant else ""))
         real = "a real drop" if p.significant_drop else "not a significant drop"
-        lines.append(f"  McNemar's exact test: p = {p.p_value:.3g} (one-sided, {real}); "
+        test = "McNemar's exact test" if p.test == "mcnemar-exact" else (
+            f"paired bootstrap of the mean grade ({s.mean_score or 0:.3f} -> {c.mean_score or 0:.3f}"
+            + (f", 95 % interval of the change {p.interval[0]:+.3f} to {p.interval[1]:+.3f}" if p.interval else "")
+            + ")")
+        lines.append(f"  {test}: p = {p.p_value:.3g} (one-sided, {real}); "
                      + (f"about {p.needed_n} examples are needed to detect a {p.detectable:g} drop with 80 % power"
                         if p.needed_n else ""))
         if verdict.changed:
@@ -48,12 +54,14 @@ def _html(verdict: Verdict, meta: dict[str, Any]) -> str:
              f"<p class={'pass' if verdict.passed else 'fail'}><b>{'PASSED' if verdict.passed else 'FAILED'}</b> "
              + e("; ".join(verdict.reasons)) + "</p>",
              f"<p>data set {e(str(meta.get('data')))} ({c.n} examples); version {e(c.version)}: accuracy "
-             f"{c.accuracy:.3f}" + (f", macro-F1 {c.labels.macro_f1:.3f}" if c.labels else "") + "</p>"]
+             f"{c.accuracy:.3f}" + (f", macro-F1 {c.labels.macro_f1:.3f}" if c.labels else "")
+             + (f", mean judge grade {c.mean_score:.3f}" if c.mean_score is not None else "") + "</p>"]
     if verdict.stable and verdict.paired:
         p = verdict.paired
         parts.append(f"<p>against version {e(verdict.stable.version)}: {verdict.stable.accuracy:.3f} &rarr; "
-                     f"{c.accuracy:.3f}; McNemar exact p = {p.p_value:.3g} (discordant {p.discordant}); needed for a "
-                     f"{p.detectable:g} drop: {p.needed_n} examples</p>")
+                     f"{c.accuracy:.3f}; {e(p.test)} p = {p.p_value:.3g}"
+                     + (f" (discordant {p.discordant})" if p.discordant else "")
+                     + f"; needed for a {p.detectable:g} drop: {p.needed_n} examples</p>")
     if c.labels:
         rows = "".join(f"<tr><td>{e(x.label)}</td><td>{x.support}</td><td>{x.precision:.3f}</td><td>{x.recall:.3f}"
                        f"</td><td>{x.f1:.3f}</td></tr>" for x in c.labels.classes)

@@ -54,7 +54,8 @@ def evaluate(target: OpsTarget, *, version: str | None = None, against: str | No
     # comes back with other code after an emulator restart, or in another account.
     identity = version_identities(target, versions)
     keys = [identity[v] for v in versions]
-    resumed = sum(1 for k in keys for e in examples if (k, e.index) in checkpoint.answers)
+    done = checkpoint.scores if spec.judge is not None else checkpoint.answers
+    resumed = sum(1 for k in keys for e in examples if (k, e.index) in done)
     call = invoker or invoker_for(target)
     by_key = dict(zip(keys, versions, strict=True))
 
@@ -62,12 +63,23 @@ def evaluate(target: OpsTarget, *, version: str | None = None, against: str | No
         result = call(spec.action, example.input, version=by_key[key], replay=True)
         return result.status, result.output
 
+    grade = None
+    if spec.judge is not None:
+        from deployer.evaluation.judge import grader_for
+
+        grader = grader_for(spec.judge)
+
+        def grade(example: Example, status: int, output: Any) -> float:
+            return grader(example.input, example.expected, status, output)
+
     started = time.perf_counter()
-    answer_all(examples, keys, ask, checkpoint, concurrency=concurrency or spec.concurrency, progress=progress)
+    answer_all(examples, keys, ask, checkpoint, concurrency=concurrency or spec.concurrency, progress=progress,
+               grade=grade)
     asked = sum(len(examples) for _ in versions) - resumed
     rate = asked / max(time.perf_counter() - started, 1e-6)
     answers = {(by_key[k], i): a for (k, i), a in checkpoint.answers.items() if k in by_key}
-    verdict = judge(examples, spec, answers, candidate, stable if stable != candidate else None)
+    scores = {(by_key[k], i): g for (k, i), g in checkpoint.scores.items() if k in by_key}
+    verdict = judge(examples, spec, answers, candidate, stable if stable != candidate else None, scores)
     meta = {"agent": model.agent, "environment": model.environment, "data": spec.data_file, "data_hash": data_hash,
             "examples": len(examples), "candidate_version": candidate, "stable_version": stable, "score": spec.score_kind,
             "field": spec.score_field, "requests_per_s": round(rate, 1), "serving": {"primary": primary,

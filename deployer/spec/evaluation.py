@@ -9,6 +9,15 @@
         field: team
         labels: [cards, transfers, ...]
         low_confidence: true
+
+A text answer can be scored by a judge model (any served provider of `model`):
+
+      score:
+        kind: judge
+        field: reply
+        judge: {rubric: "Names the right team and does not promise a refund.", pass_score: 0.7,
+                model: {provider: openai, id: gpt-4o-mini, endpoint: https://api.openai.com/v1,
+                        api_key: ssm:/support-router/openai-key}}
 """
 
 from __future__ import annotations
@@ -17,24 +26,41 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from deployer.spec.model import ModelSpec
 from deployer.spec.section import Section
 from deployer.spec.types import FieldProblem, Identifier
 
-ScoreKind = Literal["label", "exact", "contains", "regex"]
+ScoreKind = Literal["label", "exact", "contains", "regex", "judge"]
+
+
+class JudgeSpec(Section):
+    """A model that grades each answer from 0 to 1 against a rubric, shown the input and expected answer."""
+
+    rubric: str = Field(min_length=1, max_length=4000, description="what a good answer does, in plain words")
+    model: ModelSpec | None = Field(None, description="the judge (ollama, bedrock or openai); defaults to the agent's "
+                                                      "model when that is a served one")
+    pass_score: float = Field(0.5, ge=0, le=1, description="a grade at or above this counts as right (accuracy)")
 
 
 class ScoreSpec(Section):
     """How one answer is scored against its expected one."""
 
     kind: ScoreKind = Field(description="label: a class in a field (accuracy, macro-F1, confusion); exact: equal; "
-                                        "contains / regex: text")
+                                        "contains / regex: text; judge: a model's 0-1 grade against a rubric")
     field: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$",
                               description="the answer's field to score (a.b for nested); the whole answer if absent")
+    judge: JudgeSpec | None = Field(None, description="with kind: judge, the model and rubric that grade answers")
 
     @model_validator(mode="after")
     def _field(self) -> ScoreSpec:
         if self.kind == "label" and not self.field:
             raise FieldProblem("field", "a label score needs the answer's field that holds the label (e.g. field: team)")
+        if self.kind == "judge" and self.judge is None:
+            raise FieldProblem("judge", "a judge score needs judge: {rubric: ..., model: {...}}")
+        if self.kind != "judge" and self.judge is not None:
+            raise FieldProblem("judge", f"judge goes with kind: judge (this score is kind: {self.kind})")
+        if self.judge is not None and self.judge.model is not None and self.judge.model.provider == "python":
+            raise FieldProblem("judge", "a judge is a served model (ollama, bedrock or openai), not provider python")
         return self
 
 

@@ -157,3 +157,64 @@ def test_the_staging_gate_fails_a_version_whose_answers_are_wrong(
     skipped = staging(model, emu, tmp_path / "skipped", evaluate=False)
     assert skipped.evaluation is None
     assert next(i for i in skipped.checklist if i.item == REAL_DATA).status == "confirm"
+
+
+def team_judge(messages: list[dict[str, Any]], request: dict[str, Any]) -> str:
+    """A judge model on loopback: grades 1 when the agent's team is the expected one, else 0.1."""
+    prompt = str(messages[-1]["content"])
+    expected = json.loads(prompt.split("Expected answer: ", 1)[1].split("\n\nAgent's answer: ", 1)[0])
+    answer = json.loads(prompt.split("Agent's answer: ", 1)[1])
+    right = isinstance(answer, dict) and answer.get("team") == expected.get("team")
+    return json.dumps({"score": 1 if right else 0.1, "reason": "team" if right else "wrong team"})
+
+
+def judged(model: Any, url: str) -> Any:
+    from deployer.compiled import JudgeModel, ModelConfig, Pricing
+
+    config = ModelConfig("openai", "judge-1", url, None, None, {}, 5.0, 1, Pricing(), None)
+    evaluation = replace(model.evaluation, score_kind="judge", min_macro_f1=None,
+                         judge=JudgeModel(config, "The team is the expected one.", 0.5))
+    return replace(model, evaluation=evaluation)
+
+
+@pytest.mark.slow
+def test_a_judge_model_grades_each_answer_and_a_real_drop_fails_on_the_paired_bootstrap(
+        emulator: tuple[Emulator, Any], tmp_path: Path) -> None:
+    from tests.helpers.model_servers import OpenAIServer
+
+    emu, model = emulator
+    with OpenAIServer(team_judge) as server:
+        graded = judged(model, server.url)
+        target = target_from_endpoints(graded, emu.endpoints())
+        good = evaluate(target, against=None, report_dir=tmp_path / "good", limit=100)
+        assert good.verdict.passed, good.verdict.reasons
+        assert good.verdict.candidate.mean_score is not None and good.verdict.candidate.mean_score > 0.9
+        sent = server.requests[0].body
+        assert sent["temperature"] == 0 and sent["messages"][0]["role"] == "system"
+        assert "Rubric: The team is the expected one." in sent["messages"][1]["content"]
+
+        confused = emu.deploy(with_env(model, RELEASE="confused-judged"),
+                              faults=Faults(confuse="team:cards=card_payments_and_refunds"))
+        emu.rollback(reason="evaluate it pinned, not live")
+        bad = evaluate(target, version=confused.version, report_dir=tmp_path / "bad", limit=100).verdict
+    assert not bad.passed and bad.paired is not None and bad.paired.test == "paired-bootstrap"
+    assert any("mean judge grade dropped" in r for r in bad.reasons), bad.reasons
+    assert json.loads((tmp_path / "bad" / "evaluation.json").read_text())["candidate"]["mean_score"] < 0.9
+
+
+@pytest.mark.slow
+def test_a_judge_that_cannot_be_reached_stops_the_run_and_the_next_run_resumes(
+        emulator: tuple[Emulator, Any], tmp_path: Path) -> None:
+    from tests.helpers.model_servers import OpenAIServer, Status
+
+    emu, model = emulator
+    with OpenAIServer(team_judge) as server:
+        graded = judged(model, server.url)
+        target = target_from_endpoints(graded, emu.endpoints())
+        evaluate(target, against=None, report_dir=tmp_path, limit=20, concurrency=1)
+        server.script(Status(503), Status(503))  # one try and its one retry (retries: 1), both 503
+        with pytest.raises(DeployerError, match="judge model openai:judge-1 failed") as failed:
+            evaluate(target, against=None, report_dir=tmp_path, limit=40, concurrency=1)
+        assert "resumes" in (failed.value.hint or "")
+        result = evaluate(target, against=None, report_dir=tmp_path, limit=40, concurrency=1)
+    assert result.resumed >= 20 and result.verdict.candidate.n == 40 and result.verdict.passed
