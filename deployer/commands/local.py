@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import signal
 import sys
@@ -122,6 +123,8 @@ def _serve(emulator: Any, model: Any, state_dir: Any, time_scale: float, deploy_
                "AWS_SECRET_ACCESS_KEY=testing)")
     click.echo(f"  control API:            {ends['control_url']}")
     click.echo(f"  function {model.function.name}, alias {model.alias}, state in {state_dir}")
+    click.echo(f"  unlike AWS: IAM is not enforced, memory_mb is not a limit, time x{time_scale:g} scales waiting "
+               "only (handler time is real); the rest: docs/local.md, 'What the emulator does not do like AWS'")
     if emulator.restart_notice:
         click.echo(f"  restart: {emulator.restart_notice}")
     if deploy_now:
@@ -141,6 +144,11 @@ def _serve(emulator: Any, model: Any, state_dir: Any, time_scale: float, deploy_
               help="latency added to each request of the faulty version")
 @click.option("--cost-multiplier", default=1.0, show_default=True, type=click.FloatRange(min=0),
               help="multiplier of the faulty version's cost per request")
+@click.option("--fault", type=click.Choice(["errors", "quality"]), default="errors", show_default=True,
+              help="quality: a version whose answers confuse two labels of the online quality gate (fast, "
+                   "error-free, wrong); no error rate unless --error-rate is given")
+@click.option("--confuse", metavar="FIELD:A=B", help="with --fault quality: which answers to confuse "
+                                                      "(default: the gate's most frequent label as the next one)")
 @click.option("--strategy", type=click.Choice(["canary", "linear", "steps", "all_at_once"]),
               help="rollout strategy (default: the spec's)")
 @click.option("--time-scale", default=60.0, show_default=True, type=click.FloatRange(min=0.001),
@@ -151,21 +159,36 @@ def _serve(emulator: Any, model: Any, state_dir: Any, time_scale: float, deploy_
               help="hard limit on the drill's wall time, seconds")
 @json_option
 def drill(spec_path: str, env: str | None, error_rate: float, latency_ms: float, cost_multiplier: float,
-          strategy: str | None, time_scale: float, rps: float, max_wall: float, as_json: bool) -> int:
+          fault: str, confuse: str | None, strategy: str | None, time_scale: float, rps: float, max_wall: float, as_json: bool) -> int:
     """Rollback drill: deploy a healthy version, then a faulty one, and watch it roll back.
 
     Prints a timeline (fault began, each alarm fired, traffic back on the stable version, requests
-    served by the faulty version). Exits 0 only if the faulty version was rolled back and a healthy
-    version serves 100 % of the traffic.
+    served by the faulty version) and which signal caught it (an alarm, the quality gate).
+
+    \b
+    Exit codes: 0 the faulty version was rolled back and a healthy version serves 100 % of the
+    traffic; 1 it was not (or the healthy version was not healthy); 2 a usage error.
     """
+    from click.core import ParameterSource
+
     from deployer.environments import resolve_environment
     from deployer.local import Faults
-    from deployer.local.front.drill import format_report, run_drill
+    from deployer.local.front.drill import format_report, quality_fault, run_drill
 
     model = resolve_environment(spec_path, env, local_only=True).model
-    faults = Faults(error_rate=error_rate, latency_ms=latency_ms, cost_multiplier=cost_multiplier)
+    if confuse and fault != "quality":
+        raise click.UsageError("--confuse goes with --fault quality")
+    if fault == "quality":
+        explicit = click.get_current_context().get_parameter_source("error_rate") == ParameterSource.COMMANDLINE
+        error_rate = error_rate if explicit else 0.0
+        confuse = confuse or quality_fault(model)
+        if not re.fullmatch(r"[A-Za-z_][\w.]*:[^=]+=.+", confuse):
+            raise click.BadParameter(f"{confuse!r} is not FIELD:A=B", param_hint="--confuse")
+    faults = Faults(error_rate=error_rate, latency_ms=latency_ms, cost_multiplier=cost_multiplier,
+                    confuse=confuse or "")
     if not faults.as_dict():
-        raise DeployerError("no fault to inject", hint="give --error-rate, --latency-ms or --cost-multiplier")
+        raise DeployerError("no fault to inject", hint="give --error-rate, --latency-ms, --cost-multiplier or "
+                                                       "--fault quality")
     report = run_drill(model, faults=faults, strategy=strategy, time_scale=time_scale, rps=rps, max_wall_s=max_wall)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=1, default=str))

@@ -77,6 +77,7 @@ def test_local_up_is_found_deployed_into_and_stops_cleanly(project, running):
     out, _ = running.communicate(timeout=30)
     assert running.returncode == 0, out
     assert "gateway (Function URL): http://127.0.0.1:" in out and out.rstrip().endswith("stopped")
+    assert "unlike AWS: IAM is not enforced, memory_mb is not a limit, time x600 scales waiting only" in out
     assert find_emulator(state_dir_for(project)) is None
     assert not (state_dir_for(project) / "emulator.json").exists()
 
@@ -91,6 +92,15 @@ def test_commands_say_how_to_start_the_emulator_when_none_runs(project):
 def test_drill_refuses_to_run_without_a_fault(project):
     result = run("drill", "--error-rate", "0", cwd=project.parent)
     assert result.returncode == 1 and "no fault to inject" in result.stderr
+
+
+def test_drill_quality_fault_refusals_say_what_is_missing(project):
+    result = run("drill", "--fault", "quality", cwd=project.parent)  # the fixture spec has no online quality gate
+    assert result.returncode == 1 and "online quality gate" in result.stderr and "evaluation.online" in result.stderr
+    result = run("drill", "--confuse", "team:a=b", cwd=project.parent)
+    assert result.returncode == 2 and "--confuse goes with --fault quality" in result.stderr
+    result = run("drill", "--fault", "quality", "--confuse", "nonsense", cwd=project.parent)
+    assert result.returncode == 2 and "is not FIELD:A=B" in result.stderr
 
 
 @pytest.mark.slow

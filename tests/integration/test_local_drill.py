@@ -9,7 +9,7 @@ import pytest
 from deployer.compiler import compile_environment
 from deployer.local import Faults
 from deployer.local.bundles.testkit import build_echo_bundle
-from deployer.local.front.drill import STRATEGIES, format_report, run_drill
+from deployer.local.front.drill import STRATEGIES, format_report, quality_fault, run_drill
 from deployer.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,3 +85,28 @@ def test_drill_fails_when_the_healthy_baseline_itself_is_in_alarm(tmp_path):
     assert not report.ok
     assert report.verdict.startswith("FAIL: the healthy version 1 is not healthy before the fault"), report.verdict
     assert "always" in report.verdict and report.faulty_version is None  # the faulty version was never deployed
+
+
+@pytest.mark.slow
+def test_a_version_whose_answers_are_wrong_passes_every_alarm_and_the_quality_gate_rolls_it_back(model, tmp_path):
+    """`deployer drill --fault quality`: fast, error-free, confident and wrong; caught by the online gate."""
+    confuse = quality_fault(model)
+    assert confuse.startswith("team:") and confuse.split(":", 1)[1].count("=") == 1
+    report = run_drill(model, faults=Faults(confuse=confuse), time_scale=60, rps=300, state_dir=tmp_path,
+                       max_wall_s=120)
+    text = "\n".join(format_report(report))
+    assert report.ok, text
+    assert report.caught_by == "quality" and "caught by: quality" in text
+    assert report.faulty_errors == 0 and not report.alarms_fired, text  # no error or latency alarm saw it
+    rollback = next(e for e in report.timeline if e["kind"] == "rollback")
+    assert "quality: the distribution of team" in rollback["message"]
+
+
+def test_the_quality_fault_needs_an_online_gate_on_a_label_field(model):
+    from dataclasses import replace
+
+    from deployer.errors import DeployerError
+
+    with pytest.raises(DeployerError, match="online quality gate") as raised:
+        quality_fault(replace(model, rollout=replace(model.rollout, quality=None)))
+    assert "evaluation.online" in (raised.value.hint or "")

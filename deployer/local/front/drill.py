@@ -94,6 +94,29 @@ def load_inputs(model: DeploymentModel, limit: int = 500) -> list[Any]:
     return out or [{"message": "I was charged twice for the same card payment, please help"}]
 
 
+def quality_fault(model: DeploymentModel) -> str:
+    """`FIELD:A=B` for `--fault quality`: the online gate's label field, its most frequent expected
+    label in the evaluation set (A) answered as the next one (B): a model that confuses two classes."""
+    gate = model.rollout.quality
+    if gate is None or not gate.field or len(gate.labels) < 2:
+        raise DeployerError("--fault quality needs an online quality gate on a label field",
+                            hint="add evaluation.online: {field: ..., labels: [...]} to agent.yaml (docs/evaluation.md)")
+    counts: Counter[str] = Counter()
+    data = model.evaluation.data_file if model.evaluation else None
+    if data and Path(data).is_file():
+        with open(data, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    expected = json.loads(line).get("expected")
+                except (ValueError, AttributeError):
+                    continue
+                value = expected.get(gate.field) if isinstance(expected, dict) else None
+                if value in gate.labels:
+                    counts[str(value)] += 1
+    ranked = [label for label, _ in counts.most_common()] + [x for x in gate.labels if x not in counts]
+    return f"{gate.field}:{ranked[0]}={ranked[1]}"
+
+
 class TrafficDriver:
     """Paced POSTs to the gateway from a few threads with keep-alive connections; bounded."""
 
@@ -160,7 +183,7 @@ class DrillReport:
     environment: str
     strategy: str
     steps: list[tuple[float, int]]
-    faults: dict[str, float]
+    faults: dict[str, Any]
     time_scale: float
     stable_version: str | None = None
     faulty_version: str | None = None
@@ -170,6 +193,7 @@ class DrillReport:
     detection_s: float | None = None
     bound_s: float | None = None
     within_bound: bool | None = None
+    caught_by: str | None = None  # the rollback's trigger: alarm, quality, evidence, deadline
     faulty_requests: int = 0
     faulty_errors: int = 0
     total_requests: int = 0
@@ -282,20 +306,24 @@ def _drill(emu: Emulator, model: DeploymentModel, faults: Faults, rps: float, re
                            if e["kind"] == "alarm" and e.get("state") == "ALARM" and e.get("version") == faulty.version]
     rollback = next((e for e in report.timeline if e["kind"] == "rollback"), None)
     report.rolled_back_at = rollback["at"] if rollback else None
+    report.caught_by = rollback.get("trigger") if rollback else None
     gating = [a for a in model.alarms if a.name in model.rollout.gating_alarms]
-    if gating:
+    if gating and report.caught_by == "alarm":  # the alarm bound: the quality gate decides on samples, not windows
         report.bound_s = min(a.window_s for a in gating) + tick
     if report.fault_started_at is not None and report.rolled_back_at is not None:
         report.detection_s = report.rolled_back_at - report.fault_started_at
-        report.within_bound = report.bound_s is not None and report.detection_s <= report.bound_s
+        if report.bound_s is not None:
+            report.within_bound = report.detection_s <= report.bound_s
     primary, additional = status["routing"]["primary"], status["routing"]["additional"]
     healthy_live = primary is not None and not additional and not (emu.state.version(primary) or _NoFaults).faults
     rolled_back = report.rollout_status == "rolled_back" and primary != faulty.version
     report.ok = rolled_back and healthy_live
     if report.ok:
-        report.verdict = (f"PASS: version {faulty.version} was rolled back; version {primary} (healthy) serves 100 %")
+        report.verdict = (f"PASS: version {faulty.version} was rolled back (caught by: {report.caught_by}); "
+                          f"version {primary} (healthy) serves 100 %")
     elif report.rollout_status == "succeeded":
-        report.verdict = (f"FAIL: version {faulty.version} was promoted to 100 %: no gating alarm caught "
+        gates = "no gating alarm" + (" and not the quality gate" if model.rollout.quality else "")
+        report.verdict = (f"FAIL: version {faulty.version} was promoted to 100 %: {gates} caught "
                           f"{faults.as_dict() or 'the (empty) fault set'}")
     else:
         report.verdict = (f"FAIL: rollout {report.rollout_status}; routing {status['routing']}")
@@ -308,7 +336,8 @@ class _NoFaults:
 def format_report(report: DrillReport) -> list[str]:
     """The timeline and verdict as lines of text (the CLI prints them)."""
     steps = " -> ".join(f"{p:g} %" for p, _ in report.steps)
-    faults = ", ".join(f"{k}={v:g}" for k, v in report.faults.items()) or "none"
+    faults = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                       for k, v in report.faults.items()) or "none"
     lines = [f"drill: {report.agent}/{report.environment}, strategy {report.strategy} ({steps}), faults {faults}, "
              f"time x{report.time_scale:g}"]
     origin = report.fault_started_at
@@ -322,10 +351,13 @@ def format_report(report: DrillReport) -> list[str]:
         lines.append(f"  {iso(at)[11:23]} {offset}  {text[:220]}")
     lines.append(f"faulty version {report.faulty_version} served {report.faulty_requests} requests "
                  f"({report.faulty_errors} errors) of {report.total_requests}")
-    if report.detection_s is not None:
+    if report.detection_s is not None and report.bound_s is not None:
         lines.append(f"rolled back {report.detection_s:.1f} s (emulated) after the fault began; bound "
                      f"{report.bound_s:.0f} s (alarm window + one evaluation): "
                      f"{'within' if report.within_bound else 'EXCEEDED'}")
+    elif report.detection_s is not None:
+        lines.append(f"rolled back {report.detection_s:.1f} s (emulated) after the fault began, caught by: "
+                     f"{report.caught_by}")
     lines.append(f"final routing: {report.final_routing}")
     lines.append(report.verdict)
     lines.append(f"wall time {report.wall_s:.1f} s")
