@@ -121,6 +121,17 @@ def test_first_deploy_goes_live_at_once_and_boto3_sees_the_same_state(base_model
 
         found = wait_until(lambda: [i for i in items() if i["outcome"]["S"] == "ok"])
         assert found[0]["version"]["S"] == "1" and "expires_at" in found[0]
+        # the request-log table is the one the stack makes (both indexes: `errors` and `debug` read them)
+        from deployer.aws.dynamodb import request_table_definition
+
+        table = dynamodb.describe_table(TableName=model.request_log.table_name)["Table"]
+        defined = request_table_definition(model.request_log.table_name)
+        assert [(i["IndexName"], i["KeySchema"]) for i in table["GlobalSecondaryIndexes"]] == \
+            [(i["IndexName"], i["KeySchema"]) for i in defined["GlobalSecondaryIndexes"]]
+        by_version = dynamodb.query(TableName=model.request_log.table_name, IndexName="by_version",
+                                    KeyConditionExpression="#v = :v", ExpressionAttributeNames={"#v": "version"},
+                                    ExpressionAttributeValues={":v": {"S": "1"}})
+        assert by_version["Items"]
         assert any(i["request_id"]["S"] == "deploy#local#1" for i in items())
         sns = client("sns", emu.moto_endpoint, model.region)
         topics = {t["TopicArn"].rsplit(":", 1)[1] for t in sns.list_topics()["Topics"]}

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from deployer.aws.clients import EMULATOR, Endpoint
+from deployer.aws.dynamodb import create_request_table
 from deployer.compiled import METRIC_NAMESPACE, AlarmModel, DeploymentModel
 from deployer.errors import DeployerError
 from deployer.local.state.moto_server import LOADER_KEY_ENV
-from handlers.records import OUTCOME_INDEX, OUTCOME_INDEX_PARTITION, OUTCOME_INDEX_SORT, TABLE_PARTITION_KEY, TTL_ATTRIBUTE
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 MOTO_SERVER_SCRIPT = Path(__file__).with_name("moto_server.py")
@@ -139,25 +139,8 @@ class AwsState:
         m = self.model
         table = m.request_log.table_name
         existing = self.dynamodb.list_tables().get("TableNames", [])
-        if table not in existing:
-            self.dynamodb.create_table(
-                TableName=table,
-                BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[
-                    {"AttributeName": TABLE_PARTITION_KEY, "AttributeType": "S"},
-                    {"AttributeName": OUTCOME_INDEX_PARTITION, "AttributeType": "S"},
-                    {"AttributeName": OUTCOME_INDEX_SORT, "AttributeType": "N"},
-                ],
-                KeySchema=[{"AttributeName": TABLE_PARTITION_KEY, "KeyType": "HASH"}],
-                GlobalSecondaryIndexes=[{
-                    "IndexName": OUTCOME_INDEX,
-                    "KeySchema": [{"AttributeName": OUTCOME_INDEX_PARTITION, "KeyType": "HASH"},
-                                  {"AttributeName": OUTCOME_INDEX_SORT, "KeyType": "RANGE"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }],
-            )
-            self.dynamodb.update_time_to_live(
-                TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+        if table not in existing:  # the table the stack makes: both indexes and the TTL
+            create_request_table(self.dynamodb, table)
         for target in m.notifications:
             arn = self.sns.create_topic(Name=target.topic_name)["TopicArn"]
             self.topic_arns[target.name] = arn
