@@ -80,6 +80,14 @@ def status(spec_path: str, env: str, as_json: bool) -> None:
     click.echo("alarms:")
     for a in view["alarms"]:
         click.echo(f"  {a['state']:<17} {a['name']:<22} {(a['reason'] or '')[:110]}")
+    for p in view.get("problems") or []:
+        click.echo(f"problem: {p.get('what')} failing since {p.get('since')} ({p.get('failures')} failures): "
+                   f"{str(p.get('error'))[:160]}; the emulator retries (events.log has each attempt)")
+    kept = view.get("request_log") or {}
+    lost = {k: kept[k] for k in ("quarantined", "dropped", "journal_lost") if kept.get(k)}
+    if lost:
+        click.echo("request log: " + ", ".join(f"{n} {k}" for k, n in lost.items())
+                   + " (`deployer replay <id> --env local` says why one is missing)")
 
 
 @click.command()

@@ -49,5 +49,7 @@ def status(target: OpsTarget, *, window_s: float = DEFAULT_WINDOW_S, sample_limi
         "rollout": rollout_or_unknown(target, emulator_status=local) if play.primary is not None or local else None,
         "alarms": [{**a, "updated": a["updated_at"]} for a in alarm_states(target)],
         "restart_notice": (local or {}).get("restart_notice"),
+        "problems": (local or {}).get("problems") or [],  # the emulator's parts failing now (it retries)
+        "request_log": (local or {}).get("request_log") or None,  # the emulator's request-log counters
         "window_s": window_s, "sample_limit": sample_limit,
     }

@@ -79,6 +79,11 @@ class OpsTarget:
         return self.clients.functions
 
     def requests(self) -> RequestTable:
+        """The request-log table. In the emulator, every request answered so far is in it first
+        (its telemetry sink is asynchronous, as Lambda's is): what a command reads is what ran."""
+        client = self.emulator()
+        if client is not None:
+            client.flush()
         return self.clients.request_table(self.table_name)
 
     def logs(self) -> LogGroup:

@@ -114,6 +114,12 @@ def test_an_unwritable_state_directory_mid_rollout_wedges_nothing_and_rollback_t
             third = emu.deploy(with_env(model, RELEASE="3"))  # not refused: the rollout is over
             assert third.version == "3"
             assert "state" in problems(emu) and "alarms" not in problems(emu)
+            # `deployer status` says it too (the ops view of the emulator)
+            from deployer.ops.status import status as ops_status
+            from deployer.ops.target import target_from_endpoints
+
+            view = ops_status(target_from_endpoints(model, emu.endpoints()))
+            assert any(p["part"] == "state" and "state.json" in p["what"] for p in view["problems"])
         wait_until(lambda: "state" not in problems(emu))  # the recovery loop saved it once it could
         saved = json.loads((state / "state.json").read_text())
         assert [v["version"] for v in saved["versions"]] == ["1", "2", "3"]
