@@ -115,6 +115,7 @@ def measure(model: Any, url: str, rate: float, duration_s: float, users: int, wo
         "achieved_ratio": round(generator.achieved_ratio or 0.0, 4),
         "requests": figures.requests,
         "errors": figures.failed + figures.timed_out,
+        "errors_by_type": figures.errors_by_type,  # HTTP 429: past the emulator's environments (see docs/local.md)
         "generator_processes": generator.processes,
         "generator_cpu_share_of_one_core": round(generator.cpu_share_max or 0.0, 3),
         "generator_cpu_s_per_1000_requests": round(cpu_per_1000, 4) if cpu_per_1000 is not None else None,

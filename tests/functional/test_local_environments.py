@@ -120,6 +120,7 @@ def test_past_the_reserved_concurrency_a_request_is_throttled_and_recorded(tmp_p
         assert item["outcome"]["S"] == "error" and item["status"]["N"] == "429"
         assert item["error_type"]["S"] == "TooManyRequestsException" and item["version"]["S"] == "1"
         assert item["action"]["S"] == "route"
+        assert "the function's concurrency limit (function.reserved_concurrency) is 2" in item["error_message"]["S"]
         now = emu.clock.now()
         # the version's EMF datapoint (its Errors counts 5xx only, as the runtime's does): alarms see it
         assert emu.metrics.totals_by("Deployer", "Invocations", "Version", now - 3600, now + 1) == {"1": 1.0}
@@ -166,3 +167,23 @@ def test_memory_used_is_one_figure_in_the_report_line_the_header_and_the_record(
         report = report_lines(emu, reply.request_id)[0]
         assert header == 42.7  # the handler's record says 42.7 MB: the same figure in the header
         assert "Max Memory Used: 43 MB" in report and "Memory Size: 512 MB" in report  # whole MB, as Lambda prints
+
+
+def test_past_this_machines_environments_the_throttle_says_lambda_would_have_started_another(tmp_path, release):
+    """No reserved concurrency: the limit in force is the machine's, not Lambda's; the 429 and the timeline say so."""
+    with Emulator(model_for(tmp_path), state_dir=tmp_path / "state", bundle_builder=build_hold_bundle,
+                  max_environments=2) as emu:
+        emu.deploy()
+        threads, answers = in_background(emu, "hold", 2)
+        wait_until(lambda: emu._pool.stats()["1"].busy == 2)  # type: ignore[union-attr]
+        throttled = post(emu, "route")
+        again = post(emu, "route")
+        release.touch()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert [a["status"] for a in answers] == [200, 200]
+        assert throttled["status"] == again["status"] == 429
+        warnings = [e["message"] for e in emu.timeline() if "the most this machine runs" in e["message"]]
+        assert len(warnings) == 1  # said once, not per request
+        assert "Lambda would start another environment (the function's limit is 1000)" in warnings[0]
+        assert "--users" in warnings[0]

@@ -11,7 +11,8 @@ way Lambda does:
 - requests in flight across the function are limited by its concurrency: the reserved concurrency
   (`model.function.reserved_concurrency`, else Lambda's default account limit of 1,000) and this
   machine (`machine_concurrency`: 8 environments per CPU). Past it a request is throttled (429
-  `TooManyRequestsException`), never queued;
+  `TooManyRequestsException`), never queued. Its message names the limit: past the machine's, where
+  Lambda would have started another environment, it says so (and once on the timeline);
 - a deploy starts the new version's provisioned environments (max(1, provisioned concurrency)) before
   any weight shifts: their init runs with `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`
   (the agent loads then). Environments started by requests are `on-demand`;
@@ -228,12 +229,12 @@ class WorkerPool:
         self._starting = 0
         self._lock = threading.Lock()
         self._stopped = False
+        self._machine_throttled = False
 
     @property
     def limit(self) -> int:
         """Requests in flight at most: the function's reserved concurrency (or the account's), and the machine's."""
-        reserved = self._model().function.reserved_concurrency
-        return max(1, min(ACCOUNT_CONCURRENCY if reserved is None else reserved, self._machine))
+        return max(1, min(self._function_limit(), self._machine))
 
     def _version(self, version: str) -> _Version:
         """The version's bundle and environment, resolved once (caller holds no lock: may search for Python)."""
@@ -276,13 +277,22 @@ class WorkerPool:
         """An environment for one request of `version`: idle (warm) or new (cold start). Raises `Throttled`."""
         v = self._versions.get(version) or self._version(version)
         evict: ExecutionEnvironment | None = None
+        throttled: Throttled | None = None
+        first_of_machine = False
         with self._lock:
             if self._stopped:
                 raise DeployerError("the emulator is stopping")
-            if len(self._busy) + self._starting >= self.limit:
+            in_flight = len(self._busy) + self._starting
+            if in_flight >= self.limit:
                 v.stats.throttles += 1
-                raise Throttled(f"Rate Exceeded: {len(self._busy) + self._starting} requests in flight, "
-                                f"the function's concurrency limit is {self.limit}")
+                throttled = Throttled(self._throttle_message(in_flight))
+                first_of_machine = self._machine_bound() and not self._machine_throttled
+                self._machine_throttled = self._machine_throttled or self._machine_bound()
+        if throttled is not None:
+            if first_of_machine:  # not Lambda's limit but this machine's: said once on the timeline
+                self._on_event("warning", str(throttled))
+            raise throttled
+        with self._lock:
             while v.idle:
                 env = v.idle.pop()  # the most recently used: warm
                 if env.alive:
@@ -325,6 +335,23 @@ class WorkerPool:
         if not self._stopped:
             self._on_event("worker", f"version {env.version}: execution environment (pid {env.pid}) discarded: "
                            "its request timed out or its process exited; the next request starts a new one")
+
+    def _function_limit(self) -> int:
+        reserved = self._model().function.reserved_concurrency
+        return ACCOUNT_CONCURRENCY if reserved is None else reserved
+
+    def _machine_bound(self) -> bool:
+        """The limit in force is this machine's, lower than the function's (Lambda would start another)."""
+        return self._machine < self._function_limit()
+
+    def _throttle_message(self, in_flight: int) -> str:
+        if not self._machine_bound():
+            return (f"Rate Exceeded: {in_flight} requests in flight, the function's concurrency limit "
+                    f"(function.reserved_concurrency) is {self.limit}")
+        return (f"Rate Exceeded: {in_flight} requests in flight, the most this machine runs "
+                f"({ENVIRONMENTS_PER_CPU} execution environments per CPU); Lambda would start another environment "
+                f"(the function's limit is {self._function_limit()}): send fewer concurrent requests "
+                "(--users, --concurrency) or load-test the deployed function")
 
     def _count(self) -> int:
         return len(self._busy) + self._starting + sum(len(v.idle) for v in self._versions.values())
