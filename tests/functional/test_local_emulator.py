@@ -26,6 +26,7 @@ from deployer.local.front.drill import TrafficDriver
 from deployer.local.state.moto_state import client
 from deployer.spec import load_spec
 from tests.helpers.rollouts import with_schedule
+from tests.helpers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SCALE = 600.0  # one emulated minute = 0.1 s
@@ -82,16 +83,6 @@ def tuned(model: DeploymentModel, receiver: Receiver | None = None, *, bake_s: i
 def emulator(model: DeploymentModel, state_dir: Path, **kwargs: Any) -> Emulator:
     return Emulator(model, state_dir=state_dir, time_scale=kwargs.pop("time_scale", SCALE),
                     bundle_builder=build_echo_bundle, **kwargs)
-
-
-def wait_until(predicate: Any, timeout_s: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout_s} s")
 
 
 def with_env(model: DeploymentModel, **env: str) -> DeploymentModel:

@@ -25,20 +25,9 @@ from deployer.ops.replay import call_gateway
 from deployer.spec import load_spec
 from tests.helpers.raw_http import build_hold_bundle
 from tests.helpers.rollouts import with_schedule
+from tests.helpers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_until(predicate: Any, timeout_s: float = 30.0) -> Any:
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout_s} s")
 
 
 def model_for(tmp_path: Path, *, reserved: int | None = None, timeout_s: int = 10) -> DeploymentModel:

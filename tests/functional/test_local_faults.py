@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -32,6 +31,7 @@ from deployer.local.front.drill import TrafficDriver
 from deployer.local.state.moto_state import client
 from deployer.spec import load_spec
 from tests.helpers.rollouts import with_schedule
+from tests.helpers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SCALE = 600.0
@@ -50,16 +50,6 @@ def emulator(model: DeploymentModel, state_dir: Path, **kwargs: Any) -> Emulator
 def with_env(model: DeploymentModel, **env: str) -> DeploymentModel:
     function = replace(model.function, environment={**model.function.environment, **env})
     return replace(model, function=function, spec_hash=model.spec_hash + "-" + json.dumps(env, sort_keys=True))
-
-
-def wait_until(predicate: Any, timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout_s} s")
 
 
 def problems(emu: Emulator) -> dict[str, dict[str, Any]]:

@@ -24,22 +24,11 @@ from deployer.local.bundles.http11 import HttpLimits
 from deployer.local.bundles.testkit import build_echo_bundle
 from deployer.spec import load_spec
 from tests.helpers.raw_http import RawResponse, exchange, request
+from tests.helpers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMITS = HttpLimits(read_timeout_s=0.5, idle_timeout_s=1.0, write_timeout_s=2.0, max_connections=400)
 BODY = json.dumps({"message": "hi"}).encode()
-
-
-def wait_until(predicate: Any, timeout_s: float = 30.0) -> Any:
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout_s} s")
 
 
 @pytest.fixture(scope="module")

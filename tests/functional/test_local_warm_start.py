@@ -22,6 +22,7 @@ from deployer.errors import DeployerError
 from deployer.local import Emulator
 from deployer.spec import load_spec
 from tests.helpers.rollouts import with_schedule
+from tests.helpers.waiting import wait_until
 
 PY = f"{sys.version_info.major}.{sys.version_info.minor}"
 SPEC = f"""\
@@ -65,14 +66,6 @@ class SlowAgent:
 """
 
 
-def wait_for(check, timeout_s: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not (found := check()) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert found, "the condition did not hold in time"
-    return found
-
-
 @pytest.fixture()
 def project(tmp_path: Path) -> Path:
     (tmp_path / "code").mkdir()
@@ -95,7 +88,7 @@ def test_a_new_version_loads_its_agent_before_any_traffic_shifts_to_it(project: 
         deployed_at = time.time()
         warm = next(e for e in emu.timeline() if e["kind"] == "warm" and e["version"] == result.version)
         assert warm["init_ms"] >= 1000, warm  # the one-second load happened in the init phase
-        shifts = wait_for(lambda: [e for e in emu.timeline() if e["kind"] == "shift" and e["version"] == result.version])
+        shifts = wait_until(lambda: [e for e in emu.timeline() if e["kind"] == "shift" and e["version"] == result.version])
         assert shifts[0]["at"] >= warm["at"]  # no weight moved before the version was warm
         reply = emu.invoke("whoami", {}, version=result.version)
         assert reply["status"] == 200, reply

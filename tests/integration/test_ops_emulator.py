@@ -27,6 +27,7 @@ import pytest
 from deployer.errors import DeployerError
 from deployer.pipeline import Pipeline
 from tests.helpers.agent_fixtures import forget_modules, write_project
+from tests.helpers.waiting import wait_until
 
 DEPLOYER = str(Path(sys.executable).parent / "deployer")
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,16 +97,6 @@ class Receiver:
                 return found
             time.sleep(0.05)
         return []
-
-
-def wait_until(check: Any, timeout_s: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    return check()
 
 
 def settle(pipeline: Pipeline, timeout_s: float = 20.0) -> None:
