@@ -279,7 +279,7 @@ class WorkerPool:
         evict: ExecutionEnvironment | None = None
         throttled: Throttled | None = None
         first_of_machine = False
-        with self._lock:
+        with self._lock:  # one section: the limit check and the claim are atomic
             if self._stopped:
                 raise DeployerError("the emulator is stopping")
             in_flight = len(self._busy) + self._starting
@@ -288,22 +288,22 @@ class WorkerPool:
                 throttled = Throttled(self._throttle_message(in_flight))
                 first_of_machine = self._machine_bound() and not self._machine_throttled
                 self._machine_throttled = self._machine_throttled or self._machine_bound()
+            else:
+                while v.idle:
+                    env = v.idle.pop()  # the most recently used: warm
+                    if env.alive:
+                        self._busy.add(env)
+                        return env
+                    v.stats.environments -= 1
+                    v.stats.discarded += 1
+                if self._count() >= self._machine:  # room for this version: reclaim another's idle environment
+                    evict = self._oldest_idle()
+                self._starting += 1
+                v.stats.cold_starts += 1
         if throttled is not None:
             if first_of_machine:  # not Lambda's limit but this machine's: said once on the timeline
                 self._on_event("warning", str(throttled))
             raise throttled
-        with self._lock:
-            while v.idle:
-                env = v.idle.pop()  # the most recently used: warm
-                if env.alive:
-                    self._busy.add(env)
-                    return env
-                v.stats.environments -= 1
-                v.stats.discarded += 1
-            if self._count() >= self._machine:  # room for this version: reclaim another's idle environment
-                evict = self._oldest_idle()
-            self._starting += 1
-            v.stats.cold_starts += 1
         if evict is not None:
             evict.stop()
         try:
