@@ -131,12 +131,20 @@ def test_ctrl_c_stops_cleanly_and_still_writes_the_report(tmp_path: Path) -> Non
         process = subprocess.Popen(
             [sys.executable, "-m", "deployer.cli", "loadtest", "--env", "local", "--spec", SPEC, "--target",
              target.url, "--input", str(inputs), "--rps", "50", "--duration", "60s", "--report", str(report)],
-            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"})
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env={**os.environ, "COLUMNS": "200", "PYTHONFAULTHANDLER": "1"})
         deadline = time.monotonic() + 30
         while target.state.count < 60 and time.monotonic() < deadline:
             time.sleep(0.1)
+        sent = target.state.count
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=30)
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # say where it hung: faulthandler dumps every thread on SIGABRT
+            process.send_signal(signal.SIGABRT)
+            output, _ = process.communicate(timeout=30)
+            raise AssertionError(f"no exit 30 s after Ctrl-C ({sent} requests had arrived); the CLI's threads:\n"
+                                 + output.decode(errors="replace")[-6000:]) from None
     assert process.returncode == 130, output.decode()
     data = json.loads((report / "report.json").read_text())
     assert data["interrupted"] is True and data["passed"] is False
