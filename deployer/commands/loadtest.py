@@ -1,7 +1,7 @@
 """`deployer loadtest`: load-test one environment and gate on its SLOs (the staging stage).
 
 Exit codes: 0 every SLO gate and the evaluation gate passed; 1 a gate failed (the CI gate); 2 a usage error (bad flags,
-spec or input file, no target); 130 interrupted (the report of what ran is still written).
+spec or input file, no target); 130 interrupted, 143 SIGTERM (the report of what ran is still written).
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def loadtest(env: str | None, spec_path: str, rps: float | None, duration: str |
 
     \b
     Exit codes: 0 every SLO gate (and the evaluation gate) passed; 1 a gate failed or could not
-    be judged (or the workers did not join); 2 usage error; 130 interrupted (the report of what ran is still written).
+    be judged (or the workers did not join); 2 usage error; 130 interrupted, 143 stopped by SIGTERM (a
+    cancelled CI job): the generators are stopped and the report of what ran is still written.
     """
     if worker:
         return _worker(master_host, master_port, workers, join_timeout, report_dir)

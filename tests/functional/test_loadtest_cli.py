@@ -124,31 +124,54 @@ def test_a_bad_input_line_is_a_usage_error_with_its_line(tmp_path: Path) -> None
     assert f"{inputs}:2: not JSON" in output
 
 
-def test_ctrl_c_stops_cleanly_and_still_writes_the_report(tmp_path: Path) -> None:
+def _default_sigint() -> None:
+    """In the child: Ctrl-C as at a terminal, even when this suite runs as a background job (SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _interrupted_run(tmp_path: Path, signum: int) -> tuple[subprocess.Popen[bytes], bytes, Path]:
+    """A 60 s load test stopped by `signum` once 60 requests have arrived; its process, output and report."""
     inputs = write_inputs(tmp_path / "in.jsonl")
     report = tmp_path / "report"
     with loadtest_target() as target:
         process = subprocess.Popen(
             [sys.executable, "-m", "deployer.cli", "loadtest", "--env", "local", "--spec", SPEC, "--target",
              target.url, "--input", str(inputs), "--rps", "50", "--duration", "60s", "--report", str(report)],
-            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_default_sigint,
             env={**os.environ, "COLUMNS": "200", "PYTHONFAULTHANDLER": "1"})
         deadline = time.monotonic() + 30
         while target.state.count < 60 and time.monotonic() < deadline:
             time.sleep(0.1)
         sent = target.state.count
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         try:
             output, _ = process.communicate(timeout=30)
         except subprocess.TimeoutExpired:  # say where it hung: faulthandler dumps every thread on SIGABRT
             process.send_signal(signal.SIGABRT)
             output, _ = process.communicate(timeout=30)
-            raise AssertionError(f"no exit 30 s after Ctrl-C ({sent} requests had arrived); the CLI's threads:\n"
-                                 + output.decode(errors="replace")[-6000:]) from None
+            raise AssertionError(f"no exit 30 s after signal {signum} ({sent} requests had arrived); the CLI's "
+                                 "threads:\n" + output.decode(errors="replace")[-6000:]) from None
+        arrived = target.state.count
+        time.sleep(0.5)
+        assert target.state.count == arrived  # the generator stopped with the CLI: no orphan keeps sending
+    return process, output, report
+
+
+def test_ctrl_c_stops_cleanly_and_still_writes_the_report(tmp_path: Path) -> None:
+    process, output, report = _interrupted_run(tmp_path, signal.SIGINT)
     assert process.returncode == 130, output.decode()
     data = json.loads((report / "report.json").read_text())
     assert data["interrupted"] is True and data["passed"] is False
     assert 0 < data["figures"]["requests"] < 3000
     assert b"interrupted" in output
     # locust got SIGTERM and shut down through its own handler: it wrote its CPU accounting
+    assert list((report / "raw" / "rate").glob("generator-*.json"))
+
+
+def test_sigterm_stops_like_ctrl_c_and_exits_143(tmp_path: Path) -> None:
+    """A cancelled CI job sends SIGTERM: the generator (in its own session) stops too, the report is written."""
+    process, output, report = _interrupted_run(tmp_path, signal.SIGTERM)
+    assert process.returncode == 143, output.decode()
+    data = json.loads((report / "report.json").read_text())
+    assert data["interrupted"] is True and data["passed"] is False
     assert list((report / "raw" / "rate").glob("generator-*.json"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import click
 import pytest
 
@@ -10,7 +13,7 @@ from deployer.errors import DeployerError
 
 
 @click.command()
-@click.option("--how", type=click.Choice(["fine", "code", "expected", "quiet", "bug"]))
+@click.option("--how", type=click.Choice(["fine", "code", "expected", "quiet", "bug", "terminated"]))
 def probe(how: str) -> int | None:
     """A command of this test module, registered the way every command is (cli.COMMANDS)."""
     if how == "code":
@@ -21,6 +24,9 @@ def probe(how: str) -> int | None:
         raise DeployerError("", exit_code=4)
     if how == "bug":
         raise RuntimeError("an unexpected state")
+    if how == "terminated":  # as a cancelled CI job does to the process
+        os.kill(os.getpid(), signal.SIGTERM)  # its handler runs at the next bytecode, in this thread
+        raise AssertionError("SIGTERM did not stop the command")
     return None
 
 
@@ -54,3 +60,11 @@ def test_a_bug_prints_a_traceback_and_exits_2(capsys: pytest.CaptureFixture[str]
 def test_a_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["probe", "--how", "sideways"]) == 2
     assert "Invalid value for '--how'" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("registered")
+def test_sigterm_runs_the_ctrl_c_path_exits_143_and_the_handler_is_put_back(capsys: pytest.CaptureFixture[str]) -> None:
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert cli.main(["probe", "--how", "terminated"]) == 143
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # main() leaves the process as it found it
+    assert cli.main(["probe", "--how", "fine"]) == 0  # a later run is not marked terminated
