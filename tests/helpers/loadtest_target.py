@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import threading
 import time
 import uuid
@@ -139,12 +140,20 @@ class Target:
     state: TargetState
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # no SYN drops
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that goes away (a generator stopped mid-request) is not an error of the target."""
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
 @contextmanager
 def loadtest_target(faults: Faults | None = None, *, credentials: Any = None,
                     region: str = "us-east-1") -> Iterator[Target]:
     state = TargetState(faults=faults or Faults(), credentials=credentials, region=region)
-    server_class = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 1024})  # no SYN drops
-    server = server_class(("127.0.0.1", 0), _handler(state))
+    server = _Server(("127.0.0.1", 0), _handler(state))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
