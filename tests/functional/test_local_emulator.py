@@ -21,15 +21,14 @@ from deployer.compiled import DeploymentModel
 from deployer.compiler import compile_environment
 from deployer.errors import DeployerError
 from deployer.local import Emulator, Faults
-from deployer.local.bundles.testkit import build_echo_bundle
 from deployer.local.front.drill import TrafficDriver
 from deployer.local.state.moto_state import client
 from deployer.spec import load_spec
+from tests.helpers.emulators import SCALE, emulator, with_env
 from tests.helpers.rollouts import with_schedule
 from tests.helpers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-SCALE = 600.0  # one emulated minute = 0.1 s
 
 
 class Receiver:
@@ -78,16 +77,6 @@ def tuned(model: DeploymentModel, receiver: Receiver | None = None, *, bake_s: i
         notifications = tuple(replace(n, endpoint=f"{receiver.url}/{n.kind}") for n in notifications)
     return with_schedule(replace(model, notifications=notifications), [(5.0, bake_s), (50.0, bake_s), (100.0, 0)],
                          min_requests=min_requests)
-
-
-def emulator(model: DeploymentModel, state_dir: Path, **kwargs: Any) -> Emulator:
-    return Emulator(model, state_dir=state_dir, time_scale=kwargs.pop("time_scale", SCALE),
-                    bundle_builder=build_echo_bundle, **kwargs)
-
-
-def with_env(model: DeploymentModel, **env: str) -> DeploymentModel:
-    function = replace(model.function, environment={**model.function.environment, **env})
-    return replace(model, function=function, spec_hash=model.spec_hash + "-" + json.dumps(env, sort_keys=True))
 
 
 def test_first_deploy_goes_live_at_once_and_boto3_sees_the_same_state(base_model, tmp_path):

@@ -26,30 +26,19 @@ from deployer.compiled import DeploymentModel
 from deployer.compiler import compile_environment
 from deployer.errors import DeployerError
 from deployer.local import Emulator, Faults
-from deployer.local.bundles.testkit import build_echo_bundle
 from deployer.local.front.drill import TrafficDriver
 from deployer.local.state.moto_state import client
 from deployer.spec import load_spec
+from tests.helpers.emulators import emulator, with_env
 from tests.helpers.rollouts import with_schedule
 from tests.helpers.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-SCALE = 600.0
 
 
 @pytest.fixture(scope="module")
 def base_model() -> DeploymentModel:
     return compile_environment(load_spec(ROOT / "agent.yaml"), "local")
-
-
-def emulator(model: DeploymentModel, state_dir: Path, **kwargs: Any) -> Emulator:
-    return Emulator(model, state_dir=state_dir, time_scale=kwargs.pop("time_scale", SCALE),
-                    bundle_builder=build_echo_bundle, **kwargs)
-
-
-def with_env(model: DeploymentModel, **env: str) -> DeploymentModel:
-    function = replace(model.function, environment={**model.function.environment, **env})
-    return replace(model, function=function, spec_hash=model.spec_hash + "-" + json.dumps(env, sort_keys=True))
 
 
 def problems(emu: Emulator) -> dict[str, dict[str, Any]]:

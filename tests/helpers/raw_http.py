@@ -8,7 +8,6 @@ keep requests in flight as long as it needs, without timing), and tells its pid.
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from http.client import HTTPException, HTTPResponse
 from pathlib import Path
 
 from deployer.compiled import DeploymentModel
+from deployer.local.bundles.testkit import write_stub_bundle
 
 
 @dataclass
@@ -80,9 +80,4 @@ def handler(event, context):
 
 def build_hold_bundle(model: DeploymentModel, out_dir: Path) -> Path:
     """A bundle whose `hold` waits for $TEST_RELEASE_FILE, `exit` kills its process, `slow` sleeps 30 s."""
-    out_dir = Path(out_dir)
-    (out_dir / "handlers").mkdir(parents=True, exist_ok=True)
-    (out_dir / "handlers" / "__init__.py").write_text("")
-    (out_dir / "handlers" / "runtime.py").write_text(HOLD_RUNTIME)
-    (out_dir / "deployer_config.json").write_text(json.dumps(model.runtime_config(), indent=1, sort_keys=True))
-    return out_dir
+    return write_stub_bundle(model, out_dir, HOLD_RUNTIME)

@@ -63,11 +63,16 @@ def handler(event, context):
 '''
 
 
-def build_echo_bundle(model: DeploymentModel, out_dir: Path) -> Path:
-    """Write the echo bundle for `model` into `out_dir` and return it."""
+def write_stub_bundle(model: DeploymentModel, out_dir: Path, runtime_source: str) -> Path:
+    """A bundle whose `handlers.runtime` is `runtime_source`, with `model`'s runtime config; returns its dir."""
     out_dir = Path(out_dir)
     (out_dir / "handlers").mkdir(parents=True, exist_ok=True)
     (out_dir / "handlers" / "__init__.py").write_text("")
-    (out_dir / "handlers" / "runtime.py").write_text(ECHO_RUNTIME)
+    (out_dir / "handlers" / "runtime.py").write_text(runtime_source)
     (out_dir / "deployer_config.json").write_text(json.dumps(model.runtime_config(), indent=1, sort_keys=True))
     return out_dir
+
+
+def build_echo_bundle(model: DeploymentModel, out_dir: Path) -> Path:
+    """Write the echo bundle for `model` into `out_dir` and return it."""
+    return write_stub_bundle(model, out_dir, ECHO_RUNTIME)
