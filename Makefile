@@ -37,7 +37,7 @@ lint: install
 	$(BIN)/mypy deployer handlers infra
 
 bench: install  ## every benchmark, JSON on stdout
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf cdk.out .deployer reports .pytest_cache .mypy_cache .ruff_cache

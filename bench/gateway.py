@@ -33,6 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _trivial_server import trivial_server  # noqa: E402 (bench/, this script's folder)
+
 CLIENT = r"""
 import http.client, json, sys, threading, time
 host, total, concurrency, rate, paced_s = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
@@ -103,36 +105,8 @@ sys.stdin.readline()  # the parent reads the CPU counters, then lets the measure
 print(json.dumps({"saturation": saturate(), "paced": paced()}))
 """
 
-TRIVIAL_SERVER = r'''
-import asyncio, sys
-BODY = b'{"action": "route", "echo": {"message": "my card was charged twice"}}'
-HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-deployer-handler-ms: 0\r\ncontent-length: %d\r\n\r\n" % len(BODY)
-
-class Proto(asyncio.Protocol):
-    def connection_made(self, transport):
-        self.transport, self.buffer = transport, b""
-    def data_received(self, data):
-        self.buffer += data
-        while True:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            length = 0
-            for line in self.buffer[:end].lower().split(b"\r\n"):
-                if line.startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            if len(self.buffer) < end + 4 + length:
-                return
-            self.buffer = self.buffer[end + 4 + length:]
-            self.transport.write(HEAD + BODY)
-
-async def main():
-    server = await asyncio.get_running_loop().create_server(Proto, "127.0.0.1", 0, backlog=1024)
-    print(server.sockets[0].getsockname()[1], flush=True)
-    await asyncio.sleep(float(sys.argv[1]))
-
-asyncio.run(main())
-'''
+#: The baseline's answer: what the echo action answers, with the gateway's handler-time header.
+BASELINE_BODY = b'{"action": "route", "echo": {"message": "my card was charged twice"}}'
 
 
 
@@ -172,14 +146,8 @@ def _per_request(result: dict[str, Any], cpu: dict[str, float]) -> dict[str, flo
 
 def baseline(args: argparse.Namespace) -> dict[str, Any]:
     """The same client against a trivial HTTP server: what the machine and the client cost alone."""
-    server = subprocess.Popen([sys.executable, "-c", TRIVIAL_SERVER, "600"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        port = int(server.stdout.readline())
-        result, cpu = _drive(f"127.0.0.1:{port}", args, lambda: {"server": server.pid})
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with trivial_server(BASELINE_BODY, headers={"x-deployer-handler-ms": "0"}, backlog=1024) as (port, pid):
+        result, cpu = _drive(f"127.0.0.1:{port}", args, lambda: {"server": pid})
     result["cpu_ms_per_request"] = _per_request(result, cpu)
     return result
 

@@ -23,7 +23,6 @@ import dataclasses
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,51 +34,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-TRIVIAL_SERVER = r'''
-import asyncio, json, sys, uuid
-BODY = json.dumps({"request_id": "r", "action": "echo", "version": "1", "output": {"ok": True},
-                   "usage": {"latency_ms": 0.1, "input_tokens": 3, "output_tokens": 1, "cost_usd": 0.00001,
-                             "confidence": 0.9, "memory_mb": 50.0}}).encode()
-HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(BODY)
+from _trivial_server import trivial_server  # noqa: E402 (bench/, this script's folder)
 
-class Proto(asyncio.Protocol):
-    def connection_made(self, transport):
-        self.transport, self.buffer = transport, b""
-    def data_received(self, data):
-        self.buffer += data
-        while True:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = self.buffer[:end].lower()
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            if len(self.buffer) < end + 4 + length:
-                return
-            self.buffer = self.buffer[end + 4 + length:]
-            self.transport.write(HEAD + BODY)
-
-async def main():
-    server = await asyncio.get_running_loop().create_server(Proto, "127.0.0.1", 0, backlog=4096)
-    print(server.sockets[0].getsockname()[1], flush=True)
-    await asyncio.sleep(float(sys.argv[1]))
-
-asyncio.run(main())
-'''
+#: The loopback target's answer: the runtime's response shape.
+LOOPBACK_BODY = json.dumps({"request_id": "r", "action": "echo", "version": "1", "output": {"ok": True},
+                            "usage": {"latency_ms": 0.1, "input_tokens": 3, "output_tokens": 1, "cost_usd": 0.00001,
+                                      "confidence": 0.9, "memory_mb": 50.0}}).encode()
 
 
 @contextmanager
 def loopback(lifetime_s: float) -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, "-c", TRIVIAL_SERVER, str(lifetime_s)], stdout=subprocess.PIPE)
-    try:
-        assert process.stdout is not None
-        port = int(process.stdout.readline())
+    with trivial_server(LOOPBACK_BODY, backlog=4096, lifetime_s=lifetime_s) as (port, _pid):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @contextmanager
