@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from deployer.compiler import compile_environment
@@ -103,6 +103,8 @@ def records_by_id(emu: Emulator) -> dict[str, dict[str, Any]]:
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False)
 @given(case=raw_requests())
+# found by CI: a request record mentioning "_aws" (here the action) was taken for EMF and dropped
+@example(case=("exact", "POST", [b"POST /_aws HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 4\r\n\r\nnull"], 0.0))
 def test_every_request_gets_an_answer_on_the_record_and_no_environment_dies(emu: Emulator, case) -> None:
     framing, method, pieces, pause = case
     host, port = emu.gateway_url.removeprefix("http://").split(":")

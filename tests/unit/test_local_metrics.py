@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from deployer.local.behaviour.clock import ManualClock, ScaledClock
 from deployer.local.behaviour.metrics import MetricKey, MetricStore, parse_emf
 
@@ -60,3 +62,31 @@ def test_manual_clock_moves_only_when_advanced():
     assert clock.now() == 100.0
     clock.wait(threading.Event(), 30)
     assert clock.now() == 130.0
+
+
+def test_parse_emf_skips_what_an_agent_may_print_that_only_looks_like_emf():
+    hostile = [
+        {"_aws": {"CloudWatchMetrics": "abc"}},
+        {"_aws": {"CloudWatchMetrics": [1, None, "x"]}},
+        {"_aws": {"CloudWatchMetrics": [{"Metrics": "Latency", "Dimensions": [["Agent"]]}]}, "Latency": 1},
+        {"_aws": {"CloudWatchMetrics": [{"Metrics": [{"Name": ["a"]}, {"Name": {"b": 1}}]}]}},
+        {"_aws": {"CloudWatchMetrics": [{"Metrics": [{"Name": "L"}], "Dimensions": "Agent"}]}, "L": 1},
+        {"_aws": {"CloudWatchMetrics": [{"Metrics": [{"Name": "L"}], "Dimensions": [[1, ["x"]]]}]}, "L": 1},
+    ]
+    for obj in hostile:
+        assert parse_emf(obj) == [], obj
+
+
+def test_function_logs_keep_a_request_record_that_mentions_aws_and_store_only_real_emf():
+    from deployer.local.behaviour.logs import FunctionLogs
+
+    forwarded: list[str] = []
+    store = MetricStore(retention_s=100)
+    logs = FunctionLogs(store, forward=lambda at, lines: forwarded.extend(lines),
+                        metric_names=frozenset({"Invocations", "Latency"}))
+    record = json.dumps({"event": "request", "request_id": "r1", "action": "_aws", "input": {"_aws": 1}})
+    logs.add("3", [record, json.dumps(EMF), 'print "_aws" {not json', "REPORT RequestId: r1"], at=5.0)
+    assert logs.tail() == [record, '[v3] print "_aws" {not json', "[v3] REPORT RequestId: r1"]
+    assert len(forwarded) == 4  # everything still goes to the sink
+    key = MetricKey.of("Deployer", "Latency", {"Agent": "a", "Environment": "e", "Version": "3"})
+    assert store.values(key, 0, 10) == [12.5, 13.0]

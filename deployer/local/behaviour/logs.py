@@ -59,12 +59,13 @@ class FunctionLogs:
         """One request's lines, served by `version` at emulated time `at`."""
         self._forward(at, lines)
         for line in lines:
-            if '"_aws"' in line:  # EMF: only the datapoints, for the alarms
-                obj = parse_line(line)
-                if obj is not None:
-                    for key, value, _ in parse_emf(obj, names=self.metric_names):
-                        self._metrics.add(key, at, value)
-                    continue
+            # EMF (a JSON object whose `_aws` is an object): only the datapoints, for the alarms.
+            # A request record that merely mentions "_aws" (an action, an input) is kept.
+            obj = parse_line(line) if '"_aws"' in line else None
+            if obj is not None and isinstance(obj.get("_aws"), dict):
+                for key, value, _ in parse_emf(obj, names=self.metric_names):
+                    self._metrics.add(key, at, value)
+                continue
             self._keep(line if line.startswith("{") else f"[v{version}] {line}")
 
     def _keep(self, line: str) -> None:

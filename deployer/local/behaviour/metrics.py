@@ -48,17 +48,25 @@ def parse_emf(obj: dict[str, Any], *, names: frozenset[str] | None = None,
     if not isinstance(meta, dict):
         return []
     out: list[tuple[MetricKey, float, str]] = []
-    for directive in meta.get("CloudWatchMetrics") or []:
+    directives = meta.get("CloudWatchMetrics")
+    for directive in directives if isinstance(directives, list) else []:
+        if not isinstance(directive, dict):
+            continue  # a line printed by the agent may have any shape: what is not EMF is skipped
         namespace = str(directive.get("Namespace", ""))
         dimension_sets = directive.get("Dimensions") or [[]]
-        for metric in directive.get("Metrics") or []:
+        metrics = directive.get("Metrics")
+        if not isinstance(dimension_sets, list) or not isinstance(metrics, list):
+            continue
+        for metric in metrics:
             name = metric.get("Name") if isinstance(metric, dict) else None
-            if not name or name not in obj or (names is not None and name not in names):
+            if not isinstance(name, str) or name not in obj or (names is not None and name not in names):
                 continue
             unit = str(metric.get("Unit", "None"))
             raw = obj[name]
             values = raw if isinstance(raw, list) else [raw]
             for dimension_names in dimension_sets:
+                if not isinstance(dimension_names, list) or not all(isinstance(d, str) for d in dimension_names):
+                    continue
                 if with_dimension is not None and with_dimension not in dimension_names:
                     continue
                 if any(d not in obj for d in dimension_names):
@@ -67,7 +75,7 @@ def parse_emf(obj: dict[str, Any], *, names: frozenset[str] | None = None,
                 cache_key = (namespace, name, tuple(dimension_names), values_of_dims)
                 key = _KEYS.get(cache_key)
                 if key is None:
-                    key = MetricKey.of(namespace, str(name), dict(zip(dimension_names, values_of_dims, strict=True)))
+                    key = MetricKey.of(namespace, name, dict(zip(dimension_names, values_of_dims, strict=True)))
                     if len(_KEYS) < 10_000:
                         _KEYS[cache_key] = key
                 for value in values:

@@ -11,6 +11,7 @@ datapoints, the sink, the request log), so `deployer errors` lists them and the 
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -29,12 +30,24 @@ ERROR_TYPES = {
     502: "ServiceException",
     505: "HttpVersionNotSupported",
 }
-_RECORD_MARK = '"event": "request"'
+_RECORD_START = '{"event": "request"'
 
 
-def has_record(lines: list[str]) -> bool:
-    """Whether the handler's lines hold a request record."""
-    return any(_RECORD_MARK in line for line in lines)
+def has_record(lines: list[str], request_id: str) -> bool:
+    """Whether the handler's lines hold the request record of `request_id`.
+
+    Only a line that is a record counts: a line the agent printed that merely mentions one (its
+    input, a debug dump) or a record of another request does not stand in for the missing record.
+    """
+    for line in lines:
+        if line.startswith(_RECORD_START):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("request_id") == request_id:
+                return True
+    return False
 
 
 @dataclass

@@ -36,12 +36,12 @@ def handler(event, context):
     replay = (event.get("headers") or {}).get("x-deployer-replay") == "1"
     body = event.get("body") or "{}"
     try:
-        payload = json.loads(body)
+        payload, is_json = json.loads(body), True
     except ValueError:
-        payload = None
+        payload, is_json = None, False
     if LATENCY_MS:
         time.sleep(LATENCY_MS / 1000.0)
-    if payload is None:
+    if not is_json:
         status, out, error = 400, {"error": "body is not JSON"}, "BadRequest"
     elif ERROR_RATE and random.random() < ERROR_RATE:
         status, out, error = 500, {"error": "injected fault"}, "InjectedFault"
