@@ -37,11 +37,20 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.slow
-def test_training_is_reproducible_for_a_seed(tmp_path: Path) -> None:
-    first, second, other = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+@pytest.fixture(scope="module")
+def shipped_seed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """One training run with the seed the shipped artifact records (shared: a run is ~8 s)."""
+    out = tmp_path_factory.mktemp("shipped-seed")
+    return out, train(out, "--seed", str(router_model.load(SAMPLE, {}).metadata["seed"]))
 
-    a, b, c = train(first), train(second), train(other, "--seed", "7")
+
+@pytest.mark.slow
+def test_training_is_reproducible_for_a_seed(shipped_seed_run: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    first, a = shipped_seed_run
+    seed = str(router_model.load(SAMPLE, {}).metadata["seed"])
+    second, other = tmp_path / "b", tmp_path / "c"
+
+    b, c = train(second, "--seed", seed), train(other, "--seed", "7")
 
     assert a["sha256"] == b["sha256"] == sha256(first / "router.json") == sha256(second / "router.json")
     assert (first / "holdout.json").read_bytes() == (second / "holdout.json").read_bytes()
@@ -50,23 +59,25 @@ def test_training_is_reproducible_for_a_seed(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_shipped_split_is_the_one_the_training_script_writes(tmp_path: Path) -> None:
-    shipped = router_model.load(SAMPLE, {})
-    seed = str(shipped.metadata["seed"])
+def test_the_shipped_split_is_the_one_the_training_script_writes(shipped_seed_run: tuple[Path, dict[str, Any]]) -> None:
+    out, _summary = shipped_seed_run
 
-    train(tmp_path, "--seed", seed)
+    assert (out / "holdout.json").read_bytes() == router_data.HOLDOUT_IDS.read_bytes()
 
-    assert (tmp_path / "holdout.json").read_bytes() == router_data.HOLDOUT_IDS.read_bytes()
+
+@pytest.fixture(scope="module")
+def unpruned() -> Any:
+    """Both heads fitted on a ninth of the data, unpruned (keep=1: the sklearn model as it is)."""
+    import train as training
+
+    return training.FittedRouter(router_data.load_examples()[::9], c=10.0, keep=1.0, team_c=10.0)
 
 
 @pytest.mark.slow
-def test_pure_python_scores_equal_scikit_learn_probabilities(tmp_path: Path) -> None:
-    import train as training
-
-    examples = router_data.load_examples()
-    fitted_on, scored = examples[::9], examples[4::31]
-    fitted = training.FittedRouter(fitted_on, c=10.0, keep=1.0)  # keep=1: the unpruned sklearn model
-    artifact = fitted.export(router_data.load_teams(), {})
+def test_pure_python_scores_equal_scikit_learn_probabilities(unpruned: Any) -> None:
+    scored = router_data.load_examples()[4::31]
+    fitted = unpruned
+    artifact = fitted.export(router_data.load_teams(), {})  # team_weight 0: the intent head alone
     model = router_model.RouterModel(json.loads(json.dumps(artifact)))
 
     texts = [e.text for e in scored]
@@ -76,13 +87,12 @@ def test_pure_python_scores_equal_scikit_learn_probabilities(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_pure_python_team_probabilities_equal_the_blend_of_both_scikit_learn_models(tmp_path: Path) -> None:
+def test_pure_python_team_probabilities_equal_the_blend_of_both_scikit_learn_models(unpruned: Any) -> None:
     import numpy as np
     import train as training
 
-    examples = router_data.load_examples()
-    fitted_on, scored = examples[::9], examples[4::31]
-    fitted = training.FittedRouter(fitted_on, c=10.0, keep=1.0, team_c=10.0)
+    scored = router_data.load_examples()[4::31]
+    fitted = unpruned
     artifact = fitted.export(router_data.load_teams(), {}, temperature=0.8, team_temperature=0.9, team_weight=0.3)
     model = router_model.RouterModel(json.loads(json.dumps(artifact)))
 
