@@ -31,6 +31,10 @@ def test_memory_used_is_the_records_figure_when_the_handler_wrote_one():
     assert memory_of(["hello", record], lambda: 999.0) == 130.42578125
     assert memory_of(["no record here"], lambda: 77.5) == 77.5
     assert memory_of(['{"event": "request", "memory_mb": null}'], lambda: 12.0) == 12.0
+    # what the agent printed (a mention of a record, even one shaped like it) does not stand in for the record
+    printed = ['debug {"event": "request", "memory_mb": 1}', '{"event": "request", "memory_mb": 2}']
+    assert memory_of([*printed, record], lambda: 999.0) == 130.42578125
+    assert memory_of(printed[:1], lambda: 77.5) == 77.5
 
 
 @pytest.mark.parametrize(("name", "value", "ok"), [

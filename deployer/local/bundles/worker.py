@@ -41,7 +41,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Client
 from typing import Any
 
-_RECORD_MARK = '"event": "request"'
+_RECORD_START = '{"event": "request"'
 _MEMORY_MARK = '"memory_mb": '
 
 
@@ -107,9 +107,13 @@ def _resident_mb() -> Callable[[], float]:
 
 
 def memory_of(lines: list[str], measure: Callable[[], float]) -> float:
-    """The request record's `memory_mb` when the handler printed one, else resident memory now."""
-    for line in lines:
-        if _RECORD_MARK in line:
+    """The request record's `memory_mb` when the handler printed one, else resident memory now.
+
+    The record is the runtime's last line of the request (after anything the agent printed), and
+    a record line starts with its event: a line of the agent's that merely mentions one is not it.
+    """
+    for line in reversed(lines):
+        if line.startswith(_RECORD_START):
             start = line.find(_MEMORY_MARK)
             if start >= 0:
                 start += len(_MEMORY_MARK)
