@@ -8,7 +8,6 @@ checkpoint file as they come; an interrupted run resumes from it (same data set,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from deployer.compiled import EvaluationModel
 from deployer.errors import DeployerError
 from deployer.evaluation.scoring import LabelFigures, correct, field_of, label_figures
 from deployer.evaluation.significance import PairedResult, mcnemar_exact, paired_bootstrap
+from deployer.jsonlines import JsonLinesFile
 
 MAX_DATA_BYTES = 64 * 1024 * 1024
 MAX_EXAMPLES = 1_000_000
@@ -42,36 +42,24 @@ Grading = Callable[[Example, int, Any], float]
 
 def load_examples(path: str | Path, *, limit: int | None = None) -> tuple[list[Example], str]:
     """The examples of a JSON-lines file and its content hash; every bad line is reported at once."""
-    file = Path(path)
-    try:
-        with file.open("rb") as handle:
-            raw = handle.read(MAX_DATA_BYTES + 1)
-    except OSError as exc:
-        raise DeployerError(f"cannot read the evaluation set {file}: {exc.strerror or exc}",
-                            hint="evaluation.data is a JSON-lines file relative to agent.yaml") from None
-    if len(raw) > MAX_DATA_BYTES:
-        raise DeployerError(f"{file} is over {MAX_DATA_BYTES // 2**20} MB", hint="use evaluation.limit or a smaller set")
-    examples, problems = [], []
-    for number, line in enumerate(raw.decode("utf-8", "replace").splitlines()):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{file}:{number + 1}: not JSON ({exc.msg})")
-            continue
-        if not isinstance(item, dict) or "input" not in item or "expected" not in item:
-            problems.append(f'{file}:{number + 1}: each line is {{"input": ..., "expected": ...}}')
-            continue
-        examples.append(Example(number, item["input"], item["expected"]))
-        if len(examples) >= min(limit or MAX_EXAMPLES, MAX_EXAMPLES):
-            break
-    if problems:
-        shown = problems[:20] + ([f"... and {len(problems) - 20} more"] if len(problems) > 20 else [])
-        raise DeployerError("the evaluation set has bad lines:\n" + "\n".join(shown))
+    examples: list[Example] = []
+    wanted = min(limit or MAX_EXAMPLES, MAX_EXAMPLES)
+    with JsonLinesFile(path, what="evaluation set", max_bytes=MAX_DATA_BYTES,
+                       hint=f"evaluation.data is a JSON-lines file relative to agent.yaml, of at most "
+                            f"{MAX_DATA_BYTES // 2**20} MB") as source:
+        for number, item in source.objects('{"input": ..., "expected": ...}'):
+            if "input" not in item or "expected" not in item:
+                source.problem(number, 'each line must be {"input": ..., "expected": ...}')
+                continue
+            examples.append(Example(number - 1, item["input"], item["expected"]))
+            if len(examples) >= wanted:
+                break
+        source.check("the evaluation set has bad lines:")
+        digest = source.sha256()
     if not examples:
-        raise DeployerError(f"{file} holds no examples", hint='one JSON object per line: {"input": ..., "expected": ...}')
-    return examples, hashlib.sha256(raw).hexdigest()[:16]
+        raise DeployerError(f"{source.path} holds no examples",
+                            hint='one JSON object per line: {"input": ..., "expected": ...}')
+    return examples, digest[:16]
 
 
 class Checkpoint:

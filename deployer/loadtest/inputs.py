@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deployer.errors import DeployerError
+from deployer.jsonlines import JsonLinesFile
 
 DISTRIBUTIONS = ("uniform", "weighted", "replay")
-#: A load test with more lines than this reads only the first ones (bounded memory).
+#: A load test with more requests than this reads only the first ones (bounded memory).
 MAX_LINES = 1_000_000
+#: A larger input file is refused (it is read whole, to report every bad line).
+MAX_BYTES = 256 * 1024 * 1024
 #: The weight field when the spec names none: removed from the bodies whatever the distribution.
 DEFAULT_WEIGHT_FIELD = "weight"
 
@@ -45,38 +48,24 @@ def load_inputs(path: str | Path, *, distribution: str, weight_field: str | None
         raise InputFileError(f"unknown distribution {distribution!r}; use one of {', '.join(DISTRIBUTIONS)}")
     if distribution == "weighted" and not weight_field:
         raise InputFileError("distribution 'weighted' needs a weight field (load_test.weight_field)")
-    try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputFileError(f"{source}: cannot read the input file ({exc.strerror})",
-                             hint="pass --input FILE or set load_test.input_file") from exc
     bodies: list[bytes] = []
     weights: list[float] = []
-    problems: list[str] = []
-    for number, line in enumerate(itertools.islice(text.splitlines(), MAX_LINES), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{source}:{number}: not JSON ({exc.msg})")
-            continue
-        if not isinstance(item, dict):
-            problems.append(f"{source}:{number}: each line must be a JSON object (the action input)")
-            continue
-        field = weight_field or DEFAULT_WEIGHT_FIELD
-        raw = item.pop(field, 1.0)
-        if distribution == "weighted":
-            if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0:
-                problems.append(f"{source}:{number}: {field} must be a number >= 0, got {raw!r}")
-                continue
-            weights.append(float(raw))
-        else:
-            weights.append(1.0)
-        bodies.append(json.dumps(item, separators=(",", ":")).encode("utf-8"))
-    if problems:
-        raise InputFileError("\n".join(problems[:20] + ([f"... and {len(problems) - 20} more"]
-                                                          if len(problems) > 20 else [])))
+    field = weight_field or DEFAULT_WEIGHT_FIELD
+    with JsonLinesFile(source, what="input file", max_bytes=MAX_BYTES, error=InputFileError,
+                       hint="pass --input FILE or set load_test.input_file") as reader:
+        for number, item in reader.objects("a JSON object (the action input)"):
+            raw = item.pop(field, 1.0)
+            if distribution == "weighted":
+                if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0:
+                    reader.problem(number, f"{field} must be a number >= 0, got {raw!r}")
+                    continue
+                weights.append(float(raw))
+            else:
+                weights.append(1.0)
+            bodies.append(json.dumps(item, separators=(",", ":")).encode("utf-8"))
+            if len(bodies) >= MAX_LINES:
+                break
+        reader.check("the input file has bad lines:")
     if not bodies:
         raise InputFileError(f"{source}: the input file has no requests (one JSON object per line)")
     if sum(weights) <= 0:
