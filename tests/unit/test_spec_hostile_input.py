@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,19 +21,11 @@ from deployer.spec.credentials import credential_in
 from deployer.spec.loader import validate_document
 from deployer.spec.source import parse_document
 from handlers.redaction import BUILTIN_PATTERNS
+from tests.helpers.cpu_time import best_cpu_s
 from tests.unit.test_spec_fixtures import MINIMAL_SPEC
 
 ROOT = Path(__file__).resolve().parents[2]
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def best_of(runs: int, call: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def validate_text(text: str) -> None:
@@ -76,10 +66,10 @@ NASTY = {
 
 def test_validate_finishes_on_nasty_inputs_in_its_usual_time_without_a_traceback() -> None:
     flagship = (ROOT / "agent.yaml").read_text(encoding="utf-8")
-    usual = best_of(3, lambda: validate_text(flagship))
+    usual = best_cpu_s(3, lambda: validate_text(flagship))
     for name, text in NASTY.items():
         assert len(text.encode()) < 1_000_000, name
-        parse = best_of(1, lambda text=text: yaml.compose(text, Loader=LOADER))  # type: ignore[misc]
+        parse = best_cpu_s(1, lambda text=text: yaml.compose(text, Loader=LOADER))  # type: ignore[misc]
 
         def run(text: str = text) -> None:
             try:
@@ -87,7 +77,7 @@ def test_validate_finishes_on_nasty_inputs_in_its_usual_time_without_a_traceback
             except DeployerError as exc:
                 assert "Traceback" not in str(exc)
 
-        took = best_of(1, run)
+        took = best_cpu_s(1, run)
         assert took < 20 * (usual + parse) + 0.5, f"{name}: {took:.2f}s (usual {usual:.3f}s, parse {parse:.3f}s)"
 
 
@@ -118,8 +108,8 @@ def test_the_credential_scan_of_a_long_value_is_linear(unit: str) -> None:
     trivial = re.compile(r"[^\s\S]")
     for size in (16_000, LONG):
         text = unit * (size // len(unit))
-        baseline = best_of(3, lambda text=text: trivial.search(text))  # type: ignore[misc]
-        took = best_of(2, lambda text=text: credential_in(text))  # type: ignore[misc]
+        baseline = best_cpu_s(3, lambda text=text: trivial.search(text))  # type: ignore[misc]
+        took = best_cpu_s(2, lambda text=text: credential_in(text))  # type: ignore[misc]
         assert took < 50 * baseline + 0.002, f"{unit!r} x {size:,}: {took / baseline:.0f}x"
 
 
@@ -171,6 +161,6 @@ def test_an_accepted_pattern_scans_adversarial_text_in_linear_time(pattern: str)
     regex = re.compile(pattern)
     for unit in ("a", "1", "a.", "a@", "ab", "x=", "1.", " a", "TCK-1"):
         short, long = (unit * (size // len(unit)) for size in (40_000, 320_000))
-        small = best_of(3, lambda short=short: regex.sub("", short))  # type: ignore[misc]
-        large = best_of(2, lambda long=long: regex.sub("", long))  # type: ignore[misc]
+        small = best_cpu_s(3, lambda short=short: regex.sub("", short))  # type: ignore[misc]
+        large = best_cpu_s(2, lambda long=long: regex.sub("", long))  # type: ignore[misc]
         assert large < 24 * small + 0.002, f"{pattern} on {unit!r}: {large / small:.0f}x for 8x the text"
