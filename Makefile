@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast fuzz lint bench clean
 
 install: $(STAMP)  ## create .venv with deployer and its tools (leaves .venv/bin/deployer)
 
@@ -31,6 +31,9 @@ test: install  ## the test suite (what CI runs)
 
 test-fast: install  ## unit and functional tiers only
 	$(BIN)/python -m pytest -q tests/unit tests/functional
+
+fuzz: install  ## property-based tests drawing new examples, ten times as many (make test draws fixed ones)
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q $$(grep -rl "from hypothesis" tests --include="test_*.py")
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,7 +1,12 @@
-"""Suite-wide guards: no test can reach a real AWS account unless it opts in.
+"""Suite-wide guards: no test can reach a real AWS account unless it opts in; property tests repeat.
 
 Tests marked `aws` run only with `DEPLOYER_AWS_TESTS=1` and real credentials; everything else
 gets fake credentials and talks to moto or the emulator on 127.0.0.1.
+
+Property-based tests (Hypothesis) draw the same examples on every run of `make test` (profile
+`ci`, derandomized), so a run's result depends on the code, not on luck. `make fuzz` (profile
+`explore`) draws new examples each run, ten times as many, to look for what the fixed ones miss;
+an input it finds becomes an `@example` of its test.
 """
 
 from __future__ import annotations
@@ -9,6 +14,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",

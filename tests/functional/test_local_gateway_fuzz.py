@@ -11,7 +11,8 @@ short read timeout). For every request:
   it made), in the function's log stream the request log is fed from;
 - no execution environment died or was discarded.
 
-Bounded: at most 80 examples, each under the gateway's 1 s read timeout plus a slow writer's 0.3 s.
+Bounded: at most 80 examples (800 under `make fuzz`), each under the gateway's 1 s read timeout plus
+a slow writer's 0.3 s.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from deployer.local import Emulator
 from deployer.local.bundles.http11 import HttpLimits
 from deployer.local.bundles.testkit import build_echo_bundle
 from deployer.spec import load_spec
+from tests.helpers.properties import examples
 from tests.helpers.raw_http import exchange
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +39,7 @@ LIMITS = HttpLimits(read_timeout_s=1.0, idle_timeout_s=2.0, write_timeout_s=2.0)
 FRAMINGS = ("exact", "short", "long", "negative", "non-numeric", "chunked", "bad-chunked", "none", "garbage")
 TOKEN = "abcdefghijklmnopqrstuvwxyz0123456789-_.!#$%&'*+^`|~"
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(examples(300))
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +103,7 @@ def records_by_id(emu: Emulator) -> dict[str, dict[str, Any]]:
     return out
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False)
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=raw_requests())
 # found by CI: a request record mentioning "_aws" (here the action) was taken for EMF and dropped
 @example(case=("exact", "POST", [b"POST /_aws HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 4\r\n\r\nnull"], 0.0))

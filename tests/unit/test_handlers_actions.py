@@ -13,6 +13,7 @@ from handlers.actions import logged_input, render_redacted
 from handlers.events import Request
 from handlers.redaction import BUILTIN_ORDER, Redactor
 from handlers.telemetry import RENDER_LIMIT, render_value
+from tests.helpers.properties import examples
 
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -26,7 +27,7 @@ def _same(a: Any, b: Any) -> bool:
     return json.dumps(a) == json.dumps(b) and repr(a) == repr(b)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(value=_JSON, spaced=st.booleans(), as_bytes=st.booleans())
 def test_the_logged_input_is_what_json_loads_reads(value: Any, spaced: bool, as_bytes: bool) -> None:
     text = json.dumps(value, ensure_ascii=False) if spaced else json.dumps(value, separators=(",", ":"))
@@ -57,7 +58,7 @@ _STRINGS = st.sampled_from(["a@b.io", "call 555-123-4567", "Bearer abcdefgh1234"
 _OBJECTS = st.dictionaries(_FIELD_NAMES, _STRINGS, max_size=5) | st.dictionaries(_FIELD_NAMES, _JSON, max_size=3) | _JSON
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(value=_OBJECTS, builtins=st.sampled_from([(), ("email",), BUILTIN_ORDER]))
 def test_rendering_a_redacted_object_of_strings_without_the_copy_says_the_same(value: Any, builtins: tuple[str, ...]) -> None:
     redactor = Redactor(builtins)

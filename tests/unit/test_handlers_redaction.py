@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from handlers.redaction import BUILTIN_ORDER, Redactor
 from tests.helpers.cpu_time import best_cpu_s
+from tests.helpers.properties import examples
 
 ALL = ("email", "phone", "card_number", "aws_key", "bearer_token")
 
@@ -162,7 +163,7 @@ _FRAGMENTS = st.sampled_from([
 _TEXTS = st.lists(_FRAGMENTS | st.text(max_size=8), max_size=12).map("".join)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(text=_TEXTS)
 def test_screens_never_change_what_is_redacted(text: str) -> None:
     redactor = Redactor(BUILTIN_ORDER, (("ticket", r"TCK-\d+"),))

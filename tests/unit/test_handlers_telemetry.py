@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from handlers.telemetry import METRICS, RequestReport, Telemetry, render_value
+from tests.helpers.properties import examples
 
 EMF_UNITS = {
     "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
@@ -140,7 +141,7 @@ _VALUES = st.recursive(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(value=_VALUES)
 def test_logged_values_render_as_json_dumps_renders_them(value: object) -> None:
     """The kept C encoder says what `json.dumps(..., ensure_ascii=False, default=str)` says, NaN and odd keys included."""

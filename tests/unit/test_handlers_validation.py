@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from handlers.validation import InputError, InputValidator, _type_adapter, core_schema_of
+from tests.helpers.properties import examples
 
 # Both spellings users write: `X | None` and `Optional[X]`, `list[X]` and `typing.List[X]`.
 SIMPLE_HINTS: list[Any] = [
@@ -72,7 +73,7 @@ _BODIES = st.dictionaries(st.sampled_from(["message", "count", "ratio", "loud", 
                           max_size=6)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(body=_BODIES)
 def test_written_and_pydantic_validators_answer_alike(body: dict[str, Any]) -> None:
     ours, adapter = _both()
