@@ -43,4 +43,4 @@ bench: install  ## every benchmark, JSON on stdout
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf cdk.out .deployer reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .deployer reports .pytest_cache .mypy_cache .ruff_cache .hypothesis
