@@ -33,11 +33,13 @@ ERROR_TYPES = {
 _RECORD_START = '{"event": "request"'
 
 
-def has_record(lines: list[str], request_id: str) -> bool:
-    """Whether the handler's lines hold the request record of `request_id`.
+def has_record(lines: list[str]) -> bool:
+    """Whether the handler's lines hold its request record.
 
-    Only a line that is a record counts: a line the agent printed that merely mentions one (its
-    input, a debug dump) or a record of another request does not stand in for the missing record.
+    Only a line that is a record counts (a JSON object of event "request", as the runtime writes it
+    first on its line): a line the agent printed that merely mentions one (its input, a debug dump)
+    does not stand in for the missing record. The record's id may be the client's `x-request-id`,
+    so the id is not compared.
     """
     for line in lines:
         if line.startswith(_RECORD_START):
@@ -45,7 +47,7 @@ def has_record(lines: list[str], request_id: str) -> bool:
                 record = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(record, dict) and record.get("request_id") == request_id:
+            if isinstance(record, dict) and record.get("event") == "request":
                 return True
     return False
 

@@ -158,7 +158,7 @@ class FunctionRuntime:
             error_type = str(outcome.error.get("type"))
             lines.append(f"[ERROR] {error_type}: {outcome.error.get('message', '')}".rstrip())
             status = "timeout" if error_type == "Sandbox.Timedout" else "error"
-            if not has_record(lines, request_id):
+            if not has_record(lines):
                 lines += self.records.lines(request_id=request_id, action=_action(target), version=version,
                                             status=outcome.status, error_type=error_type,
                                             message=str(outcome.error.get("message", "")), latency_ms=duration,
