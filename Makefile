@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	@# uv installs the same packages as pip, about 5x faster on a fresh machine; pip if uv cannot install
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv || true
-	@# editable_mode=compat: a plain .pth, no import hook at every start
-	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]" -C editable_mode=compat; \
+	@# editable_mode=compat: a plain .pth, no import hook at every start. --compile-bytecode: uv
+	@# writes no .pyc by default (pip does), and where PYTHONDONTWRITEBYTECODE is set every process
+	@# would compile aws_cdk, botocore and pydantic again (import aws_cdk: 2.8 s instead of 0.8 s)
+	if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e ".[dev]" -C editable_mode=compat; \
 	else $(BIN)/python -m pip install --quiet -e ".[dev]" --config-settings editable_mode=compat; fi
 	$(BIN)/python -m compileall -q deployer handlers infra  # cached bytecode, even where writing it is off
 	@rm -f $(VENV)/.installed-*
