@@ -1,10 +1,12 @@
-"""The JSON-lines reader both user data files go through: evaluation sets and load-test inputs."""
+"""The JSON-lines reader every user data file goes through: evaluation sets and load-test inputs,
+for the load test, the evaluation and the drill."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -12,6 +14,7 @@ from deployer.errors import DeployerError
 from deployer.evaluation.runner import load_examples
 from deployer.jsonlines import JsonLinesFile
 from deployer.loadtest.inputs import InputFileError, load_inputs
+from deployer.local.front import drill
 
 
 def reader(path: Path, max_bytes: int = 1 << 20) -> JsonLinesFile:
@@ -99,3 +102,16 @@ def test_a_load_test_input_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> 
     with pytest.raises(InputFileError) as caught:
         load_inputs(path, distribution="uniform", weight_field=None)
     assert f"{path}:2: not UTF-8 text (byte 0xff at column 17)" in str(caught.value)
+
+
+def test_the_drill_skips_lines_the_load_test_and_the_evaluation_would_report(tmp_path: Path) -> None:
+    inputs, evaluation = tmp_path / "inputs.jsonl", tmp_path / "eval.jsonl"
+    inputs.write_bytes(b'{"message": "hi \xff"}\nnot json\n{"message": "a", "weight": 3}\n{"input": {"message": "b"}}\n')
+    evaluation.write_bytes(b'{"input": 1, "expected": {"team": "cards"}}\n{"expected": {"team": "fraud\xff"}}\n'
+                           b'{"input": 2, "expected": {"team": "fraud"}}\n{"input": 3, "expected": {"team": "fraud"}}\n')
+    model = SimpleNamespace(load=SimpleNamespace(input_file=str(inputs), weight_field=None),
+                            rollout=SimpleNamespace(quality=SimpleNamespace(field="team", labels=("cards", "fraud"))),
+                            evaluation=SimpleNamespace(data_file=str(evaluation)))
+
+    assert drill.load_inputs(model) == [{"message": "a"}, {"message": "b"}]  # type: ignore[arg-type]
+    assert drill.quality_fault(model) == "team:fraud=cards"  # type: ignore[arg-type]

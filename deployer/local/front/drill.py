@@ -29,6 +29,9 @@ from typing import Any
 
 from deployer.compiled import METRIC_NAMESPACE, DeploymentModel, RolloutStep
 from deployer.errors import DeployerError
+from deployer.evaluation.runner import MAX_DATA_BYTES
+from deployer.jsonlines import JsonLinesFile
+from deployer.loadtest.inputs import MAX_BYTES
 from deployer.local.behaviour.clock import iso
 from deployer.local.behaviour.metrics import MetricKey
 from deployer.local.bundles.release import BundleBuilder, Faults
@@ -72,23 +75,18 @@ def with_strategy(model: DeploymentModel, strategy: str | None) -> DeploymentMod
 
 
 def load_inputs(model: DeploymentModel, limit: int = 500) -> list[Any]:
-    """Request bodies for the drill: the load profile's input file when there is one."""
+    """Request bodies for the drill: the load profile's input file when there is one.
+
+    Read by the load test's reader; a bad line is skipped here (`deployer loadtest` reports it).
+    """
     path = model.load.input_file
     drop = {model.load.weight_field or "weight"}  # the sampling weight is not part of the input
     out: list[Any] = []
     if path and Path(path).exists():
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    obj = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(obj, dict):
-                    obj = obj.get("input", {k: v for k, v in obj.items() if k not in drop})
-                out.append(obj)
+        with JsonLinesFile(path, what="input file", max_bytes=MAX_BYTES,
+                           hint="load_test.input_file: one JSON object per line") as source:
+            for _, obj in source.objects("a JSON object (the action input)"):
+                out.append(obj.get("input", {k: v for k, v in obj.items() if k not in drop}))
                 if len(out) >= limit:
                     break
     return out or [{"message": "I was charged twice for the same card payment, please help"}]
@@ -104,12 +102,10 @@ def quality_fault(model: DeploymentModel) -> str:
     counts: Counter[str] = Counter()
     data = model.evaluation.data_file if model.evaluation else None
     if data and Path(data).is_file():
-        with open(data, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    expected = json.loads(line).get("expected")
-                except (ValueError, AttributeError):
-                    continue
+        with JsonLinesFile(data, what="evaluation set", max_bytes=MAX_DATA_BYTES,
+                           hint="evaluation.data: one JSON object per line") as source:
+            for _, item in source.objects('{"input": ..., "expected": ...}'):  # bad lines: `deployer eval` reports them
+                expected = item.get("expected")
                 value = expected.get(gate.field) if isinstance(expected, dict) else None
                 if value in gate.labels:
                     counts[str(value)] += 1
