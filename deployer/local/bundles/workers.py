@@ -287,7 +287,7 @@ class WorkerPool:
                 v.stats.throttles += 1
                 throttled = Throttled(self._throttle_message(in_flight))
                 first_of_machine = self._machine_bound() and not self._machine_throttled
-                self._machine_throttled = self._machine_throttled or self._machine_bound()
+                self._machine_throttled |= first_of_machine
             else:
                 while v.idle:
                     env = v.idle.pop()  # the most recently used: warm
