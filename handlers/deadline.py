@@ -54,19 +54,19 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
         os.kill(os.getpid(), _signal.SIGALRM)
 
 
-def call_with_deadline(func: Callable[[], T], timeout_s: float) -> T:
-    """Run `func()`; raise `ActionTimeout` if it runs longer than `timeout_s`."""
+def call_with_deadline(func: Callable[..., T], kwargs: dict[str, Any], timeout_s: float) -> T:
+    """Run `func(**kwargs)`; raise `ActionTimeout` if it runs longer than `timeout_s`."""
     if timeout_s <= 0:
         raise ActionTimeout()
     ident = _thread.get_ident()
     if _HAS_ITIMER and ident == _MAIN_THREAD and _state[0] is None:
-        return _with_alarm(func, timeout_s)
+        return _with_alarm(func, kwargs, timeout_s)
     if ident == _MAIN_THREAD and _state[0] is not None:
-        return func()  # nested call: the outer deadline already applies
-    return _in_thread(func, timeout_s)
+        return func(**kwargs)  # nested call: the outer deadline already applies
+    return _in_thread(func, kwargs, timeout_s)
 
 
-def _with_alarm(func: Callable[[], T], timeout_s: float) -> T:
+def _with_alarm(func: Callable[..., T], kwargs: dict[str, Any], timeout_s: float) -> T:
     # Our handler stays installed between requests (it hands other alarms to the handler it
     # replaced), so a warm request only checks it is still there.
     if _signal.getsignal(_signal.SIGALRM) is not _on_alarm:
@@ -78,7 +78,7 @@ def _with_alarm(func: Callable[[], T], timeout_s: float) -> T:
     _state[0] = start + timeout_s
     _state[2] = False
     try:
-        return func()
+        return func(**kwargs)
     finally:
         _state[0] = None
         if outer_delay and not _state[2]:
@@ -88,7 +88,7 @@ def _with_alarm(func: Callable[[], T], timeout_s: float) -> T:
             _signal.setitimer(_signal.ITIMER_REAL, 0)
 
 
-def _in_thread(func: Callable[[], T], timeout_s: float) -> T:
+def _in_thread(func: Callable[..., T], kwargs: dict[str, Any], timeout_s: float) -> T:
     import threading
 
     context = contextvars.copy_context()
@@ -97,7 +97,7 @@ def _in_thread(func: Callable[[], T], timeout_s: float) -> T:
 
     def run() -> None:
         try:
-            box["value"] = context.run(func)
+            box["value"] = context.run(func, **kwargs)
         except BaseException as exc:
             box["error"] = exc
         finally:

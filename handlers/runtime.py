@@ -79,6 +79,12 @@ _memory_used_mb = _resident_reader()
 os.register_at_fork(after_in_child=_reopen_memory_reader)
 
 
+def _ms(seconds: float) -> float:
+    """`seconds` in milliseconds to the microsecond: `round(seconds * 1000, 3)` to within float
+    error, in half its time (round with digits goes through a decimal string)."""
+    return int(seconds * 1_000_000.0 + 0.5) / 1000
+
+
 #: Seconds kept back from Lambda's remaining time so that a timed-out action is still answered.
 LAMBDA_MARGIN_S = 0.05
 
@@ -240,7 +246,7 @@ class Runtime:
         loaded, init_ms = self._loaded, None
         if loaded is None:  # this request loads the agent: a cold start, marked on its record
             loaded = self.load(version)
-            init_ms = round((time.perf_counter() - start) * 1000.0, 3)
+            init_ms = _ms(time.perf_counter() - start)
         try:
             request = parse_event(event)
         except ValueError as exc:
@@ -280,11 +286,12 @@ class Runtime:
             log_scope = (_agent_log.enter_request(request_id, action.name, version, self.telemetry.stream)
                          if _agent_log.active else None)
             try:
-                call = action.call
                 if self.faults is None:
-                    result = call_with_deadline(lambda: call(**kwargs), timeout)
+                    result = call_with_deadline(action.call, kwargs, timeout)
                 else:
-                    result = call_with_deadline(lambda: self._faulty(call, kwargs), timeout)
+                    from functools import partial  # a fault drill only
+
+                    result = call_with_deadline(partial(self._faulty, action.call), kwargs, timeout)
             finally:
                 CURRENT_USAGE.reset(token)
                 if log_scope is not None:
@@ -305,10 +312,10 @@ class Runtime:
             error_message = (str(exc).strip().splitlines() or [""])[0][:1000] or error_type
         return self._finish(
             start, ts_ms, version, request, request_id, action, usage, status, error_type, error_message,
-            result, output_json, context, init_ms=init_ms,
+            result, output_json, context, init_ms,
         )
 
-    def _faulty(self, call: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    def _faulty(self, call: Callable[..., Any], /, **kwargs: Any) -> Any:
         assert self.faults is not None
         self.faults.before_action(self._rng)
         return self.faults.after_action(call(**kwargs))
@@ -316,9 +323,9 @@ class Runtime:
     def _finish(
         self, start: float, ts_ms: int, version: str, request: Request, request_id: str,
         action: ActionRuntime | None, usage: RequestUsage | None, status: int, error_type: str | None,
-        error_message: str | None, result: Any, output_json: str, context: Any, *, init_ms: float | None = None,
+        error_message: str | None, result: Any, output_json: str, context: Any, init_ms: float | None,
     ) -> dict[str, Any]:
-        latency_ms = round((time.perf_counter() - start) * 1000.0, 3)
+        latency_ms = _ms(time.perf_counter() - start)
         memory_mb = _memory_used_mb()
         if usage is not None:
             input_tokens, output_tokens, confidence = usage.input_tokens, usage.output_tokens, usage.confidence
@@ -330,14 +337,11 @@ class Runtime:
         if self.faults is not None:
             cost *= self.faults.cost_multiplier
         name = action.name if action is not None else request.action
-        report = RequestReport(
-            request_id=request_id, ts_ms=ts_ms, action=name, version=version, status=status,
-            latency_ms=latency_ms, input_tokens=input_tokens, output_tokens=output_tokens, cost_usd=cost,
-            confidence=confidence, memory_mb=memory_mb, error_type=error_type, replay=request.replay,
-            init_ms=init_ms,
-        )
-        apply_policy(report, request, action, error_message, result, fallback_redactor=self._fallback_redactor,
-                     rng=self._rng, to_jsonable=self._to_jsonable)
+        # positional: this runs on every request, and keyword binding costs ~0.3 us a call
+        report = RequestReport(request_id, ts_ms, name, version, status, latency_ms, input_tokens, output_tokens,
+                               cost, confidence, memory_mb, error_type, None, None, None, request.replay, True, init_ms)
+        apply_policy(report, request, action, error_message, result, self._fallback_redactor, self._rng,
+                     self._to_jsonable)
         self.telemetry.emit(report)
         if self._quality is not None and status == 200 and not request.replay:
             answer = self._to_jsonable(result) if self._to_jsonable is not None else result

@@ -65,6 +65,23 @@ def test_rendering_a_redacted_object_of_strings_without_the_copy_says_the_same(v
     assert render_redacted(value, redactor) == render_value(redactor.redact(value))
 
 
+_ANSWERS = _OBJECTS | st.dictionaries(_FIELD_NAMES, st.datetimes() | st.decimals(allow_nan=False) | st.uuids() | _STRINGS,
+                                       max_size=3) | st.lists(st.dates(), max_size=2)
+
+
+@settings(max_examples=examples(400), deadline=None)
+@given(value=_ANSWERS, builtins=st.sampled_from([(), BUILTIN_ORDER]))
+def test_an_answer_is_logged_as_pydantic_makes_it_json_whether_or_not_it_is_converted(
+    value: Any, builtins: tuple[str, ...],
+) -> None:
+    """An action's answer skips pydantic's conversion when it is an object of strings: same text."""
+    from pydantic_core import to_jsonable_python
+
+    redactor = Redactor(builtins)
+    expected = render_value(redactor.redact(to_jsonable_python(value)))
+    assert render_redacted(value, redactor, to_jsonable_python) == expected
+
+
 def test_an_object_too_long_to_log_whole_is_still_a_preview() -> None:
     redactor = Redactor(("email",))
     value = {f"text{index}": "x" * 10_000 for index in range(RENDER_LIMIT // 10_000 + 1)}
