@@ -2,7 +2,10 @@
 
 Prints JSON. The baseline is a bare `python -c pass` of the same interpreter, timed in the same
 run (runs interleaved); the target: validate <= 10x the baseline, with no aws_cdk, moto, locust
-or boto3 imported.
+or boto3 imported. Also timed, interleaved: the floor of the required libraries on this path, a
+process that only imports click (the CLI), PyYAML (the spec's parser) and pydantic's `BaseModel`
+(the spec's models), with pydantic's plugins off as the CLI runs it: what validate costs before
+any of deployer's code runs.
 Run: .venv/bin/python bench/cli_startup.py [--runs 15]
 """
 
@@ -20,6 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("aws_cdk", "moto", "locust", "boto3", "botocore", "rich")
 TARGET_RATIO = 10.0
+#: The imports `deployer validate` cannot do without (as `deployer.cli` sets pydantic's plugins off).
+LIBRARY_FLOOR = ("import os; os.environ.setdefault('PYDANTIC_DISABLE_PLUGINS', '__all__'); "
+                 "import click, yaml; from pydantic import BaseModel")
 
 
 #: As on a user's machine: Python caches bytecode (some shells and CI set PYTHONDONTWRITEBYTECODE,
@@ -42,7 +48,8 @@ def main() -> None:
     runs = parser.parse_args().runs
     deployer = str(Path(sys.executable).parent / "deployer")
     commands = {"bare": [sys.executable, "-c", "pass"], "validate": [deployer, "validate"],
-                "validate_no_code": [deployer, "validate", "--no-code"]}
+                "validate_no_code": [deployer, "validate", "--no-code"],
+                "library_floor": [sys.executable, "-c", LIBRARY_FLOOR]}
     for argv in commands.values():  # warm-up: writes .pyc files, fills the page cache
         wall_ms(argv, 1)
     samples: dict[str, list[float]] = {name: [] for name in commands}
@@ -59,6 +66,7 @@ def main() -> None:
     marker = next(line for line in heavy.stdout.splitlines() if line.startswith("HEAVY="))
     imported = [m for m in marker.removeprefix("HEAVY=").split(",") if m]
     ratio = statistics.median(validate) / statistics.median(bare)
+    floor = statistics.median(samples["library_floor"])
     print(json.dumps({
         "benchmark": "cli_startup",
         "runs": runs,
@@ -70,6 +78,9 @@ def main() -> None:
         "ratio_validate_over_baseline": round(ratio, 1),
         "target_ratio": TARGET_RATIO,
         "pass": ratio <= TARGET_RATIO,
+        "library_floor_ms_p50": round(floor, 1),
+        "ratio_library_floor_over_baseline": round(floor / statistics.median(bare), 1),
+        "library_floor": "import click, yaml; from pydantic import BaseModel (plugins off), nothing of deployer",
         "bytecode_cache": "on (PYTHONDONTWRITEBYTECODE removed for the runs, one warm-up run first)",
         "heavy_modules_imported": imported,
         "machine": {"cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]},
