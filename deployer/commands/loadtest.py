@@ -113,7 +113,10 @@ def loadtest(env: str | None, spec_path: str, rps: float | None, duration: str |
         environment = resolve_environment(spec_path, env)
         with load_target(environment, target_url) as target:
             plan = resolve_plan(environment.model, overrides, target_url=target.url, iam_auth=target.iam_auth)
-            load_inputs(plan.input_file, distribution=plan.distribution, weight_field=plan.weight_field)
+            note = load_inputs(plan.input_file, distribution=plan.distribution,
+                               weight_field=plan.weight_field).limit_note()
+            if note:
+                click.echo(f"warning: {note}", err=True)
             code = _run(plan, target.ops, evaluate=not skip_eval)
     except (LoadTestUsageError, InputFileError, SpecError) as exc:
         raise click.UsageError(str(exc)) from exc

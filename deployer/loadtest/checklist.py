@@ -236,8 +236,8 @@ def real_data_item(inputs: InputCoverage | None, model: DeploymentModel | None =
     if inputs is None:
         return ChecklistItem(REAL_DATA, "failed", "no input file was used", "pass --input with production inputs")
     drawn = inputs.distribution + (f" by {inputs.weight_field}" if inputs.distribution == "weighted" else "")
-    measured = (f"{inputs.distinct_sent:,} distinct inputs of the {inputs.lines:,} in {inputs.path} were sent "
-                f"({drawn})")
+    used = f"the first {inputs.lines:,} (of more)" if inputs.cut_at_limit else f"the {inputs.lines:,}"
+    measured = f"{inputs.distinct_sent:,} distinct inputs of {used} in {inputs.path} were sent ({drawn})"
     if inputs.top_input_share_pct is not None:
         measured += f"; the most frequent made {inputs.top_input_share_pct:.1f}% of {inputs.requests:,} requests"
     if inputs.distinct_sent < inputs.lines:

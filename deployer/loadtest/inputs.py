@@ -36,6 +36,14 @@ class InputSet:
     path: str
     bodies: tuple[bytes, ...]  # JSON bodies, ready to send
     weights: tuple[float, ...]  # all 1.0 unless weighted
+    cut_at_limit: bool = False  # the file holds more than MAX_LINES inputs: these are its first MAX_LINES
+
+    def limit_note(self) -> str | None:
+        """What a person must be told when the file is longer than what is used."""
+        if not self.cut_at_limit:
+            return None
+        return (f"{self.path} holds more than {MAX_LINES:,} inputs: the load test uses the first {MAX_LINES:,} "
+                "(split the file, or draw a sample of it, to send the others)")
 
     def __len__(self) -> int:
         return len(self.bodies)
@@ -51,9 +59,13 @@ def load_inputs(path: str | Path, *, distribution: str, weight_field: str | None
     bodies: list[bytes] = []
     weights: list[float] = []
     field = weight_field or DEFAULT_WEIGHT_FIELD
+    cut = False
     with JsonLinesFile(source, what="input file", max_bytes=MAX_BYTES, error=InputFileError,
                        hint="pass --input FILE or set load_test.input_file") as reader:
         for number, item in reader.objects("a JSON object (the action input)"):
+            if len(bodies) >= MAX_LINES:  # one input more than is used: say so, read no further
+                cut = True
+                break
             raw = item.pop(field, 1.0)
             if distribution == "weighted":
                 if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0:
@@ -63,14 +75,12 @@ def load_inputs(path: str | Path, *, distribution: str, weight_field: str | None
             else:
                 weights.append(1.0)
             bodies.append(json.dumps(item, separators=(",", ":")).encode("utf-8"))
-            if len(bodies) >= MAX_LINES:
-                break
         reader.check("the input file has bad lines:")
     if not bodies:
         raise InputFileError(f"{source}: the input file has no requests (one JSON object per line)")
     if sum(weights) <= 0:
         raise InputFileError(f"{source}: every {weight_field} is 0; nothing can be drawn")
-    return InputSet(path=str(source), bodies=tuple(bodies), weights=tuple(weights))
+    return InputSet(path=str(source), bodies=tuple(bodies), weights=tuple(weights), cut_at_limit=cut)
 
 
 class InputSampler:

@@ -140,7 +140,7 @@ def run_load_test(plan: LoadPlan, *, on_progress: ProgressCallback | None = None
     levels = tuple(level_verdict(level, level_figures[level], model) for level in level_runs)
     inputs = load_inputs(plan.input_file, distribution=plan.distribution, weight_field=plan.weight_field)
     coverage = input_coverage(main.records, path=plan.input_file, lines=len(inputs), distribution=plan.distribution,
-                              weight_field=plan.weight_field)
+                              weight_field=plan.weight_field, cut_at_limit=inputs.cut_at_limit)
     items = checklist(model, figures, checks, levels, inputs=coverage, evaluation=evaluation)
     return LoadTestResult(
         plan=plan, started_at=started, finished_at=time.time(), records=main.records, figures=figures,

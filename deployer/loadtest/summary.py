@@ -144,15 +144,17 @@ class InputCoverage:
     requests: int
     distinct_sent: int
     top_input_share_pct: float | None  # requests that carried the most frequent input
+    cut_at_limit: bool = False  # the file holds more inputs than the `lines` a load test reads
 
 
 def input_coverage(records: Sequence[RequestRecord], *, path: str, lines: int, distribution: str,
-                   weight_field: str | None) -> InputCoverage:
+                   weight_field: str | None, cut_at_limit: bool = False) -> InputCoverage:
     counts = Counter(r.input_index for r in records if r.input_index is not None)
     sent = sum(counts.values())
     top = 100.0 * counts.most_common(1)[0][1] / sent if sent else None
     return InputCoverage(path=path, lines=lines, distribution=distribution, weight_field=weight_field,
-                         requests=len(records), distinct_sent=len(counts), top_input_share_pct=top)
+                         requests=len(records), distinct_sent=len(counts), top_input_share_pct=top,
+                         cut_at_limit=cut_at_limit)
 
 
 @dataclass(frozen=True)

@@ -79,3 +79,24 @@ def test_the_weight_field_is_never_sent_even_when_not_weighted(tmp_path: Path) -
     inputs = load_inputs(path, distribution="uniform", weight_field=None)
     assert [json.loads(b) for b in inputs.bodies] == [{"message": "a"}, {"message": "b"}]
     assert inputs.weights == (1.0, 1.0)
+
+
+def test_a_file_longer_than_the_limit_is_used_up_to_it_and_says_so(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from deployer.loadtest import inputs as inputs_module
+    from deployer.loadtest.checklist import real_data_item
+    from deployer.loadtest.summary import input_coverage
+
+    monkeypatch.setattr(inputs_module, "MAX_LINES", 3)  # the limit is 1,000,000: 3 keeps the file small
+    exact = load_inputs(write(tmp_path, ['{"n": 1}', '{"n": 2}', '{"n": 3}', ""]), distribution="replay",
+                        weight_field=None)
+    assert len(exact) == 3 and not exact.cut_at_limit and exact.limit_note() is None  # blank lines are not inputs
+
+    longer = load_inputs(write(tmp_path, ['{"n": 1}', '{"n": 2}', '{"n": 3}', '{"n": 4}', "not json"]),
+                         distribution="replay", weight_field=None)  # lines past the limit are not read
+    assert [json.loads(b) for b in longer.bodies] == [{"n": 1}, {"n": 2}, {"n": 3}] and longer.cut_at_limit
+    assert longer.limit_note() == (f"{longer.path} holds more than 3 inputs: the load test uses the first 3 "
+                                   "(split the file, or draw a sample of it, to send the others)")
+    coverage = input_coverage([], path=longer.path, lines=len(longer), distribution="replay", weight_field=None,
+                              cut_at_limit=longer.cut_at_limit)
+    assert "distinct inputs of the first 3 (of more) in" in real_data_item(coverage).measured
