@@ -83,6 +83,17 @@ class JsonLinesFile:
                 continue
             yield number, item
 
+    def more(self) -> bool:
+        """Whether a non-blank line follows what was read (for a caller that stopped early). It is
+        not parsed, and it is hashed: `sha256()` goes on after it."""
+        handle = self._open()
+        while raw := handle.readline(self._max_bytes - handle.tell() + 1):
+            self._over(handle.tell())
+            self._sha256.update(raw)
+            if raw.strip():
+                return True
+        return False
+
     def sha256(self) -> str:
         """The hex SHA-256 of the whole file (the rest is read if the caller stopped early)."""
         handle = self._open()

@@ -36,13 +36,13 @@ class InputSet:
     path: str
     bodies: tuple[bytes, ...]  # JSON bodies, ready to send
     weights: tuple[float, ...]  # all 1.0 unless weighted
-    cut_at_limit: bool = False  # the file holds more than MAX_LINES inputs: these are its first MAX_LINES
+    cut_at_limit: bool = False  # the file goes on past its first MAX_LINES inputs, which are these
 
     def limit_note(self) -> str | None:
         """What a person must be told when the file is longer than what is used."""
         if not self.cut_at_limit:
             return None
-        return (f"{self.path} holds more than {MAX_LINES:,} inputs: the load test uses the first {MAX_LINES:,} "
+        return (f"{self.path} goes on past its first {MAX_LINES:,} inputs: the load test uses those only "
                 "(split the file, or draw a sample of it, to send the others)")
 
     def __len__(self) -> int:
@@ -63,9 +63,6 @@ def load_inputs(path: str | Path, *, distribution: str, weight_field: str | None
     with JsonLinesFile(source, what="input file", max_bytes=MAX_BYTES, error=InputFileError,
                        hint="pass --input FILE or set load_test.input_file") as reader:
         for number, item in reader.objects("a JSON object (the action input)"):
-            if len(bodies) >= MAX_LINES:  # one input more than is used: say so, read no further
-                cut = True
-                break
             raw = item.pop(field, 1.0)
             if distribution == "weighted":
                 if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0:
@@ -75,6 +72,9 @@ def load_inputs(path: str | Path, *, distribution: str, weight_field: str | None
             else:
                 weights.append(1.0)
             bodies.append(json.dumps(item, separators=(",", ":")).encode("utf-8"))
+            if len(bodies) >= MAX_LINES:  # the rest is neither read nor checked: only whether there is any
+                cut = reader.more()
+                break
         reader.check("the input file has bad lines:")
     if not bodies:
         raise InputFileError(f"{source}: the input file has no requests (one JSON object per line)")

@@ -79,6 +79,26 @@ def test_the_hash_covers_the_whole_file_when_the_caller_stops_early(tmp_path: Pa
     assert digest == hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
+def test_whether_more_follows_is_told_without_checking_it_and_the_hash_still_covers_all(tmp_path: Path) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": 2}\n\n  \nnot json\n{"a": 3}\n')
+    with reader(path) as source:
+        first = next(source.objects("an object"))
+        assert first == (1, {"a": 1}) and source.more() and source.more()  # line 2, then the bad line 5
+        assert source.problems == []  # never parsed
+        assert source.sha256() == hashlib.sha256(path.read_bytes()).hexdigest()
+
+    blank_tail = tmp_path / "blank_tail.jsonl"
+    blank_tail.write_bytes(b'{"a": 1}\n\n \r\n')
+    with reader(blank_tail) as source:
+        assert [item for _, item in source.objects("an object")] == [{"a": 1}] and not source.more()
+    endless = tmp_path / "endless.jsonl"
+    endless.write_bytes(b'{"a": 1}\n' + b"x" * 5000)
+    with pytest.raises(DeployerError, match="is over 0 MB"), reader(endless, max_bytes=1000) as source:
+        next(source.objects("an object"))
+        source.more()
+
+
 def test_an_unreadable_file_says_which_and_how_to_fix_it(tmp_path: Path) -> None:
     with pytest.raises(DeployerError, match=r"cannot read the evaluation set .*missing\.jsonl") as caught:
         load_examples(tmp_path / "missing.jsonl")

@@ -92,10 +92,10 @@ def test_a_file_longer_than_the_limit_is_used_up_to_it_and_says_so(tmp_path: Pat
                         weight_field=None)
     assert len(exact) == 3 and not exact.cut_at_limit and exact.limit_note() is None  # blank lines are not inputs
 
-    longer = load_inputs(write(tmp_path, ['{"n": 1}', '{"n": 2}', '{"n": 3}', '{"n": 4}', "not json"]),
-                         distribution="replay", weight_field=None)  # lines past the limit are not read
+    longer = load_inputs(write(tmp_path, ['{"n": 1}', '{"n": 2}', '{"n": 3}', "", "not json", '{"n": 4}']),
+                         distribution="replay", weight_field=None)  # lines past the limit are not checked
     assert [json.loads(b) for b in longer.bodies] == [{"n": 1}, {"n": 2}, {"n": 3}] and longer.cut_at_limit
-    assert longer.limit_note() == (f"{longer.path} holds more than 3 inputs: the load test uses the first 3 "
+    assert longer.limit_note() == (f"{longer.path} goes on past its first 3 inputs: the load test uses those only "
                                    "(split the file, or draw a sample of it, to send the others)")
     coverage = input_coverage([], path=longer.path, lines=len(longer), distribution="replay", weight_field=None,
                               cut_at_limit=longer.cut_at_limit)
