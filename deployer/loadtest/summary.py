@@ -144,7 +144,7 @@ class InputCoverage:
     requests: int
     distinct_sent: int
     top_input_share_pct: float | None  # requests that carried the most frequent input
-    cut_at_limit: bool = False  # the file holds more inputs than the `lines` a load test reads
+    cut_at_limit: bool = False  # the file goes on past the `lines` inputs a load test reads
 
 
 def input_coverage(records: Sequence[RequestRecord], *, path: str, lines: int, distribution: str,
