@@ -7,60 +7,28 @@ emulator and not an agent; tests/integration/test_local_drill.py also runs a rea
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from deployer.compiled import DeploymentModel
-from deployer.compiler import compile_environment
 from deployer.errors import DeployerError
 from deployer.local import Emulator, Faults
 from deployer.local.front.drill import TrafficDriver
 from deployer.local.state.moto_state import client
-from deployer.spec import load_spec
 from tests.helpers.emulators import SCALE, emulator, with_env
+from tests.helpers.receivers import Receiver, flagship_local, with_receiver
 from tests.helpers.rollouts import with_schedule
 from tests.helpers.waiting import wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class Receiver:
-    """A loopback HTTP receiver standing in for PagerDuty and Slack."""
-
-    def __init__(self) -> None:
-        received: list[tuple[str, dict[str, Any]]] = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                received.append((self.path, json.loads(body)))
-                self.send_response(202)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-        self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="module")
 def base_model() -> DeploymentModel:
-    return compile_environment(load_spec(ROOT / "agent.yaml"), "local")
+    return flagship_local()
 
 
 @pytest.fixture()
@@ -72,11 +40,9 @@ def receiver() -> Iterator[Receiver]:
 
 def tuned(model: DeploymentModel, receiver: Receiver | None = None, *, bake_s: int = 300,
           min_requests: int = 0) -> DeploymentModel:
-    notifications = model.notifications
     if receiver is not None:
-        notifications = tuple(replace(n, endpoint=f"{receiver.url}/{n.kind}") for n in notifications)
-    return with_schedule(replace(model, notifications=notifications), [(5.0, bake_s), (50.0, bake_s), (100.0, 0)],
-                         min_requests=min_requests)
+        model = with_receiver(model, receiver)
+    return with_schedule(model, [(5.0, bake_s), (50.0, bake_s), (100.0, 0)], min_requests=min_requests)
 
 
 def test_first_deploy_goes_live_at_once_and_boto3_sees_the_same_state(base_model, tmp_path):

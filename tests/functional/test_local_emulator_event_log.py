@@ -7,17 +7,14 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from deployer.compiler import compile_environment
 from deployer.local import Emulator
 from deployer.local.bundles.testkit import build_echo_bundle
-from deployer.spec import load_spec
+from tests.helpers.receivers import flagship_local
 from tests.helpers.rollouts import with_schedule
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_timeline_event_is_a_json_line_of_events_log_in_the_same_order(tmp_path: Path) -> None:
-    base = compile_environment(load_spec(ROOT / "agent.yaml"), "local")
+    base = flagship_local()
     model = with_schedule(base, [(5.0, 0), (50.0, 0), (100.0, 0)])
     changed = replace(model, function=replace(model.function, environment={**model.function.environment, "R": "2"}),
                       spec_hash=model.spec_hash + "-2")

@@ -18,20 +18,17 @@ from typing import Any
 import pytest
 
 from deployer.compiled import DeploymentModel
-from deployer.compiler import compile_environment
 from deployer.local import Emulator
 from deployer.local.state.moto_state import client
 from deployer.ops.replay import call_gateway
-from deployer.spec import load_spec
 from tests.helpers.raw_http import build_hold_bundle
+from tests.helpers.receivers import flagship_local
 from tests.helpers.rollouts import with_schedule
 from tests.helpers.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def model_for(tmp_path: Path, *, reserved: int | None = None, timeout_s: int = 10) -> DeploymentModel:
-    model = compile_environment(load_spec(ROOT / "agent.yaml"), "local")
+    model = flagship_local()
     function = replace(model.function, reserved_concurrency=reserved, timeout_s=timeout_s,
                        environment={**model.function.environment, "TEST_RELEASE_FILE": str(tmp_path / "release")})
     return with_schedule(replace(model, function=function), [(100.0, 0)])

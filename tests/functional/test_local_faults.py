@@ -23,22 +23,19 @@ from typing import Any
 import pytest
 
 from deployer.compiled import DeploymentModel
-from deployer.compiler import compile_environment
 from deployer.errors import DeployerError
 from deployer.local import Emulator, Faults
 from deployer.local.front.drill import TrafficDriver
 from deployer.local.state.moto_state import client
-from deployer.spec import load_spec
 from tests.helpers.emulators import emulator, with_env
+from tests.helpers.receivers import flagship_local
 from tests.helpers.rollouts import with_schedule
 from tests.helpers.waiting import wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def base_model() -> DeploymentModel:
-    return compile_environment(load_spec(ROOT / "agent.yaml"), "local")
+    return flagship_local()
 
 
 def problems(emu: Emulator) -> dict[str, dict[str, Any]]:

@@ -14,20 +14,18 @@ from typing import Any
 
 import pytest
 
-from deployer.compiler import compile_environment
 from deployer.errors import DeployerError
 from deployer.evaluation.session import evaluate
 from deployer.local import Emulator, Faults
 from deployer.ops.target import target_from_endpoints
-from deployer.spec import load_spec
+from tests.helpers.receivers import flagship_local
 
-ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 300
 
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, Any]]:
-    model = compile_environment(load_spec(ROOT / "agent.yaml"), "local")
+    model = flagship_local()
     with Emulator(model, state_dir=tmp_path_factory.mktemp("eval-emulator"), time_scale=60) as emu:
         emu.deploy()
         yield emu, model

@@ -6,18 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from deployer.compiler import compile_environment
 from deployer.local import Faults
 from deployer.local.bundles.testkit import build_echo_bundle
 from deployer.local.front.drill import STRATEGIES, format_report, quality_fault, run_drill
-from deployer.spec import load_spec
+from tests.helpers.receivers import flagship_local
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def model():
-    return compile_environment(load_spec(ROOT / "agent.yaml"), "local")
+    return flagship_local()
 
 
 @pytest.mark.slow
@@ -45,7 +44,7 @@ def test_drill_with_latency_fault_is_caught_by_a_percentile_alarm_with_enough_sa
     (tmp_path / "agent.yaml").write_text(spec)
     for name in ("samples",):
         (tmp_path / name).symlink_to(ROOT / name)
-    model = compile_environment(load_spec(tmp_path / "agent.yaml"), "local")
+    model = flagship_local(tmp_path / "agent.yaml")
     report = run_drill(model, faults=Faults(latency_ms=300), strategy="all_at_once", time_scale=10, rps=100,
                        state_dir=tmp_path / "state", bundle_builder=build_echo_bundle, max_wall_s=90)
     text = "\n".join(format_report(report))
@@ -79,7 +78,7 @@ def test_drill_fails_when_the_healthy_baseline_itself_is_in_alarm(tmp_path):
                      "action: slack_notification, rollback: false}\n", 1)
     (tmp_path / "agent.yaml").write_text(spec)
     (tmp_path / "samples").symlink_to(ROOT / "samples")
-    model = compile_environment(load_spec(tmp_path / "agent.yaml"), "local")
+    model = flagship_local(tmp_path / "agent.yaml")
     report = run_drill(model, faults=Faults(error_rate=0.5), strategy="canary", time_scale=120, rps=150,
                        state_dir=tmp_path / "state", bundle_builder=build_echo_bundle, max_wall_s=60)
     assert not report.ok

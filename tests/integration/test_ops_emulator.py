@@ -15,10 +15,8 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ import pytest
 from deployer.errors import DeployerError
 from deployer.pipeline import Pipeline
 from tests.helpers.agent_fixtures import forget_modules, write_project
+from tests.helpers.receivers import Receiver
 from tests.helpers.waiting import wait_until
 
 DEPLOYER = str(Path(sys.executable).parent / "deployer")
@@ -61,42 +60,6 @@ environments:
       page: {{type: pagerduty, routing_key: "ssm:/ops-agent/pagerduty-key", url: "{receiver}/v2/enqueue"}}
       chat: {{type: slack, webhook_url: "{receiver}/slack"}}
 """
-
-
-class Receiver:
-    """A loopback HTTP server that keeps every JSON body it is sent."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        calls = self.calls
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                calls.append((self.path, json.loads(body)))
-                self.send_response(202)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def wait_for(self, path: str, timeout_s: float = 10.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            found = [body for p, body in self.calls if p == path]
-            if found:
-                return found
-            time.sleep(0.05)
-        return []
 
 
 def settle(pipeline: Pipeline, timeout_s: float = 20.0) -> None:
