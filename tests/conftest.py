@@ -1,5 +1,4 @@
-"""Suite-wide guards: no test can reach a real AWS account unless it opts in; property tests repeat;
-no test pages the demo's receiver.
+"""Suite-wide guards: no test can reach a real AWS account unless it opts in; property tests repeat.
 
 Tests marked `aws` run only with `DEPLOYER_AWS_TESTS=1` and real credentials; everything else
 gets fake credentials and talks to moto or the emulator on 127.0.0.1.
@@ -8,17 +7,11 @@ Property-based tests (Hypothesis) draw the same examples on every run of `make t
 `ci`, derandomized), so a run's result depends on the code, not on luck. `make fuzz` (profile
 `explore`) draws new examples each run, ten times as many, to look for what the fixed ones miss;
 an input it finds becomes an `@example` of its test.
-
-The root agent.yaml's local environment pages http://127.0.0.1:9999, where `make demo`'s receiver
-listens. Tests send their pages to receivers of their own (`tests/helpers/receivers.py`); while
-the suite runs, a tripwire listens on 9999 and fails the run if a test paged it anyway (unless the
-port is taken, by a running demo say).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
@@ -50,26 +43,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "aws" in item.keywords:
             item.add_marker(skip)
-
-
-#: Where the root agent.yaml's local notifications go (the demo's receiver).
-DEMO_RECEIVER_PORT = 9999
-
-
-@pytest.fixture(scope="session", autouse=True)
-def no_test_pages_the_demo_receiver() -> Iterator[None]:
-    from tests.helpers.receivers import Receiver
-
-    try:
-        tripwire = Receiver(port=DEMO_RECEIVER_PORT)
-    except OSError:  # taken (a demo runs): its receiver shows what a test sends, nothing to check here
-        yield
-        return
-    try:
-        yield
-    finally:
-        tripwire.close()
-    paged = [f"{path}: {body.get('payload', {}).get('summary') or body.get('text') or body}"
-             for path, body in tripwire.received]
-    assert not paged, ("tests paged 127.0.0.1:9999, the demo's receiver; build their model with "
-                       "tests.helpers.receivers.flagship_local() or with_receiver(): " + "; ".join(paged[:5]))
