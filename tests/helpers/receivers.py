@@ -27,10 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Receiver:
-    """Keeps every JSON body it is sent, as (path, body), and answers 202. On a free port unless
-    `port` is given (OSError when it is taken)."""
+    """Keeps every JSON body it is sent, as (path, body), and answers 202; on a free port."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self) -> None:
         received: list[tuple[str, dict[str, Any]]] = []
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,7 +44,7 @@ class Receiver:
                 self.end_headers()
 
         self.received = received
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
