@@ -19,22 +19,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from deployer.compiler import compile_environment
 from deployer.local import Emulator
 from deployer.local.bundles.http11 import HttpLimits
 from deployer.local.bundles.testkit import build_echo_bundle
-from deployer.spec import load_spec
 from tests.helpers.properties import examples
 from tests.helpers.raw_http import exchange
+from tests.helpers.receivers import flagship_local
 
-ROOT = Path(__file__).resolve().parents[2]
 LIMITS = HttpLimits(read_timeout_s=1.0, idle_timeout_s=2.0, write_timeout_s=2.0)
 FRAMINGS = ("exact", "short", "long", "negative", "non-numeric", "chunked", "bad-chunked", "none", "garbage")
 TOKEN = "abcdefghijklmnopqrstuvwxyz0123456789-_.!#$%&'*+^`|~"
@@ -44,7 +41,7 @@ pytestmark = pytest.mark.timeout(examples(300))
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    model = compile_environment(load_spec(ROOT / "agent.yaml"), "local")
+    model = flagship_local()
     with Emulator(model, state_dir=tmp_path_factory.mktemp("fuzz"), bundle_builder=build_echo_bundle,
                   gateway_limits=LIMITS) as emulator:
         emulator.deploy()

@@ -13,27 +13,24 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from deployer.compiler import compile_environment
 from deployer.local import Emulator
 from deployer.local.bundles.http11 import HttpLimits
 from deployer.local.bundles.testkit import build_echo_bundle
-from deployer.spec import load_spec
 from tests.helpers.raw_http import RawResponse, exchange, request
+from tests.helpers.receivers import flagship_local
 from tests.helpers.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 LIMITS = HttpLimits(read_timeout_s=0.5, idle_timeout_s=1.0, write_timeout_s=2.0, max_connections=400)
 BODY = json.dumps({"message": "hi"}).encode()
 
 
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    model = compile_environment(load_spec(ROOT / "agent.yaml"), "local")
+    model = flagship_local()
     with Emulator(model, state_dir=tmp_path_factory.mktemp("gateway"), bundle_builder=build_echo_bundle,
                   gateway_limits=LIMITS) as emulator:
         emulator.deploy()
