@@ -26,6 +26,9 @@ OUTCOME_INDEX_PARTITION = "outcome"
 OUTCOME_INDEX_SORT = "ts"
 #: The structured log line that carries a request record has this `event` value.
 REQUEST_EVENT = "request"
+#: How such a line starts: the runtime writes `event` first (`handlers.telemetry`), so a reader can
+#: tell a record from a line the agent printed that merely mentions one.
+RECORD_LINE_START = '{"event": "' + REQUEST_EVENT + '"'
 #: Item attributes holding JSON text (any JSON value survives DynamoDB's type rules this way):
 #: decode them with `json.loads`, or read whole items with `handlers.recorder.item_to_record`.
 JSON_ATTRIBUTES = ("input", "output")

@@ -17,7 +17,7 @@ import math
 import sys
 from _json import encode_basestring_ascii as _enc  # the C encoder, without importing json (and re)
 
-from handlers.records import REQUEST_EVENT
+from handlers.records import RECORD_LINE_START
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -168,9 +168,7 @@ class Telemetry:
         self.namespace = namespace
         self.replay_namespace = replay_namespace
         self._stream = stream
-        self._log_prefix = (
-            f'{{"event": {_enc(REQUEST_EVENT)}, "agent": {_enc(agent)}, "environment": {_enc(environment)}'
-        )
+        self._log_prefix = f'{RECORD_LINE_START}, "agent": {_enc(agent)}, "environment": {_enc(environment)}'
         self._emf_mid: dict[tuple[str, bool, bool], str] = {}
 
     @property

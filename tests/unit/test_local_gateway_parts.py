@@ -9,10 +9,12 @@ from multiprocessing.connection import Client, Connection, Listener
 
 import pytest
 
+from deployer.local.bundles import worker
 from deployer.local.bundles.failures import FailureRecords, has_record
 from deployer.local.bundles.gateway import _header_ok, _to_http, report_line
 from deployer.local.bundles.processes import Channel
 from deployer.local.bundles.worker import memory_of
+from handlers.records import RECORD_LINE_START
 from handlers.telemetry import Telemetry
 
 
@@ -35,6 +37,7 @@ def test_memory_used_is_the_records_figure_when_the_handler_wrote_one():
     printed = ['debug {"event": "request", "memory_mb": 1}', '{"event": "request", "memory_mb": 2}']
     assert memory_of([*printed, record], lambda: 999.0) == 130.42578125
     assert memory_of(printed[:1], lambda: 77.5) == 77.5
+    assert worker._RECORD_START == RECORD_LINE_START  # the worker imports nothing of ours: its copy must agree
 
 
 @pytest.mark.parametrize(("name", "value", "ok"), [

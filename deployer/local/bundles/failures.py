@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 from deployer.compiled import DeploymentModel
+from handlers.records import RECORD_LINE_START
 from handlers.telemetry import RequestReport, Telemetry
 
 #: The error type of each status the gateway answers itself (Lambda's exception names where they exist).
@@ -30,7 +31,6 @@ ERROR_TYPES = {
     502: "ServiceException",
     505: "HttpVersionNotSupported",
 }
-_RECORD_START = '{"event": "request"'
 
 
 def has_record(lines: list[str]) -> bool:
@@ -42,7 +42,7 @@ def has_record(lines: list[str]) -> bool:
     so the id is not compared.
     """
     for line in lines:
-        if line.startswith(_RECORD_START):
+        if line.startswith(RECORD_LINE_START):
             try:
                 record = json.loads(line)
             except ValueError:

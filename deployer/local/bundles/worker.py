@@ -41,6 +41,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Client
 from typing import Any
 
+#: = handlers.records.RECORD_LINE_START (this script imports nothing of deployer, nor of the bundle)
 _RECORD_START = '{"event": "request"'
 _MEMORY_MARK = '"memory_mb": '
 
