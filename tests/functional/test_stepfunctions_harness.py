@@ -22,6 +22,7 @@ from tests.helpers.stepfunctions_moto import (
     EmulatedClock,
     ExecutionTimeout,
     StepFunctionsHarness,
+    SteppedClock,
     TemplateResolver,
     stepfunctions_in_moto,
 )
@@ -162,7 +163,17 @@ def test_a_300_second_wait_takes_half_a_second_and_time_functions_read_the_clock
     assert 300 <= waited < 330  # history timestamps are clock times
 
 
-def test_computed_waits_and_timestamp_waits_follow_the_clock(harness: StepFunctionsHarness) -> None:
+@pytest.fixture
+def stepped(fake_aws: None) -> Iterator[StepFunctionsHarness]:
+    """A harness whose clock stands still while the interpreter works (exact intervals on any machine)."""
+    with stepfunctions_in_moto(clock=SteppedClock(start=START)) as h:
+        yield h
+
+
+def test_computed_waits_and_timestamp_waits_follow_the_clock(stepped: StepFunctionsHarness) -> None:
+    # On the stepped clock: at 600x a 0.2 s stall of a busy machine is 120 s of clock time, which
+    # put a CI run's timestamp wait at 321 s instead of 180.
+    harness = stepped
     arn = harness.create_state_machine(jsonata({
         "Computed": {"Type": "Wait", "Seconds": "{% $states.input.bake * 2 %}", "Next": "Mark"},
         "Mark": {"Type": "Pass", "Next": "Until", "Assign": {"t1": "{% $millis() %}"}},
@@ -174,8 +185,8 @@ def test_computed_waits_and_timestamp_waits_follow_the_clock(harness: StepFuncti
 
     assert result.status == "SUCCEEDED", result.cause
     computed = result.events_of("WaitStateExited")[0].at - result.events_of("WaitStateEntered")[0].at
-    assert 120 <= computed < 150
-    assert 178_000 <= result.output["until"] < 210_000  # the timestamp is truncated to the second
+    assert computed == 120
+    assert 179_000 < result.output["until"] <= 180_000  # the timestamp is truncated to the second
     assert result.wall_s < 1.5
 
 

@@ -421,7 +421,7 @@ class StepFunctionsHarness:
         try:
             while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
                 if errors or time.monotonic() - real0 > timeout_s:
-                    sfn.stop_execution(executionArn=arn, error="Harness.Stopped", cause="run() gave up")
+                    _stop_execution(sfn, arn, error="Harness.Stopped", cause="run() gave up")
                     break
                 time.sleep(POLL_S)
         finally:
@@ -470,9 +470,23 @@ class StepFunctionsHarness:
         running = [e["executionArn"] for m in sfn.list_state_machines()["stateMachines"]
                    for e in sfn.list_executions(stateMachineArn=m["stateMachineArn"], statusFilter="RUNNING")["executions"]]
         for arn in running:
-            sfn.stop_execution(executionArn=arn, error="Harness.Closed", cause="the harness exited")
+            _stop_execution(sfn, arn, error="Harness.Closed", cause="the harness exited")
         if running:
             time.sleep(5 * POLL_S)  # let their threads see the stop before the patches go
+
+
+def _stop_execution(sfn: Any, arn: str, *, error: str, cause: str) -> None:
+    """Stop a running execution once moto's worker thread has set it up.
+
+    moto starts an execution on its own thread, which creates the evaluation environment that a
+    stop acts on; a stop before that raises inside moto (AttributeError: 'NoneType' object has no
+    attribute 'set_stop'), as a test's exit right after `start_execution` did. The first history
+    event (ExecutionStarted) is written right after the environment exists: wait for it (bounded).
+    """
+    deadline = time.monotonic() + 5.0
+    while not sfn.get_execution_history(executionArn=arn)["events"] and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    sfn.stop_execution(executionArn=arn, error=error, cause=cause)
 
 
 # -- templates ---------------------------------------------------------------------------------
