@@ -6,12 +6,14 @@ unevaluated, waits in real time and cannot fail on demand. Inside ``stepfunction
 * JSONata: jsonata-python evaluates every ``{% %}`` expression; ``$now()``/``$millis()`` read the clock
   (one instant per expression, as in JSONata). A JSONata error (type error, bad syntax) fails the
   state with ``States.QueryEvaluationError`` as on AWS (moto alone: ``States.Runtime``).
-* Time scaled by the `EmulatedClock` (``advance()`` jumps it): Wait states (Seconds, Timestamp and
-  their JSONata forms), Retry back-off, the state machine's ``TimeoutSeconds``, history event
-  timestamps, ``startDate``/``stopDate``, ``$states.context.Execution.StartTime`` and
-  ``State.EnteredTime``. NOT scaled: a Task's ``TimeoutSeconds``/``HeartbeatSeconds`` (moto joins a
-  thread in real seconds) and timestamps moto stamps outside the interpreter (metric data put
-  without a Timestamp, alarm ``StateUpdatedTimestamp``, Lambda ``LastModified``).
+* Time on the harness's clock, an `EmulatedClock` (scaled wall time) or a `SteppedClock` (moves
+  only while the execution waits: exact on any machine); ``advance()`` jumps either. It rules Wait
+  states (Seconds, Timestamp and their JSONata forms), Retry back-off, the state machine's
+  ``TimeoutSeconds``, history event timestamps, ``startDate``/``stopDate``,
+  ``$states.context.Execution.StartTime`` and ``State.EnteredTime``. NOT on the clock: a Task's
+  ``TimeoutSeconds``/``HeartbeatSeconds`` (moto joins a thread in real seconds) and timestamps moto
+  stamps outside the interpreter (metric data put without a Timestamp, alarm
+  ``StateUpdatedTimestamp``, Lambda ``LastModified``).
 * Faults: ``harness.fail("lambda", "UpdateAlias", times=2)`` makes the interpreter's next calls of
   that operation raise a botocore ClientError; the test's own clients are untouched.
 * Observation: every interpreter call, alias update and SNS message, stamped with clock time.
@@ -108,7 +110,7 @@ class SteppedClock:
     def __init__(self, *, start: float | None = None) -> None:
         self._now = float(int(time.time()) if start is None else start)
         self._lock = threading.RLock()
-        self._tickers: list[list[Any]] = []  # [every_s, callback(now), next due]
+        self._tickers: list[list[Any]] = []  # [every_s (None: once), callback(now), next due]
 
     def now(self) -> float:
         with self._lock:
@@ -130,9 +132,22 @@ class SteppedClock:
             self._tickers.append([seconds, callback, self._now + seconds])
         callback(self.now())
 
-    def stop_ticking(self) -> None:
+    def at(self, when: float, callback: Callable[[float], None]) -> Callable[[], None]:
+        """Run `callback(now)` once, when a wait reaches clock time `when` (an execution's deadline:
+        time cannot pass it unseen). Returns the function that cancels it."""
+        entry: list[Any] = [None, callback, when]
         with self._lock:
-            self._tickers.clear()
+            self._tickers.append(entry)
+
+        def cancel() -> None:
+            with self._lock:
+                self._tickers = [t for t in self._tickers if t is not entry]
+        return cancel
+
+    def stop_ticking(self) -> None:
+        """Drop the simulators' tickers; executions' deadlines stay."""
+        with self._lock:
+            self._tickers = [t for t in self._tickers if t[0] is None]
 
     def sleep(self, seconds: float, *, cancelled: Callable[[], bool] | None = None) -> bool:
         """The execution waits `seconds`: time moves to each ticker due on the way, then to the end."""
@@ -147,7 +162,10 @@ class SteppedClock:
                     return True
                 ticker = min(due, key=lambda t: t[2])
                 self._now = max(self._now, ticker[2])
-                ticker[2] = max(ticker[2] + ticker[0], self._now + ticker[0])
+                if ticker[0] is None:
+                    self._tickers.remove(ticker)
+                else:
+                    ticker[2] = max(ticker[2] + ticker[0], self._now + ticker[0])
                 ticker[1](self._now)  # may advance() the clock past the target: then the wait is over
                 if self._now >= target:
                     return True
@@ -774,21 +792,43 @@ def _patch_interpreter(stack: ExitStack, harness: StepFunctionsHarness, aws_erro
     #    execution stops; Retry back-off too (moto: time.sleep).
     _swap(stack, WaitFunction, "_wait_interval",
           lambda self, env, wait_seconds: clock.sleep(wait_seconds, cancelled=lambda: not env.is_running()))
-    _swap(stack, retrier_decl, "time", types.SimpleNamespace(sleep=clock.sleep))
+    retrying = threading.local()  # the execution whose Retry is backing off on this thread
+    original_retrier_body = retrier_decl.RetrierDecl._eval_body
+
+    def retrier_body(self: Any, env: Any) -> None:
+        retrying.env = env
+        try:
+            original_retrier_body(self, env)
+        finally:
+            retrying.env = None
+
+    def back_off(seconds: float) -> None:
+        env = getattr(retrying, "env", None)
+        clock.sleep(seconds, cancelled=None if env is None else (lambda: not env.is_running()))
+    _swap(stack, retrier_decl.RetrierDecl, "_eval_body", retrier_body)
+    _swap(stack, retrier_decl, "time", types.SimpleNamespace(sleep=back_off))
 
     # 5. The state machine's TimeoutSeconds counts clock seconds (moto: Thread.join(timeout) in real ones).
+    #    The stepped clock moves only inside a wait, so the wait that reaches the deadline times the
+    #    execution out there, and ends.
     def program_eval(self: Any, env: Any) -> None:
         timeout = self.timeout_seconds.timeout_seconds if self.timeout_seconds else None
         env.next_state_name = self.start_at.start_at_name
+        deadline = None if timeout is None else clock.now() + timeout
+        cancel = (clock.at(deadline, lambda now: env.set_timed_out())
+                  if deadline is not None and isinstance(clock, SteppedClock) else None)
         worker = threading.Thread(target=super(Program, self).eval, args=(env,), daemon=True)
         TMP_THREADS.append(worker)
         worker.start()
-        deadline = None if timeout is None else clock.now() + timeout
-        while worker.is_alive():
-            worker.join(POLL_S)
-            if deadline is not None and worker.is_alive() and clock.now() >= deadline:
-                env.set_timed_out()
-                return
+        try:
+            while worker.is_alive():
+                worker.join(POLL_S)
+                if deadline is not None and worker.is_alive() and clock.now() >= deadline:
+                    env.set_timed_out()
+                    return
+        finally:
+            if cancel is not None:
+                cancel()
     _swap(stack, Program, "eval", program_eval)
 
     # 6. Everything the interpreter stamps with datetime.now() reads the clock: history timestamps,
