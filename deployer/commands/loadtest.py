@@ -113,11 +113,10 @@ def loadtest(env: str | None, spec_path: str, rps: float | None, duration: str |
         environment = resolve_environment(spec_path, env)
         with load_target(environment, target_url) as target:
             plan = resolve_plan(environment.model, overrides, target_url=target.url, iam_auth=target.iam_auth)
-            note = load_inputs(plan.input_file, distribution=plan.distribution,
-                               weight_field=plan.weight_field).limit_note()
-            if note:
+            inputs = load_inputs(plan.input_file, distribution=plan.distribution, weight_field=plan.weight_field)
+            if note := inputs.limit_note():
                 click.echo(f"warning: {note}", err=True)
-            code = _run(plan, target.ops, evaluate=not skip_eval)
+            code = _run(plan, target.ops, inputs, evaluate=not skip_eval)
     except (LoadTestUsageError, InputFileError, SpecError) as exc:
         raise click.UsageError(str(exc)) from exc
     return code
@@ -160,7 +159,7 @@ def _worker(master_host: str | None, master_port: int, processes: int | None, jo
     return 0
 
 
-def _run(plan: Any, ops: Any, *, evaluate: bool) -> int:
+def _run(plan: Any, ops: Any, inputs: Any, *, evaluate: bool) -> int:
     from rich.console import Console
 
     from deployer.loadtest.plan import plan_warnings
@@ -179,7 +178,8 @@ def _run(plan: Any, ops: Any, *, evaluate: bool) -> int:
     for warning in plan_warnings(plan):
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     with ProgressView(console) as view:
-        result = run_load_test(plan, on_progress=view.update, on_phase=view.phase, ops=ops, evaluate=evaluate)
+        result = run_load_test(plan, on_progress=view.update, on_phase=view.phase, ops=ops, evaluate=evaluate,
+                               inputs=inputs)
     files = write_report(result)
     print_summary(Console(), result, files)
     if result.interrupted:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from deployer.loadtest.checklist import ChecklistItem, checklist
 from deployer.loadtest.gate import Check, LevelVerdict, gate_passed, level_verdict, max_level, slo_checks
-from deployer.loadtest.inputs import load_inputs
+from deployer.loadtest.inputs import InputSet, load_inputs
 from deployer.loadtest.plan import LOCAL_JOIN_TIMEOUT_S, THROUGHPUT_TOLERANCE, LoadPlan
 from deployer.loadtest.records import GeneratorSettings, RequestRecord
 from deployer.loadtest.runner import PhaseRun, ProgressCallback, run_phase
@@ -96,9 +96,11 @@ def _settings(plan: LoadPlan, results_dir: Path, *, phase: str, mode: Literal["r
 
 def run_load_test(plan: LoadPlan, *, on_progress: ProgressCallback | None = None,
                   on_phase: Callable[[str], None] | None = None, ops: OpsTarget | None = None,
-                  evaluate: bool = True) -> LoadTestResult:
+                  evaluate: bool = True, inputs: InputSet | None = None) -> LoadTestResult:
     """Run the evaluation (the spec's labelled set, when it has one and `ops` reaches the deployed
-    versions), the paced phase and every concurrency level; judge them. Never raises on Ctrl-C."""
+    versions), the paced phase and every concurrency level; judge them. Never raises on Ctrl-C.
+
+    `inputs`: the plan's input file as the caller already read it (else it is read here)."""
     report_dir = Path(plan.report_dir)
     raw = report_dir / "raw"
     if raw.exists():
@@ -138,7 +140,8 @@ def run_load_test(plan: LoadPlan, *, on_progress: ProgressCallback | None = None
                          confidence_threshold=model.model.confidence_threshold, interrupted=run.interrupted)
         for level, run in level_runs.items()}
     levels = tuple(level_verdict(level, level_figures[level], model) for level in level_runs)
-    inputs = load_inputs(plan.input_file, distribution=plan.distribution, weight_field=plan.weight_field)
+    if inputs is None:
+        inputs = load_inputs(plan.input_file, distribution=plan.distribution, weight_field=plan.weight_field)
     coverage = input_coverage(main.records, path=plan.input_file, lines=len(inputs), distribution=plan.distribution,
                               weight_field=plan.weight_field, cut_at_limit=inputs.cut_at_limit)
     items = checklist(model, figures, checks, levels, inputs=coverage, evaluation=evaluation)

@@ -49,6 +49,29 @@ def test_all_gates_passed_exits_0_and_writes_the_report(tmp_path: Path) -> None:
         "errors_over_time.png", "latency_histogram.png", "latency_over_time.png", "memory_over_requests.png"]
 
 
+def test_an_input_file_past_the_limit_is_warned_of_read_once_and_named_in_the_checklist(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deployer.loadtest import inputs as inputs_module
+    from deployer.loadtest import session
+
+    monkeypatch.setattr(inputs_module, "MAX_LINES", 20)  # the limit is 1,000,000: 20 keeps the file small
+
+    def read_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the session read the input file again: the command's read is passed down")
+    monkeypatch.setattr(session, "load_inputs", read_again)
+    inputs, report = write_inputs(tmp_path / "in.jsonl", count=50), tmp_path / "report"
+    with loadtest_target() as target:
+        code, output = invoke("--target", target.url, "--input", str(inputs), "--rps", "100", "--duration", "3s",
+                              "--report", str(report))
+    assert code == 0, output
+    flat = " ".join(output.split())  # rich wraps lines at the terminal width
+    assert (f"warning: {inputs} goes on past its first 20 inputs: the load test uses those only (split the file, "
+            "or draw a sample of it, to send the others)") in flat
+    data = json.loads((report / "report.json").read_text())
+    [real_data] = [item for item in data["checklist"] if "of the first 20 (of more)" in item["measured"]]
+    assert str(inputs) in real_data["measured"]
+
+
 def test_a_failed_sweep_level_is_called_out_in_a_passed_verdict(tmp_path: Path) -> None:
     inputs = write_inputs(tmp_path / "in.jsonl")
     report = tmp_path / "report"
